@@ -1,0 +1,249 @@
+/**
+ * The host boundary. Every path the kernel owns (/sys, /proc, /dev, /run) is read and written
+ * through a Host rooted at a configurable directory: `/` in production, a fixture tree or a captured
+ * snapshot in tests and bug reports (`--host-root`, INSTALL_GUEST_HOST_ROOT). Nothing outside
+ * src/host imports node:fs or node:child_process for host state.
+ *
+ * All kernel-file writes go through `Host.write`, which calls one `SysfsWriter`. Tests replace the
+ * writer with a kernel model that moves `driver` links as the kernel does (test/helpers/kernel-model).
+ * Volatile values (time, ids, MACs) come from the injected Clock and IdSource so generated
+ * artifacts are deterministic under test.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+
+export interface Clock {
+  /** wall-clock milliseconds since the epoch */
+  now(): number;
+  /** monotonic milliseconds, for durations */
+  monotonic(): number;
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
+}
+
+export interface IdSource {
+  uuid(): string;
+  /** a locally administered unicast MAC (52:54:00:xx:xx:xx, qemu's prefix) */
+  mac(): string;
+  /** `bytes` random bytes as lowercase hex, for unguessable paths and tokens */
+  token(bytes: number): string;
+}
+
+export interface ExecOptions {
+  timeoutMs?: number;
+  input?: string;
+  env?: Record<string, string>;
+  signal?: AbortSignal;
+}
+
+export interface ExecResult {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+  /** true when the program could not be started at all (ENOENT, EACCES) */
+  notFound?: boolean;
+}
+
+/** Performs one write to a kernel-owned file (absolute path under the root, the host path, the value). */
+export type SysfsWriter = (absPath: string, hostPath: string, value: string) => Promise<void>;
+
+/** Runs one program with an argv array (never a shell). */
+export type Executor = (file: string, args: readonly string[], options?: ExecOptions) => Promise<ExecResult>;
+
+export interface Host {
+  /** the directory that stands for `/` */
+  readonly root: string;
+  readonly clock: Clock;
+  readonly ids: IdSource;
+  /** true when root is the real `/`: only then may kernel modules be loaded or real devices touched */
+  readonly isRealRoot: boolean;
+  /** maps a host path (`/sys/bus/pci/devices`) to the file-system path under the root */
+  resolve(hostPath: string): string;
+  readText(hostPath: string): Promise<string>;
+  /** the trimmed text of a file, or null when it does not exist or cannot be read */
+  readTrimmed(hostPath: string): Promise<string | null>;
+  readBytes(hostPath: string, maxBytes?: number): Promise<Buffer | null>;
+  /** the link target as stored (relative or absolute), or null when not a link */
+  readLink(hostPath: string): Promise<string | null>;
+  /** the last path component of a link's target (`…/drivers/e1000e` → `e1000e`), or null */
+  linkName(hostPath: string): Promise<string | null>;
+  /** entry names of a directory, sorted; [] when it does not exist */
+  list(hostPath: string): Promise<string[]>;
+  exists(hostPath: string): Promise<boolean>;
+  /** a write to a kernel-owned file, through the one SysfsWriter */
+  write(hostPath: string, value: string): Promise<void>;
+  exec: Executor;
+}
+
+export const systemClock: Clock = {
+  now: () => Date.now(),
+  monotonic: () => performance.now(),
+  sleep: (ms, signal) =>
+    new Promise<void>((resolve, reject) => {
+      if (signal?.aborted) {
+        reject(signal.reason as Error);
+        return;
+      }
+      const t = setTimeout(() => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve();
+      }, ms);
+      const onAbort = (): void => {
+        clearTimeout(t);
+        reject(signal?.reason as Error);
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+    }),
+};
+
+export const randomIds: IdSource = {
+  uuid: () => randomUUID(),
+  mac: () => {
+    const b = randomBytes(3);
+    return ['52', '54', '00', ...[...b].map((x) => x.toString(16).padStart(2, '0'))].join(':');
+  },
+  token: (n) => randomBytes(n).toString('hex'),
+};
+
+/** Deterministic ids for golden files and tests: a counter-based sequence. */
+export function sequentialIds(seed = 1): IdSource {
+  let n = seed;
+  const next = (): number => n++;
+  return {
+    uuid: () => `00000000-0000-4000-8000-${next().toString(16).padStart(12, '0')}`,
+    mac: () => `52:54:00:00:00:${(next() % 256).toString(16).padStart(2, '0')}`,
+    token: (bytes) =>
+      next()
+        .toString(16)
+        .padStart(bytes * 2, '0'),
+  };
+}
+
+/** A clock frozen at `start` that advances only when slept on or told to. */
+export function fixedClock(start = Date.UTC(2026, 0, 1)): Clock & { advance(ms: number): void } {
+  let t = start;
+  let m = 0;
+  return {
+    now: () => t,
+    monotonic: () => m,
+    advance(ms) {
+      t += ms;
+      m += ms;
+    },
+    sleep: async (ms, signal) => {
+      if (signal?.aborted) throw signal.reason as Error;
+      t += ms;
+      m += ms;
+      await Promise.resolve();
+    },
+  };
+}
+
+/** The plain file write that the kernel's sysfs files accept: open, write the whole value, close. */
+export const fileWriter: SysfsWriter = async (absPath, _hostPath, value) => {
+  const fh = await fs.open(absPath, 'w');
+  try {
+    await fh.write(value);
+  } finally {
+    await fh.close();
+  }
+};
+
+export interface HostOptions {
+  root?: string;
+  clock?: Clock;
+  ids?: IdSource;
+  writer?: SysfsWriter;
+  exec?: Executor;
+}
+
+async function defaultExec(
+  file: string,
+  args: readonly string[],
+  options: ExecOptions = {},
+): Promise<ExecResult> {
+  const { execa } = await import('execa');
+  const r = await execa(file, args, {
+    reject: false,
+    timeout: options.timeoutMs,
+    input: options.input,
+    env: options.env,
+    cancelSignal: options.signal,
+    stripFinalNewline: false,
+  });
+  const code = (r as { code?: string }).code;
+  return {
+    exitCode: r.exitCode ?? (r.failed ? 127 : 0),
+    stdout: String(r.stdout ?? ''),
+    stderr: String(r.stderr ?? ''),
+    ...(code === 'ENOENT' || code === 'EACCES' ? { notFound: true } : {}),
+  };
+}
+
+export function createHost(options: HostOptions = {}): Host {
+  const root = path.resolve(options.root ?? '/');
+  const writer = options.writer ?? fileWriter;
+  const resolve = (hostPath: string): string => {
+    if (!hostPath.startsWith('/')) throw new Error(`host path must be absolute: ${hostPath}`);
+    return root === '/' ? path.normalize(hostPath) : path.join(root, hostPath);
+  };
+  const host: Host = {
+    root,
+    isRealRoot: root === '/',
+    clock: options.clock ?? systemClock,
+    ids: options.ids ?? randomIds,
+    resolve,
+    readText: (p) => fs.readFile(resolve(p), 'utf8'),
+    async readTrimmed(p) {
+      try {
+        return (await fs.readFile(resolve(p), 'utf8')).trim();
+      } catch {
+        return null;
+      }
+    },
+    async readBytes(p, maxBytes) {
+      try {
+        if (maxBytes === undefined) return await fs.readFile(resolve(p));
+        const fh = await fs.open(resolve(p), 'r');
+        try {
+          const buf = Buffer.alloc(maxBytes);
+          const { bytesRead } = await fh.read(buf, 0, maxBytes, 0);
+          return buf.subarray(0, bytesRead);
+        } finally {
+          await fh.close();
+        }
+      } catch {
+        return null;
+      }
+    },
+    async readLink(p) {
+      try {
+        return await fs.readlink(resolve(p));
+      } catch {
+        return null;
+      }
+    },
+    async linkName(p) {
+      const target = await host.readLink(p);
+      return target === null ? null : path.basename(target);
+    },
+    async list(p) {
+      try {
+        return (await fs.readdir(resolve(p))).sort();
+      } catch {
+        return [];
+      }
+    },
+    async exists(p) {
+      try {
+        await fs.lstat(resolve(p));
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    write: (p, value) => writer(resolve(p), p, value),
+    exec: options.exec ?? defaultExec,
+  };
+  return host;
+}

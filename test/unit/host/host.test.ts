@@ -1,0 +1,71 @@
+import { expect } from 'chai';
+import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { createHost, fixedClock, sequentialIds } from '../../../src/host/host.js';
+
+describe('host boundary', () => {
+  let root: string;
+  beforeEach(async () => {
+    root = await mkdtemp(path.join(os.tmpdir(), 'ig-host-'));
+    await mkdir(path.join(root, 'sys/bus/pci/drivers/e1000e'), { recursive: true });
+    await mkdir(path.join(root, 'sys/bus/pci/devices/0000:03:00.0'), { recursive: true });
+    await symlink(
+      '../../../bus/pci/drivers/e1000e',
+      path.join(root, 'sys/bus/pci/devices/0000:03:00.0/driver'),
+    );
+    await writeFile(path.join(root, 'sys/bus/pci/devices/0000:03:00.0/vendor'), '0x8086\n');
+  });
+  afterEach(() => rm(root, { recursive: true, force: true }));
+
+  it('reads under the configured root, never the real /', async () => {
+    const host = createHost({ root });
+    expect(host.isRealRoot).to.equal(false);
+    expect(host.resolve('/sys/bus/pci')).to.equal(path.join(root, 'sys/bus/pci'));
+    expect(await host.readTrimmed('/sys/bus/pci/devices/0000:03:00.0/vendor')).to.equal('0x8086');
+    expect(await host.readTrimmed('/sys/bus/pci/devices/0000:03:00.0/missing')).to.equal(null);
+    expect(await host.linkName('/sys/bus/pci/devices/0000:03:00.0/driver')).to.equal('e1000e');
+    expect(await host.list('/sys/bus/pci/devices')).to.deep.equal(['0000:03:00.0']);
+    expect(await host.list('/nowhere')).to.deep.equal([]);
+  });
+
+  it('refuses relative host paths', () => {
+    const host = createHost({ root });
+    expect(() => host.resolve('sys/bus')).to.throw(/absolute/);
+  });
+
+  it('sends every write through the one writer', async () => {
+    const seen: string[] = [];
+    const host = createHost({
+      root,
+      writer: (_abs, p, v) => {
+        seen.push(`${p}=${v}`);
+        return Promise.resolve();
+      },
+    });
+    await host.write('/sys/bus/pci/devices/0000:03:00.0/driver_override', 'vfio-pci');
+    expect(seen).to.deep.equal(['/sys/bus/pci/devices/0000:03:00.0/driver_override=vfio-pci']);
+    const plain = createHost({ root });
+    await plain.write('/sys/bus/pci/devices/0000:03:00.0/driver_override', 'vfio-pci');
+    expect(
+      await readFile(path.join(root, 'sys/bus/pci/devices/0000:03:00.0/driver_override'), 'utf8'),
+    ).to.equal('vfio-pci');
+  });
+
+  it('runs programs with an argv array and reports a missing program', async () => {
+    const host = createHost({ root });
+    const r = await host.exec('printf', ['%s|', 'a,b', '$(x)']);
+    expect(r.stdout).to.equal('a,b|$(x)|');
+    const missing = await host.exec('/nonexistent/program', []);
+    expect(missing.notFound).to.equal(true);
+  });
+
+  it('gives deterministic ids and time when injected', async () => {
+    const ids = sequentialIds();
+    expect(ids.mac()).to.equal('52:54:00:00:00:01');
+    expect(ids.token(4)).to.equal('00000002');
+    const clock = fixedClock(1000);
+    await clock.sleep(500);
+    expect(clock.now()).to.equal(1500);
+  });
+});
