@@ -1,0 +1,4 @@
+/** Every command, registered explicitly. Each file declares options cheaply and imports its work lazily. */
+import type { CommandSpec } from './command.js';
+
+export const commands: CommandSpec[] = [];

@@ -1,0 +1,97 @@
+/**
+ * The CLI entry, callable in-process: main(deps) parses argv with yargs, runs one command and
+ * returns its exit code. Every error ends here: typed errors become one line (or a JSON object with
+ * --json) and their exit code; anything else is a bug and is reported with its stack.
+ */
+import yargs from 'yargs';
+import type { Argv } from 'yargs';
+import { EXIT, InstallGuestError, formatErrorLine, inputError, isInstallGuestError } from '../errors.js';
+import type { Args, CliDeps, CommandContext, CommandSpec } from './command.js';
+import { commands } from './commands.js';
+
+export const VERSION = '0.1.0';
+
+export async function main(deps: CliDeps): Promise<number> {
+  let exitCode: number = EXIT.OK;
+  let json = deps.argv.includes('--json');
+  const report = (e: unknown): number => {
+    if (isInstallGuestError(e)) {
+      if (json) deps.stdout.write(`${JSON.stringify(e.toJSON())}\n`);
+      else deps.stderr.write(`${formatErrorLine(e)}\n`);
+      return e.exitCode;
+    }
+    const err = e instanceof Error ? e : new Error(String(e));
+    deps.stderr.write(`install-guest: internal error: ${err.stack ?? err.message}\n`);
+    deps.stderr.write(
+      'install-guest: this is a bug in install-guest; please report it with the output above\n',
+    );
+    return EXIT.GUEST_FAILED;
+  };
+
+  const makeContext = async (args: Args): Promise<CommandContext> => {
+    json = Boolean(args.json);
+    let host = deps.host;
+    if (!host) {
+      const { createHost } = await import('../host/host.js');
+      const root = (args.hostRoot as string | undefined) ?? deps.env.INSTALL_GUEST_HOST_ROOT ?? '/';
+      host = createHost({ root });
+    }
+    return {
+      deps,
+      host,
+      json,
+      print: (line) => void deps.stdout.write(`${line}\n`),
+      printJson: (value) => void deps.stdout.write(`${JSON.stringify(value)}\n`),
+      warn: (line) => void deps.stderr.write(`${line}\n`),
+    };
+  };
+
+  const register = (y: Argv, spec: CommandSpec): Argv =>
+    y.command(spec.command as string | string[], spec.describe, spec.builder, async (args) => {
+      const ctx = await makeContext(args);
+      exitCode = await spec.run(args, ctx);
+    });
+
+  let parser: Argv = yargs([...deps.argv])
+    .scriptName('install-guest')
+    .usage('$0 <command> [options]\n\nInstall KVM guests with host PCI devices assigned through the IOMMU.')
+    .option('json', {
+      type: 'boolean',
+      describe: 'machine-readable output: JSON on stdout, errors as objects',
+    })
+    .option('host-root', {
+      type: 'string',
+      describe:
+        'read and write kernel files (/sys, /proc, /dev) under this directory instead of / (env INSTALL_GUEST_HOST_ROOT)',
+    })
+    .strict()
+    .recommendCommands()
+    .version(VERSION)
+    .help()
+    .alias('h', 'help')
+    .wrap(Math.min(110, process.stdout.columns ?? 110))
+    .fail((msg, err) => {
+      // yargs usage errors (unknown option, missing value, failed coerce) are the user's mistake
+      if (err && !(err instanceof InstallGuestError) && !msg) throw err;
+      throw err instanceof InstallGuestError
+        ? err
+        : inputError('USAGE', msg ?? err?.message ?? 'invalid usage', { hint: 'see install-guest --help' });
+    })
+    .exitProcess(false);
+  for (const spec of commands) parser = register(parser, spec);
+  parser = parser.demandCommand(
+    1,
+    'name a command (install, hostdev, doctor, media, kickstart, recover, batch)',
+  );
+
+  try {
+    let helpText = '';
+    await parser.parseAsync([...deps.argv], {}, (_err, _argv, output) => {
+      helpText = output;
+    });
+    if (helpText) deps.stdout.write(`${helpText}\n`);
+  } catch (e) {
+    return report(e);
+  }
+  return exitCode;
+}
