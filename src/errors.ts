@@ -100,8 +100,19 @@ export function interruptedError(signal: string): InstallGuestError {
   });
 }
 
+/**
+ * Duck-typed on purpose: a module graph loaded twice (a CJS and an ESM copy under a test loader, or
+ * two installed versions) must not turn a user's mistake into an "internal error".
+ */
 export function isInstallGuestError(e: unknown): e is InstallGuestError {
-  return e instanceof InstallGuestError;
+  if (e instanceof InstallGuestError) return true;
+  const x = e as Partial<InstallGuestError> | null;
+  return (
+    e instanceof Error &&
+    x?.name === 'InstallGuestError' &&
+    typeof x.code === 'string' &&
+    typeof x.kind === 'string'
+  );
 }
 
 /** Maps any thrown value to an exit code: typed errors by their kind, anything else is a bug (1). */

@@ -5,7 +5,7 @@
  */
 import yargs from 'yargs';
 import type { Argv } from 'yargs';
-import { EXIT, InstallGuestError, formatErrorLine, inputError, isInstallGuestError } from '../errors.js';
+import { EXIT, formatErrorLine, inputError, isInstallGuestError } from '../errors.js';
 import type { Args, CliDeps, CommandContext, CommandSpec } from './command.js';
 import { commands } from './commands.js';
 
@@ -72,8 +72,8 @@ export async function main(deps: CliDeps): Promise<number> {
     .wrap(Math.min(110, process.stdout.columns ?? 110))
     .fail((msg, err) => {
       // yargs usage errors (unknown option, missing value, failed coerce) are the user's mistake
-      if (err && !(err instanceof InstallGuestError) && !msg) throw err;
-      throw err instanceof InstallGuestError
+      if (err && !isInstallGuestError(err) && !msg) throw err;
+      throw isInstallGuestError(err)
         ? err
         : inputError('USAGE', msg ?? err?.message ?? 'invalid usage', { hint: 'see install-guest --help' });
     })

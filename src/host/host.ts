@@ -10,7 +10,7 @@
  * artifacts are deterministic under test.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { promises as fs } from 'node:fs';
+import { constants as fsConstants, promises as fs } from 'node:fs';
 import path from 'node:path';
 
 export interface Clock {
@@ -70,6 +70,8 @@ export interface Host {
   /** entry names of a directory, sorted; [] when it does not exist */
   list(hostPath: string): Promise<string[]>;
   exists(hostPath: string): Promise<boolean>;
+  /** true when the current process may open the file for reading and writing (e.g. /dev/kvm) */
+  canReadWrite(hostPath: string): Promise<boolean>;
   /** a write to a kernel-owned file, through the one SysfsWriter */
   write(hostPath: string, value: string): Promise<void>;
   exec: Executor;
@@ -237,6 +239,14 @@ export function createHost(options: HostOptions = {}): Host {
     async exists(p) {
       try {
         await fs.lstat(resolve(p));
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    async canReadWrite(p) {
+      try {
+        await fs.access(resolve(p), fsConstants.R_OK | fsConstants.W_OK);
         return true;
       } catch {
         return false;

@@ -1,0 +1,164 @@
+/**
+ * `install-guest install` (the default command): virt-install's option names and grammars.
+ * Only yargs is needed to declare the options; the pipeline is imported when the command runs.
+ */
+import type { Argv } from 'yargs';
+import type { CommandSpec } from './command.js';
+
+const G = 'Guest:';
+const M = 'Install media:';
+const D = 'Devices:';
+const R = 'Run:';
+
+export function installOptions(y: Argv): Argv {
+  return y
+    .option('name', {
+      group: G,
+      type: 'string',
+      describe: 'guest name (commas are fine: escaped for qemu)   e.g. --name web1',
+    })
+    .option('memory', {
+      group: G,
+      type: 'string',
+      describe:
+        'memory in MiB, or with a unit; all of it is pinned when a device is assigned   e.g. --memory 2048, --memory 2G',
+    })
+    .option('vcpus', {
+      group: G,
+      type: 'string',
+      describe: 'N or vcpus=N,sockets=S,cores=C,threads=T   e.g. --vcpus 2',
+    })
+    .option('cpu', {
+      group: G,
+      type: 'string',
+      describe: 'CPU model (default: host with kvm, max with tcg)   e.g. --cpu host-passthrough',
+    })
+    .option('machine', {
+      group: G,
+      type: 'string',
+      describe: 'machine type (default q35)   e.g. --machine pc',
+    })
+    .option('accel', {
+      group: G,
+      type: 'string',
+      describe: 'kvm|tcg|auto: auto uses kvm when /dev/kvm is usable, else tcg with a warning',
+      default: 'auto',
+    })
+    .option('disk', {
+      group: G,
+      type: 'string',
+      array: true,
+      describe:
+        'path=,size=(GiB),format=qcow2|raw,bus=virtio|sata|scsi|ide (repeatable)   e.g. --disk size=8, --disk path=/var/lib/g.qcow2,size=20',
+    })
+    .option('os-variant', {
+      group: G,
+      type: 'string',
+      describe: 'the OS being installed (picks the kickstart family)   e.g. --os-variant fedora40, debian12',
+    })
+    .option('location', {
+      group: M,
+      type: 'string',
+      describe:
+        'install tree: http(s) URL, local directory or ISO file   e.g. --location https://mirror/fedora/40/Everything/x86_64/os/',
+    })
+    .option('cdrom', {
+      group: M,
+      type: 'string',
+      describe: 'boot the install from this ISO   e.g. --cdrom Fedora-40.iso',
+    })
+    .option('import', {
+      group: M,
+      type: 'boolean',
+      describe: 'no install: boot the existing --disk and confirm the device',
+    })
+    .option('boot', {
+      group: M,
+      type: 'string',
+      describe:
+        'kernel=PATH,initrd=PATH,kernel_args="…": direct kernel boot   e.g. --boot kernel=vmlinuz,initrd=initrd.img',
+    })
+    .option('extra-args', {
+      group: M,
+      type: 'string',
+      describe: 'kernel arguments added to the install boot   e.g. --extra-args "inst.text"',
+    })
+    .option('initrd-inject', {
+      group: M,
+      type: 'string',
+      array: true,
+      describe: 'file copied into the installer initrd root (repeatable)   e.g. --initrd-inject ks.cfg',
+    })
+    .option('hostdev', {
+      group: D,
+      type: 'string',
+      array: true,
+      describe:
+        'host PCI device to assign (repeatable): 0000:03:00.0 | 03:00.0 | pci_0000_03_00_0 | 8086:10d3 | enp3s0 | auto, with ,rom.bar=on|off ,rom.file=PATH ,multifunction=on   e.g. --hostdev 0000:03:00.0,rom.bar=off',
+    })
+    .option('network', {
+      group: D,
+      type: 'string',
+      describe:
+        'user | bridge=NAME | none, with ,mac= ,model= (default user)   e.g. --network bridge=br0,model=virtio-net-pci',
+    })
+    .option('graphics', {
+      group: D,
+      type: 'string',
+      describe: 'none (the only mode: headless, serial console)',
+    })
+    .option('noreboot', {
+      group: R,
+      type: 'boolean',
+      describe: 'stop after the install phase; do not boot the installed disk to confirm',
+    })
+    .option('wait', {
+      group: R,
+      type: 'string',
+      describe: 'overall limit for the install, minutes (exit 4 when exceeded)   e.g. --wait 30',
+    })
+    .option('dry-run', {
+      group: R,
+      type: 'boolean',
+      describe: 'change nothing on the host; print what would run',
+    })
+    .option('print-cmdline', {
+      group: R,
+      type: 'boolean',
+      describe: 'print both qemu argvs (install boot, confirm boot), one argument per line',
+    })
+    .option('log-dir', {
+      group: R,
+      type: 'string',
+      describe: 'where serial logs, QMP transcripts, argvs and timings go (default ./NAME-logs)',
+    })
+    .option('on-error', {
+      group: R,
+      type: 'string',
+      describe: 'cleanup|keep: keep leaves work files and devices for a post-mortem',
+      default: 'cleanup',
+    })
+    .option('qemu-binary', {
+      group: R,
+      type: 'string',
+      describe: 'qemu system emulator to run (default qemu-system-x86_64)',
+    })
+    .example(
+      '$0 install --name web1 --memory 2G --disk size=8 --location https://mirror/fedora/40/os/ --hostdev auto',
+      'install with an assignable NIC chosen for you',
+    )
+    .example(
+      "$0 install --dry-run --print-cmdline --name 'web,1' --disk size=4 --hostdev 0000:03:00.0 --boot kernel=vmlinuz,initrd=initrd.img",
+      'print both qemu command lines, change nothing',
+    );
+}
+
+export const installCommand: CommandSpec = {
+  command: ['install', '$0'],
+  describe: 'install a guest with host PCI devices assigned, then confirm the guest sees them',
+  builder: installOptions,
+  async run(args, ctx) {
+    const { runInstall } = await import('../pipeline/run-install.js');
+    return runInstall(args, ctx);
+  },
+};

@@ -1,0 +1,27 @@
+/**
+ * The one place that lists the install stages, in order (as Packer's builder does). Decisions live
+ * in their domain modules; stages apply them through the Host.
+ */
+import type { Stage } from './stage.js';
+import type { InstallState } from './state.js';
+import { validateRequest } from '../stages/validate-request.js';
+import { prepareWorkdir } from '../stages/prepare-workdir.js';
+import { probeAccel } from '../stages/probe-accel.js';
+import { resolveMedia } from '../stages/resolve-media.js';
+import { selectDevice } from '../stages/select-device.js';
+import { prepareDevice } from '../stages/prepare-device.js';
+import { prepareDisk } from '../stages/prepare-disk.js';
+import { buildCommand } from '../stages/build-command.js';
+import { launchQemu } from '../stages/launch-qemu.js';
+
+export const installPipeline: readonly Stage<InstallState>[] = [
+  validateRequest,
+  prepareWorkdir,
+  probeAccel,
+  resolveMedia,
+  selectDevice,
+  prepareDevice,
+  prepareDisk,
+  buildCommand,
+  launchQemu,
+];

@@ -1,0 +1,47 @@
+/**
+ * The stage contract (after Packer's multistep): an install is one ordered list of stages; each has
+ * `run` and may have `cleanup`; every stage that started is cleaned up in reverse order, the failing
+ * one too. A stage reads the typed state written by earlier stages and returns the fields it writes.
+ */
+import type { Host } from '../host/host.js';
+
+export type Outcome = 'success' | 'failure' | 'interrupted';
+
+export interface StageLog {
+  info(line: string): void;
+  warn(line: string): void;
+}
+
+export interface StageContext<S> {
+  /** everything earlier stages wrote (read-only for the stage: it returns what it writes) */
+  readonly state: Readonly<S>;
+  readonly host: Host;
+  readonly log: StageLog;
+  /** aborted on SIGINT/SIGTERM: stages pass it to every wait and child process */
+  readonly signal: AbortSignal;
+  readonly dryRun: boolean;
+}
+
+export interface Stage<S> {
+  readonly name: string;
+  /**
+   * True when `run` changes the host (binds drivers, creates disks, starts qemu). In a dry run such a
+   * stage is not run; its `plan` (if any) says what it would do.
+   */
+  readonly changesHost: boolean;
+  run(ctx: StageContext<S>): Promise<Partial<S> | void>;
+  /** Undo what run did. Must not throw on a half-finished run; errors are collected, never hide the first. */
+  cleanup?(ctx: StageContext<S>, outcome: Outcome): Promise<void>;
+  /** For a dry run: the pure description of what `run` would do, given the state so far. */
+  plan?(ctx: StageContext<S>): Partial<S> | void;
+}
+
+export type StageStatus = 'done' | 'failed' | 'planned' | 'skipped';
+
+export interface StageRecord {
+  name: string;
+  status: StageStatus;
+  ms: number;
+  cleanup?: 'done' | 'failed' | 'kept';
+  error?: string;
+}

@@ -1,0 +1,52 @@
+/** The typed state of one install: each field is written by the stage named beside it. */
+import type { AssignedDevice, BootMedia } from '../qemu/command.js';
+import type { InstallRequest, NetworkRequest, RawInstallArgs } from '../request/request.js';
+
+export interface SelectedDevice extends AssignedDevice {
+  /** vendor:device as lowercase hex, e.g. 8086:10d3, when the host shows it */
+  vendorDevice?: string;
+  subsystem?: string;
+  driver?: string | null;
+  iommuGroup?: string | null;
+  /** why this device (for `auto`), or a warning in a dry run */
+  note?: string;
+}
+
+export interface MediaState {
+  /** what was given: the location, cdrom or kernel path */
+  source: string;
+  kind: 'kernel-initrd' | 'cdrom' | 'tree-local' | 'tree-http' | 'iso' | 'disk';
+  family?: string;
+  installer?: string;
+  version?: string;
+  arch?: string;
+  boot: BootMedia;
+  /** why local media replaced network media, when it did */
+  fallbackReason?: string;
+}
+
+export interface InstallState {
+  raw: RawInstallArgs;
+  cwd: string;
+  /** validate-request */
+  request?: InstallRequest;
+  /** prepare-workdir: private (0700) temp dir for sockets and generated files */
+  workDir?: string;
+  logDir?: string;
+  /** the accelerator actually used (auto resolved) */
+  accel?: 'kvm' | 'tcg';
+  uuid?: string;
+  mac?: string;
+  /** resolve-media */
+  media?: MediaState;
+  /** select-device */
+  devices?: SelectedDevice[];
+  network?: NetworkRequest;
+  /** prepare-device: devices now bound to the stub driver */
+  prepared?: SelectedDevice[];
+  /** prepare-disk: disks created by this run (removed again if the install fails) */
+  createdDisks?: string[];
+  /** build-command */
+  argv?: { install: string[]; confirm: string[] };
+  warnings?: string[];
+}

@@ -1,0 +1,220 @@
+/**
+ * qemu argv from templates/qemu/*.args.hbs. The plan (template data) is built by a pure function
+ * from the request and what earlier stages decided; rendering uses an isolated Handlebars instance
+ * (noEscape, strict) and splits the output by lines, one argv element per line — never a shell.
+ * Option values pass through the `opt` helper, which doubles commas; values with newlines or NULs
+ * are refused before they reach a template.
+ */
+import { readFileSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import Handlebars from 'handlebars';
+import { inputError } from '../errors.js';
+import { templatesDir } from '../paths.js';
+import type { InstallRequest, NetworkRequest } from '../request/request.js';
+import { escapeOptionValue } from './escape.js';
+
+export type Phase = 'install' | 'confirm';
+
+export type BootMedia =
+  | { kind: 'kernel'; kernel: string; initrd?: string; append: string }
+  | { kind: 'cdrom'; iso: string }
+  | { kind: 'disk' };
+
+export interface AssignedDevice {
+  address: string;
+  romBar?: boolean;
+  romFile?: string;
+  multifunction?: boolean;
+}
+
+export interface QemuInputs {
+  request: InstallRequest;
+  accel: 'kvm' | 'tcg';
+  uuid: string;
+  /** the MAC of the emulated NIC (user or bridge networking) */
+  mac: string;
+  /** the install's private work dir: QMP sockets live here */
+  workDir: string;
+  boot: BootMedia;
+  /** extra read-only cdroms during install (e.g. the OEMDRV kickstart volume) */
+  extraCdroms: string[];
+  hostdevs: AssignedDevice[];
+  /** the network after any fallback decision */
+  network: NetworkRequest;
+}
+
+interface DiskData {
+  id: string;
+  path: string;
+  format: string;
+  device: string;
+  bus?: string;
+  bootindex?: number;
+}
+
+export interface QemuTemplateData {
+  binary: string;
+  name: string;
+  uuid: string;
+  machine: string;
+  accel: string;
+  cpu: string;
+  memoryMiB: number;
+  smp: string;
+  scsi: boolean;
+  disks: DiskData[];
+  cdroms: { id: string; path: string; bus: string; bootindex?: number }[];
+  kernel: { path: string; initrd?: string; append: string } | false;
+  hostdevs: {
+    id: string;
+    host: string;
+    rootPort?: string;
+    chassis?: number;
+    romBar?: string;
+    romFile?: string;
+    multifunction?: boolean;
+  }[];
+  network: { user: boolean; bridge: string | false; model: string; mac: string };
+  qmpSocket: string;
+}
+
+function cpuModel(req: InstallRequest, accel: 'kvm' | 'tcg'): string {
+  const cpu = req.cpu === 'host-passthrough' || req.cpu === 'host-model' ? 'host' : req.cpu;
+  if (cpu === 'host' && accel === 'tcg') {
+    throw inputError('BAD_CPU', `--cpu '${req.cpu}' needs KVM, but the accelerator is tcg`, {
+      hint: 'omit --cpu (tcg uses max) or name a model, e.g. --cpu qemu64',
+    });
+  }
+  return cpu ?? (accel === 'kvm' ? 'host' : 'max');
+}
+
+function smpOf(req: InstallRequest): string {
+  const v = req.vcpus;
+  const parts = [String(v.count)];
+  if (v.sockets) parts.push(`sockets=${v.sockets}`);
+  if (v.cores) parts.push(`cores=${v.cores}`);
+  if (v.threads) parts.push(`threads=${v.threads}`);
+  return parts.join(',');
+}
+
+export function buildQemuPlan(inputs: QemuInputs, phase: Phase): QemuTemplateData {
+  const req = inputs.request;
+  const q35 = /^(pc-)?q35/.test(req.machine);
+  let ideNext = 0;
+  // q35's AHCI has six one-unit buses (ide.0–ide.5); pc's IDE has two buses with two units each
+  const ideBus = (): string => {
+    const n = ideNext++;
+    return q35 ? `ide.${n}` : `ide.${Math.floor(n / 2)},unit=${n % 2}`;
+  };
+  const installCdrom = phase === 'install' && inputs.boot.kind === 'cdrom';
+  const disks: DiskData[] = req.disks.map((d, i) => {
+    const id = `disk${i}`;
+    const bootindex = i === 0 ? (installCdrom ? 2 : 1) : undefined;
+    const base = { id, path: d.path, format: d.format, ...(bootindex ? { bootindex } : {}) };
+    switch (d.bus) {
+      case 'virtio':
+        return { ...base, device: 'virtio-blk-pci' };
+      case 'scsi':
+        return { ...base, device: 'scsi-hd', bus: 'scsi0.0' };
+      default:
+        return { ...base, device: 'ide-hd', bus: ideBus() };
+    }
+  });
+  const cdroms: QemuTemplateData['cdroms'] = [];
+  if (phase === 'install') {
+    if (inputs.boot.kind === 'cdrom')
+      cdroms.push({ id: 'cdrom0', path: inputs.boot.iso, bus: ideBus(), bootindex: 1 });
+    inputs.extraCdroms.forEach((p, i) => cdroms.push({ id: `cdrom${i + 1}`, path: p, bus: ideBus() }));
+  }
+  if (ideNext > (q35 ? 6 : 4)) {
+    throw inputError(
+      'TOO_MANY_IDE',
+      `${ideNext} IDE/SATA disks and cdroms do not fit machine ${req.machine}`,
+      { hint: 'use bus=virtio for data disks' },
+    );
+  }
+  const kernel = phase === 'install' && inputs.boot.kind === 'kernel' ? inputs.boot : undefined;
+  const net = inputs.network;
+  return {
+    binary: req.qemuBinary,
+    name: req.name,
+    uuid: inputs.uuid,
+    machine: req.machine,
+    accel: inputs.accel,
+    cpu: cpuModel(req, inputs.accel),
+    memoryMiB: req.memoryMiB,
+    smp: smpOf(req),
+    scsi: req.disks.some((d) => d.bus === 'scsi'),
+    disks,
+    cdroms,
+    kernel: kernel
+      ? { path: kernel.kernel, ...(kernel.initrd ? { initrd: kernel.initrd } : {}), append: kernel.append }
+      : false,
+    hostdevs: inputs.hostdevs.map((h, i) => ({
+      id: `hostdev${i}`,
+      host: h.address,
+      ...(q35 ? { rootPort: `hostdev${i}-port`, chassis: i + 1 } : {}),
+      ...(h.romBar !== undefined ? { romBar: h.romBar ? '1' : '0' } : {}),
+      ...(h.romFile ? { romFile: h.romFile } : {}),
+      ...(h.multifunction ? { multifunction: true } : {}),
+    })),
+    network: {
+      user: net.kind === 'user',
+      bridge: net.kind === 'bridge' ? net.bridge : false,
+      model: net.kind === 'none' ? '' : net.model,
+      mac: net.kind === 'none' ? '' : (net.mac ?? inputs.mac),
+    },
+    qmpSocket: path.join(inputs.workDir, `qmp-${phase}.sock`),
+  };
+}
+
+let engine: typeof Handlebars | undefined;
+const compiled = new Map<string, HandlebarsTemplateDelegate>();
+
+function templateEngine(): typeof Handlebars {
+  if (engine) return engine;
+  const hb = Handlebars.create();
+  hb.registerHelper('opt', (value: unknown) => {
+    if (typeof value !== 'string' && typeof value !== 'number')
+      throw new Error(`opt helper: missing or non-scalar value (${typeof value})`);
+    return escapeOptionValue(value);
+  });
+  const partials = path.join(templatesDir(), 'qemu', 'partials');
+  for (const file of readdirSync(partials)) {
+    if (file.endsWith('.args.hbs'))
+      hb.registerPartial(file.slice(0, -'.args.hbs'.length), readFileSync(path.join(partials, file), 'utf8'));
+  }
+  return (engine = hb);
+}
+
+/** Every string in the template data must be one line: a newline would split an argument in two. */
+function assertOneLine(where: string, value: unknown): void {
+  if (typeof value === 'string') {
+    if (/[\n\r\0]/.test(value))
+      throw inputError('BAD_VALUE', `qemu value ${where} contains a newline or NUL`, {
+        hint: 'option values must be one line',
+      });
+  } else if (value && typeof value === 'object') {
+    for (const [k, v] of Object.entries(value)) assertOneLine(where ? `${where}.${k}` : k, v);
+  }
+}
+
+/** Renders one qemu argv: the first element is the binary. */
+export function renderArgs(phase: Phase, data: QemuTemplateData): string[] {
+  let tpl = compiled.get(phase);
+  if (!tpl) {
+    const source = readFileSync(path.join(templatesDir(), 'qemu', `${phase}.args.hbs`), 'utf8');
+    tpl = templateEngine().compile(source, { noEscape: true, strict: true });
+    compiled.set(phase, tpl);
+  }
+  assertOneLine('', data);
+  return tpl(data)
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l.length > 0);
+}
+
+/** One argument per line, the format of the log dir's *.args files and of --print-cmdline. */
+export function formatArgs(argv: readonly string[]): string {
+  return `${argv.join('\n')}\n`;
+}

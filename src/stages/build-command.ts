@@ -1,0 +1,38 @@
+import { buildQemuPlan, renderArgs } from '../qemu/command.js';
+import type { QemuInputs } from '../qemu/command.js';
+import type { Stage } from '../pipeline/stage.js';
+import type { InstallState } from '../pipeline/state.js';
+
+export function qemuInputs(state: InstallState): QemuInputs {
+  return {
+    request: state.request!,
+    accel: state.accel!,
+    uuid: state.uuid!,
+    mac: state.mac!,
+    workDir: state.workDir!,
+    boot: state.media!.boot,
+    extraCdroms: [],
+    hostdevs: (state.prepared ?? state.devices ?? []).map(({ address, romBar, romFile, multifunction }) => ({
+      address,
+      ...(romBar !== undefined ? { romBar } : {}),
+      ...(romFile ? { romFile } : {}),
+      ...(multifunction ? { multifunction } : {}),
+    })),
+    network: state.network ?? state.request!.network,
+  };
+}
+
+/** Renders both argvs (install boot and confirm boot) from the templates; pure. */
+export const buildCommand: Stage<InstallState> = {
+  name: 'build-command',
+  changesHost: false,
+  run({ state }) {
+    const inputs = qemuInputs(state);
+    return Promise.resolve({
+      argv: {
+        install: renderArgs('install', buildQemuPlan(inputs, 'install')),
+        confirm: renderArgs('confirm', buildQemuPlan(inputs, 'confirm')),
+      },
+    });
+  },
+};

@@ -1,0 +1,50 @@
+import { rm, stat } from 'node:fs/promises';
+import { hostError, inputError } from '../errors.js';
+import type { Stage } from '../pipeline/stage.js';
+import type { InstallState } from '../pipeline/state.js';
+
+/**
+ * Creates each disk that has a size and does not exist yet (qemu-img), checks that the others exist;
+ * a disk this run created is removed again when the install fails.
+ */
+export const prepareDisk: Stage<InstallState> = {
+  name: 'prepare-disk',
+  changesHost: true,
+  plan: () => ({ createdDisks: [] }),
+  async run({ state, host, signal }) {
+    const created: string[] = [];
+    for (const d of state.request!.disks) {
+      const s = await stat(d.path).catch(() => null);
+      if (s) {
+        if (!s.isFile() && !s.isBlockDevice())
+          throw inputError('BAD_DISK', `--disk path '${d.path}' is not a file or block device`, {
+            hint: 'name a disk image',
+          });
+        continue;
+      }
+      if (d.sizeGiB === undefined)
+        throw inputError('BAD_DISK', `--disk path '${d.path}' does not exist and no size was given`, {
+          hint: `add size=, e.g. --disk path=${d.path},size=8`,
+        });
+      const r = await host.exec(
+        'qemu-img',
+        ['create', '-q', '-f', d.format, d.path, `${Math.ceil(d.sizeGiB * 1024)}M`],
+        { signal },
+      );
+      if (r.notFound)
+        throw hostError('QEMU_IMG_MISSING', 'qemu-img is not installed', {
+          hint: 'apt-get install qemu-utils',
+        });
+      if (r.exitCode !== 0)
+        throw hostError('DISK_CREATE_FAILED', `qemu-img could not create '${d.path}': ${r.stderr.trim()}`, {
+          hint: 'check the directory and free space',
+        });
+      created.push(d.path);
+    }
+    return { createdDisks: created };
+  },
+  async cleanup({ state }, outcome) {
+    if (outcome === 'success') return;
+    for (const p of state.createdDisks ?? []) await rm(p, { force: true });
+  },
+};

@@ -1,0 +1,31 @@
+import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import type { Stage } from '../pipeline/stage.js';
+import type { InstallState } from '../pipeline/state.js';
+
+/**
+ * A private work dir (0700) for QMP sockets and generated files, removed at the end, and the log dir
+ * (0700), kept. Also fixes the run's volatile values (UUID, MAC) from the injected id source.
+ */
+export const prepareWorkdir: Stage<InstallState> = {
+  name: 'prepare-workdir',
+  changesHost: true,
+  plan: ({ state, host }) => ({
+    workDir: '<workdir>',
+    logDir: state.request!.logDir,
+    uuid: host.ids.uuid(),
+    mac: host.ids.mac(),
+  }),
+  async run({ state, host }) {
+    const workDir = await mkdtemp(path.join(os.tmpdir(), 'install-guest-'));
+    await chmod(workDir, 0o700);
+    const logDir = state.request!.logDir;
+    await mkdir(logDir, { recursive: true, mode: 0o700 });
+    return { workDir, logDir, uuid: host.ids.uuid(), mac: host.ids.mac() };
+  },
+  async cleanup({ state }) {
+    if (state.workDir && state.workDir !== '<workdir>')
+      await rm(state.workDir, { recursive: true, force: true });
+  },
+};

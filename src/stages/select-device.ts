@@ -1,0 +1,87 @@
+import { inputError } from '../errors.js';
+import type { Host } from '../host/host.js';
+import type { Stage } from '../pipeline/stage.js';
+import type { InstallState, SelectedDevice } from '../pipeline/state.js';
+import type { HostdevRequest } from '../request/request.js';
+
+/** `0000:03:00.0`, `03:00.0` or `pci_0000_03_00_0` → the canonical sysfs name; null for other selectors. */
+export function canonicalAddress(selector: string): string | null {
+  let m = /^([0-9a-f]{4,}):([0-9a-f]{2}):([0-1][0-9a-f])\.([0-7])$/i.exec(selector);
+  if (m) return `${m[1]}:${m[2]}:${m[3]}.${m[4]}`.toLowerCase();
+  m = /^([0-9a-f]{2}):([0-1][0-9a-f])\.([0-7])$/i.exec(selector);
+  if (m) return `0000:${m[1]}:${m[2]}.${m[3]}`.toLowerCase();
+  m = /^pci_([0-9a-f]{4,})_([0-9a-f]{2})_([0-1][0-9a-f])_([0-7])$/i.exec(selector);
+  if (m) return `${m[1]}:${m[2]}:${m[3]}.${m[4]}`.toLowerCase();
+  return null;
+}
+
+async function describe(
+  host: Host,
+  address: string,
+): Promise<Omit<SelectedDevice, keyof HostdevRequest | 'address'> | null> {
+  const dir = `/sys/bus/pci/devices/${address}`;
+  if (!(await host.exists(dir))) return null;
+  const hex = async (f: string): Promise<string> =>
+    ((await host.readTrimmed(`${dir}/${f}`)) ?? '').replace(/^0x/, '');
+  const [vendor, device, sv, sd] = await Promise.all([
+    hex('vendor'),
+    hex('device'),
+    hex('subsystem_vendor'),
+    hex('subsystem_device'),
+  ]);
+  return {
+    vendorDevice: `${vendor}:${device}`,
+    ...(sv && sd ? { subsystem: `${sv}:${sd}` } : {}),
+    driver: await host.linkName(`${dir}/driver`),
+    iommuGroup: await host.linkName(`${dir}/iommu_group`),
+  };
+}
+
+/**
+ * Resolves each --hostdev to a host PCI function. Explicit addresses only, for now; in a dry run a
+ * device missing from this host is planned with a warning (the real run would stop here).
+ */
+export const selectDevice: Stage<InstallState> = {
+  name: 'select-device',
+  changesHost: false,
+  async run({ state, host, dryRun, log }) {
+    const req = state.request!;
+    const devices: SelectedDevice[] = [];
+    const warnings = [...(state.warnings ?? [])];
+    for (const h of req.hostdevs) {
+      const address = canonicalAddress(h.selector);
+      if (!address) {
+        throw inputError(
+          'NOT_IMPLEMENTED',
+          `--hostdev '${h.selector}': selecting by vendor:device, interface name or auto is not implemented yet`,
+          {
+            hint: 'give the PCI address, e.g. --hostdev 0000:03:00.0',
+          },
+        );
+      }
+      if (devices.some((d) => d.address === address)) {
+        throw inputError('DUPLICATE_HOSTDEV', `--hostdev ${address} is given twice`, {
+          hint: 'assign each device once',
+        });
+      }
+      const { selector: _s, ...opts } = h;
+      const found = await describe(host, address);
+      if (!found) {
+        if (!dryRun) {
+          throw inputError(
+            'HOSTDEV_NOT_FOUND',
+            `--hostdev '${h.selector}': no PCI device ${address} on this host`,
+            { hint: 'see install-guest hostdev list' },
+          );
+        }
+        const note = `device ${address} is not present on this host: a real run would stop with HOSTDEV_NOT_FOUND`;
+        warnings.push(note);
+        log.warn(`warning: ${note}`);
+        devices.push({ address, ...opts, note });
+        continue;
+      }
+      devices.push({ address, ...opts, ...found });
+    }
+    return { devices, network: req.network, warnings };
+  },
+};

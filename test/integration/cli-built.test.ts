@@ -1,0 +1,94 @@
+/**
+ * The built CLI (dist/, as users run it): tsx accepts imports that plain node rejects, so these
+ * tests run `node dist/src/bin/install-guest.js` after `npm run build` (the test command builds first).
+ */
+import { expect } from 'chai';
+import { execa } from 'execa';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+
+const CLI = path.resolve('dist/src/bin/install-guest.js');
+const KERNEL = path.resolve('fixtures/cases/_media/vmlinuz');
+const run = (args: string[]) =>
+  execa('node', [CLI, ...args], {
+    reject: false,
+    env: { INSTALL_GUEST_HOST_ROOT: path.resolve('fixtures/cases/_empty-host') },
+  });
+
+describe('built CLI', function () {
+  before(function () {
+    if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build first (npm test does)`);
+  });
+
+  it('answers --help and install --help with every option grammar and an example', async () => {
+    const top = await run(['--help']);
+    expect(top.exitCode).to.equal(0);
+    expect(top.stdout).to.include('install');
+    const help = await run(['install', '--help']);
+    expect(help.exitCode).to.equal(0);
+    for (const o of [
+      '--hostdev',
+      '--disk',
+      '--boot',
+      '--network',
+      '--accel',
+      '--on-error',
+      '--print-cmdline',
+    ])
+      expect(help.stdout).to.include(o);
+    expect(help.stdout).to.include('path=,size=(GiB)');
+    expect(help.stdout).to.include('Examples:');
+  });
+
+  it('prints the vfio-pci device and the escaped name in a dry run, and changes nothing', async () => {
+    const r = await run([
+      'install',
+      '--dry-run',
+      '--print-cmdline',
+      '--hostdev',
+      '0000:03:00.0',
+      '--name',
+      'web,1',
+      '--disk',
+      'size=4',
+      '--boot',
+      `kernel=${KERNEL}`,
+    ]);
+    expect(r.exitCode, r.stderr).to.equal(0);
+    const argv = r.stdout.split('\n');
+    expect(argv).to.include('vfio-pci,host=0000:03:00.0,id=hostdev0,bus=hostdev0-port');
+    expect(argv).to.include('guest=web,,1,debug-threads=on');
+    expect(existsSync('web_1.qcow2'), 'a dry run creates no disk').to.equal(false);
+  });
+
+  for (const [args, value] of [
+    [['--memory', '12x'], '12x'],
+    [['--network', 'vde=sw0'], 'vde=sw0'],
+    [['--hostdev', 'zz:zz'], 'zz:zz'],
+  ] as const) {
+    it(`exits 2 with one line naming '${value}'`, async () => {
+      const r = await run(['install', '--dry-run', '--boot', `kernel=${KERNEL}`, ...args]);
+      expect(r.exitCode).to.equal(2);
+      const lines = r.stderr.split('\n').filter((l) => l.startsWith('install-guest:'));
+      expect(lines).to.have.length(1);
+      expect(lines[0]).to.include(value);
+      expect(r.stderr).to.not.match(/\n\s+at /);
+    });
+  }
+
+  it('prints an unknown option as a usage error (exit 2), and --json errors as an object', async () => {
+    const r = await run(['install', '--no-such-option']);
+    expect(r.exitCode).to.equal(2);
+    expect(r.stderr).to.match(/Unknown argument/);
+    const j = await run(['install', '--json', '--memory', 'lots', '--boot', `kernel=${KERNEL}`]);
+    expect(j.exitCode).to.equal(2);
+    expect(JSON.parse(j.stdout)).to.deep.include({
+      error: {
+        code: 'BAD_SIZE',
+        message: "--memory 'lots' is not a size",
+        hint: 'use a number of MiB (2048) or a unit: 512M, 2G',
+        exitCode: 2,
+      },
+    });
+  });
+});
