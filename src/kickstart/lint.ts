@@ -169,7 +169,7 @@ export function parseKickstart(text: string): ParsedKickstart {
           code: 'UNKNOWN_SECTION',
           message: `unknown section %${head}; known: ${SECTIONS.map((s) => `%${s}`).join(', ')}`,
         });
-        return;
+        // its body up to %end is skipped like a known section's, so one typo makes one finding
       }
       open = { line, name: head, args: words.slice(1), endLine: null };
       sections.push(open);
