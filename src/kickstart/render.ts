@@ -5,6 +5,7 @@
  * argv. The result carries a redacted copy for the log directory.
  */
 import Handlebars from 'handlebars';
+import { createHash } from 'node:crypto';
 import { readFileSync, readdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -177,7 +178,8 @@ async function resolveHash(
     plain = fromFile;
   }
   if (plain === undefined) return undefined;
-  return hashPassword(plain, saltFromBytes(Buffer.from(ids.token(12), 'hex')));
+  // the salt is derived from the id source (random in production, a sequence in golden tests)
+  return hashPassword(plain, saltFromBytes(createHash('sha256').update(ids.token(16)).digest()));
 }
 
 /** The context templates see: the validated variables plus derived values. */
