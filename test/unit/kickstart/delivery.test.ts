@@ -112,7 +112,8 @@ describe('kickstart/oemdrv (xorriso)', () => {
   });
   afterEach(() => rm(dir, { recursive: true, force: true }));
 
-  it('builds an ISO 9660 volume labelled OEMDRV holding /ks.cfg, and removes its staging dir', async () => {
+  it('builds an ISO 9660 volume labelled OEMDRV holding /ks.cfg, and removes its staging dir', async function () {
+    this.timeout(60_000); // two xorriso runs
     const img = path.join(dir, 'oemdrv.iso');
     const ks = 'text\nrootpw --iscrypted $6$x$y\npoweroff\n';
     await makeOemdrvImage(ks, img, { tmpDir: dir });
