@@ -216,7 +216,6 @@ export function describeVarError(e: ErrorObject): string {
   const last = at.split('.').pop() ?? '';
   const shown = SECRET_KEYS.has(last) ? '<redacted>' : JSON.stringify(e.data);
   switch (e.keyword) {
-    case 'additionalProperty' as string:
     case 'additionalProperties': {
       const unknown = String(p.additionalProperty);
       return `unknown variable \`${at ? `${at}.` : ''}${unknown}\``;
