@@ -6,20 +6,16 @@ import { expect } from 'chai';
 import { execa } from 'execa';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { requireBuiltCli } from '../helpers/built-cli.js';
 
-const CLI = path.resolve('dist/src/bin/install-guest.js');
 const KERNEL = path.resolve('fixtures/cases/_media/vmlinuz');
 const run = (args: string[]) =>
-  execa('node', [CLI, ...args], {
+  execa('node', [requireBuiltCli(), ...args], {
     reject: false,
     env: { INSTALL_GUEST_HOST_ROOT: path.resolve('fixtures/cases/_empty-host') },
   });
 
 describe('built CLI', function () {
-  before(function () {
-    if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build first (npm test does)`);
-  });
-
   it('answers --help and install --help with every option grammar and an example', async () => {
     const top = await run(['--help']);
     expect(top.exitCode).to.equal(0);
