@@ -89,6 +89,25 @@ export function installOptions(y: Argv): Argv {
       array: true,
       describe: 'file copied into the installer initrd root (repeatable)   e.g. --initrd-inject ks.cfg',
     })
+    .option('kickstart', {
+      group: M,
+      type: 'string',
+      describe:
+        'answer file: a kickstart/preseed FILE (the confirmation unit is added) or a built-in template: fedora, debian (default: chosen by the media family)   e.g. --kickstart ks.cfg',
+    })
+    .option('ks-set', {
+      group: M,
+      type: 'string',
+      array: true,
+      describe:
+        'a built-in template variable, dotted keys allowed (repeatable)   e.g. --ks-set hostname=web1 --ks-set rootPasswordFile=/root/pw',
+    })
+    .option('confirm-unit', {
+      group: M,
+      type: 'boolean',
+      default: true,
+      describe: 'add the in-guest confirmation unit to the answer file (--no-confirm-unit to leave it out)',
+    })
     .option('hostdev', {
       group: D,
       type: 'string',

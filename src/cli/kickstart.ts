@@ -9,13 +9,11 @@ import type { Argv } from 'yargs';
 import { EXIT, inputError } from '../errors.js';
 import type { Args, CommandContext, CommandSpec } from './command.js';
 
-const SECRET_SET_KEYS = new Set(['rootPassword', 'user.password']);
-
 async function render(args: Args, ctx: CommandContext): Promise<number> {
   const { readFile, writeFile } = await import('node:fs/promises');
   const path = await import('node:path');
   const { renderKickstart, DEFAULT_TEMPLATE } = await import('../kickstart/render.js');
-  const { setDotted, parseSetValue } = await import('../kickstart/vars.js');
+  const { applySetItems } = await import('../kickstart/vars.js');
   const { lintKickstart, countBySeverity } = await import('../kickstart/lint.js');
   const cwd = ctx.deps.cwd;
 
@@ -43,25 +41,7 @@ async function render(args: Args, ctx: CommandContext): Promise<number> {
       );
     }
   }
-  for (const item of (args.set as string[] | undefined) ?? []) {
-    const eq = item.indexOf('=');
-    if (eq <= 0) {
-      throw inputError('KICKSTART_SET', `--set ${JSON.stringify(item)}: expected key=value`, {
-        hint: 'e.g. --set network.bootproto=static --set network.ip=10.0.0.5',
-      });
-    }
-    const key = item.slice(0, eq);
-    if (SECRET_SET_KEYS.has(key)) {
-      throw inputError(
-        'KICKSTART_SECRET_ON_ARGV',
-        `--set ${key}=…: a plain password on the command line is visible to every process on the host`,
-        {
-          hint: `use --set ${key === 'rootPassword' ? 'rootPasswordFile' : 'user.passwordFile'}=PATH or a --vars file`,
-        },
-      );
-    }
-    setDotted(vars, key, parseSetValue(item.slice(eq + 1)));
-  }
+  applySetItems(vars, (args.set as string[] | undefined) ?? [], '--set');
 
   const template = typeof args.target === 'string' ? args.target : DEFAULT_TEMPLATE;
   const rendered = await renderKickstart(template, vars, { cwd });

@@ -337,3 +337,31 @@ export function parseSetValue(raw: string): unknown {
   }
   return raw;
 }
+
+const SECRET_SET_KEYS = new Set(['rootPassword', 'user.password']);
+
+/**
+ * Applies `key=value` items (dotted keys, JSON-looking values parsed) to `vars`. Plain passwords are
+ * refused: argv is visible to every process on the host.
+ */
+export function applySetItems(vars: Record<string, unknown>, items: readonly string[], option: string): void {
+  for (const item of items) {
+    const eq = item.indexOf('=');
+    if (eq <= 0) {
+      throw inputError('KICKSTART_SET', `${option} ${JSON.stringify(item)}: expected key=value`, {
+        hint: `e.g. ${option} network.bootproto=static ${option} network.ip=10.0.0.5`,
+      });
+    }
+    const key = item.slice(0, eq);
+    if (SECRET_SET_KEYS.has(key)) {
+      throw inputError(
+        'KICKSTART_SECRET_ON_ARGV',
+        `${option} ${key}=…: a plain password on the command line is visible to every process on the host`,
+        {
+          hint: `use ${option} ${key === 'rootPassword' ? 'rootPasswordFile' : 'user.passwordFile'}=PATH or a --vars file`,
+        },
+      );
+    }
+    setDotted(vars, key, parseSetValue(item.slice(eq + 1)));
+  }
+}

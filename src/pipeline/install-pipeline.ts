@@ -11,6 +11,7 @@ import { resolveMedia } from '../stages/resolve-media.js';
 import { selectDevice } from '../stages/select-device.js';
 import { prepareDevice } from '../stages/prepare-device.js';
 import { prepareDisk } from '../stages/prepare-disk.js';
+import { renderKickstartStage } from '../stages/render-kickstart.js';
 import { buildCommand } from '../stages/build-command.js';
 import { launchQemu } from '../stages/launch-qemu.js';
 
@@ -21,6 +22,7 @@ export const installPipeline: readonly Stage<InstallState>[] = [
   resolveMedia,
   selectDevice,
   prepareDevice,
+  renderKickstartStage,
   prepareDisk,
   buildCommand,
   launchQemu,

@@ -7,37 +7,42 @@ import { PipelineError, runStages } from './runner.js';
 import type { StageRecord } from './stage.js';
 import type { InstallState } from './state.js';
 
+/** Every install option, once: the compiler checks this list against RawInstallArgs. */
+const RAW_KEYS: Record<keyof RawInstallArgs, true> = {
+  name: true,
+  memory: true,
+  vcpus: true,
+  cpu: true,
+  machine: true,
+  accel: true,
+  disk: true,
+  location: true,
+  cdrom: true,
+  import: true,
+  boot: true,
+  extraArgs: true,
+  initrdInject: true,
+  osVariant: true,
+  kickstart: true,
+  ksSet: true,
+  confirmUnit: true,
+  hostdev: true,
+  network: true,
+  graphics: true,
+  noreboot: true,
+  wait: true,
+  dryRun: true,
+  printCmdline: true,
+  json: true,
+  logDir: true,
+  onError: true,
+  qemuBinary: true,
+};
+
 export function rawInstallArgs(args: Args): RawInstallArgs {
-  const pick = <K extends keyof RawInstallArgs>(k: K): Partial<RawInstallArgs> =>
-    args[k] === undefined ? {} : { [k]: args[k] };
-  const keys: (keyof RawInstallArgs)[] = [
-    'name',
-    'memory',
-    'vcpus',
-    'cpu',
-    'machine',
-    'accel',
-    'disk',
-    'location',
-    'cdrom',
-    'import',
-    'boot',
-    'extraArgs',
-    'initrdInject',
-    'osVariant',
-    'hostdev',
-    'network',
-    'graphics',
-    'noreboot',
-    'wait',
-    'dryRun',
-    'printCmdline',
-    'json',
-    'logDir',
-    'onError',
-    'qemuBinary',
-  ];
-  return Object.assign({}, ...keys.map(pick)) as RawInstallArgs;
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(RAW_KEYS)) if (args[k] !== undefined) out[k] = args[k];
+  return out;
 }
 
 export function planOf(state: InstallState, records: StageRecord[]): Record<string, unknown> {
@@ -49,6 +54,7 @@ export function planOf(state: InstallState, records: StageRecord[]): Record<stri
     media: state.media,
     devices: state.prepared ?? state.devices ?? [],
     network: state.network?.kind,
+    answerFile: state.answerFile,
     argv: state.argv,
     warnings: state.warnings ?? [],
   };

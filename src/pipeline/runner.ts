@@ -67,8 +67,17 @@ export async function runStages<S extends object>(
     const t0 = host.clock.monotonic();
     if (dryRun && stage.changesHost) {
       record.status = stage.plan ? 'planned' : 'skipped';
-      const planned = stage.plan?.(ctx());
-      if (planned) state = { ...state, ...planned };
+      try {
+        const planned = await stage.plan?.(ctx());
+        if (planned) state = { ...state, ...planned };
+      } catch (e) {
+        // planning reads and decides only: nothing started that needs a cleanup
+        record.status = 'failed';
+        record.error = e instanceof Error ? e.message : String(e);
+        firstError = e;
+        options.onStage?.(record, 'end');
+        break;
+      }
       options.onStage?.(record, 'end');
       continue;
     }

@@ -33,7 +33,7 @@ export interface Stage<S> {
   /** Undo what run did. Must not throw on a half-finished run; errors are collected, never hide the first. */
   cleanup?(ctx: StageContext<S>, outcome: Outcome): Promise<void>;
   /** For a dry run: the pure description of what `run` would do, given the state so far. */
-  plan?(ctx: StageContext<S>): Partial<S> | void;
+  plan?(ctx: StageContext<S>): Partial<S> | void | Promise<Partial<S> | void>;
 }
 
 export type StageStatus = 'done' | 'failed' | 'planned' | 'skipped';

@@ -8,6 +8,8 @@ export interface SelectedDevice extends AssignedDevice {
   subsystem?: string;
   driver?: string | null;
   iommuGroup?: string | null;
+  /** the MAC of the device's network interface, for a NIC */
+  mac?: string;
   /** why this device (for `auto`), or a warning in a dry run */
   note?: string;
 }
@@ -44,6 +46,17 @@ export interface InstallState {
   network?: NetworkRequest;
   /** prepare-device: devices now bound to the stub driver */
   prepared?: SelectedDevice[];
+  /** render-kickstart: the answer file and how it reaches the installer */
+  answerFile?: {
+    family: 'kickstart' | 'preseed';
+    source: string;
+    delivery: 'initrd' | 'oemdrv' | 'http';
+    fileName: string;
+    /** the redacted copy in the log dir */
+    redactedPath?: string;
+  };
+  /** render-kickstart: read-only cdroms added to the install boot (the OEMDRV volume) */
+  extraCdroms?: string[];
   /** prepare-disk: disks created by this run (removed again if the install fails) */
   createdDisks?: string[];
   /** build-command */

@@ -51,6 +51,12 @@ export interface InstallRequest {
   extraArgs?: string;
   initrdInject: string[];
   osVariant?: string;
+  /** a kickstart/preseed file, or a built-in template name (fedora, debian) */
+  kickstart?: string;
+  /** template variables for a built-in template (`key=value`, dotted keys) */
+  ksSet: string[];
+  /** add the in-guest confirmation unit to the answer file (default true) */
+  confirmUnit: boolean;
   hostdevs: HostdevRequest[];
   network: NetworkRequest;
   graphics: 'none';
@@ -80,6 +86,9 @@ export interface RawInstallArgs {
   extraArgs?: string;
   initrdInject?: string[];
   osVariant?: string;
+  kickstart?: string;
+  ksSet?: string[];
+  confirmUnit?: boolean;
   hostdev?: string[];
   network?: string;
   graphics?: string;
@@ -258,6 +267,7 @@ export function parseInstallRequest(raw: RawInstallArgs, cwd: string): InstallRe
     ['--cdrom', raw.cdrom],
     ['--extra-args', raw.extraArgs],
     ['--os-variant', raw.osVariant],
+    ['--kickstart', raw.kickstart],
     ['--cpu', raw.cpu],
     ['--machine', raw.machine],
     ['--qemu-binary', raw.qemuBinary],
@@ -341,6 +351,14 @@ export function parseInstallRequest(raw: RawInstallArgs, cwd: string): InstallRe
       return abs(cwd, p);
     }),
     ...(raw.osVariant ? { osVariant: raw.osVariant } : {}),
+    ...(raw.kickstart
+      ? { kickstart: /[/.]/.test(raw.kickstart) ? abs(cwd, raw.kickstart) : raw.kickstart }
+      : {}),
+    ksSet: (raw.ksSet ?? []).map((item) => {
+      assertPlainValue('--ks-set', item);
+      return item;
+    }),
+    confirmUnit: raw.confirmUnit !== false,
     hostdevs: (raw.hostdev ?? []).map(parseHostdev),
     network: parseNetwork(raw.network ?? 'user'),
     graphics: 'none',

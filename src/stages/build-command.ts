@@ -11,7 +11,7 @@ export function qemuInputs(state: InstallState): QemuInputs {
     mac: state.mac!,
     workDir: state.workDir!,
     boot: state.media!.boot,
-    extraCdroms: [],
+    extraCdroms: state.extraCdroms ?? [],
     hostdevs: (state.prepared ?? state.devices ?? []).map(({ address, romBar, romFile, multifunction }) => ({
       address,
       ...(romBar !== undefined ? { romBar } : {}),

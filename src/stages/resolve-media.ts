@@ -25,15 +25,6 @@ export const resolveMedia: Stage<InstallState> = {
   changesHost: false,
   async run({ state }) {
     const req = state.request!;
-    if (req.initrdInject.length > 0) {
-      throw inputError(
-        'NOT_IMPLEMENTED',
-        `--initrd-inject '${req.initrdInject[0]}': injecting files into the installer initrd is not implemented yet`,
-        {
-          hint: 'put the file into the initrd yourself and pass it with --boot initrd=',
-        },
-      );
-    }
     let media: MediaState;
     if (req.boot?.kernel && !req.location) {
       await assertFile('--boot kernel', req.boot.kernel);

@@ -29,8 +29,11 @@ async function describe(
     hex('subsystem_vendor'),
     hex('subsystem_device'),
   ]);
+  const ifaces = await host.list(`${dir}/net`);
+  const mac = ifaces.length ? await host.readTrimmed(`${dir}/net/${ifaces[0]}/address`) : null;
   return {
     vendorDevice: `${vendor}:${device}`,
+    ...(mac ? { mac } : {}),
     ...(sv && sd ? { subsystem: `${sv}:${sd}` } : {}),
     driver: await host.linkName(`${dir}/driver`),
     iommuGroup: await host.linkName(`${dir}/iommu_group`),

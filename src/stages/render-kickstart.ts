@@ -1,0 +1,240 @@
+/**
+ * The answer file: a user's kickstart/preseed (the confirmation unit added unless --no-confirm-unit),
+ * or a built-in template rendered for this guest (the assigned NIC by its MAC, the target disk, the
+ * hostname), then delivered the way the media boots: in a copy of the initrd for a kernel boot
+ * (`inst.ks=file:/ks.cfg`), on an OEMDRV volume for a cdrom boot. `--initrd-inject` files ride in the
+ * same copy of the initrd. The log dir keeps only the redacted copy; the real one lives in the
+ * private work dir (0600).
+ */
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { inputError } from '../errors.js';
+import type { Stage, StageContext } from '../pipeline/stage.js';
+import type { InstallState, MediaState } from '../pipeline/state.js';
+import type { BootMedia } from '../qemu/command.js';
+
+type Family = 'kickstart' | 'preseed';
+
+/** The answer-file family an installer reads, from the media's installer or the --os-variant. */
+export function answerFamilyFor(media: MediaState, osVariant: string | undefined): Family | undefined {
+  const installer = media.installer ?? '';
+  if (installer === 'anaconda') return 'kickstart';
+  if (installer === 'debian-installer') return 'preseed';
+  const v = (osVariant ?? media.family ?? '').toLowerCase();
+  if (/^(fedora|rhel|centos|almalinux|rocky|ol|tiny)/.test(v)) return 'kickstart';
+  if (/^(debian|ubuntu)/.test(v)) return 'preseed';
+  return undefined;
+}
+
+function targetDisk(state: InstallState): string {
+  const bus = state.request!.disks[0]?.bus ?? 'virtio';
+  return bus === 'virtio' ? 'vda' : 'sda';
+}
+
+/** The MAC the answer file configures: the assigned NIC's own, else the emulated NIC's. */
+function nicMac(state: InstallState): string | undefined {
+  const assigned = (state.devices ?? []).find((d) => d.mac);
+  if (assigned?.mac) return assigned.mac;
+  const net = state.network ?? state.request!.network;
+  return net.kind === 'none' ? undefined : (net.mac ?? state.mac);
+}
+
+function hostnameOf(name: string): string {
+  const h = name
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 63);
+  return h || 'guest';
+}
+
+interface Decision {
+  family: Family;
+  delivery: 'initrd' | 'oemdrv';
+  text: string;
+  redacted: string;
+  fileName: string;
+  source: string;
+  kernelArgs: string[];
+}
+
+async function decide(ctx: StageContext<InstallState>): Promise<Decision | undefined> {
+  const { state, host } = ctx;
+  const req = state.request!;
+  const media = state.media!;
+  if (media.boot.kind === 'disk') {
+    if (req.kickstart)
+      throw inputError('KICKSTART_WITHOUT_INSTALL', '--kickstart was given, but --import installs nothing', {
+        hint: 'drop --kickstart, or install from --location/--cdrom',
+      });
+    return undefined;
+  }
+  const { answerFileName, renderKickstart } = await import('../kickstart/render.js');
+  const { chooseDelivery, kernelArgsFor } = await import('../kickstart/deliver.js');
+  let family = answerFamilyFor(media, req.osVariant);
+  let text: string;
+  let redacted: string;
+  let source: string;
+  const builtin = req.kickstart === undefined || !/[/.]/.test(req.kickstart);
+  if (builtin) {
+    const name =
+      req.kickstart ?? (family === 'preseed' ? 'debian' : family === 'kickstart' ? 'fedora' : undefined);
+    if (!name) {
+      if (req.ksSet.length)
+        throw inputError(
+          'KICKSTART_UNKNOWN_FAMILY',
+          '--ks-set was given, but no answer-file template fits this media',
+          { hint: 'name one with --kickstart fedora|debian, or set --os-variant' },
+        );
+      return undefined; // an installer we know no answer file for: the user drives it (or --extra-args does)
+    }
+    const { applySetItems } = await import('../kickstart/vars.js');
+    const mac = nicMac(state);
+    const vars: Record<string, unknown> = {
+      hostname: hostnameOf(req.name),
+      disk: targetDisk(state),
+      confirmUnit: req.confirmUnit,
+      ...(mac ? { nic: { mac } } : {}),
+    };
+    applySetItems(vars, req.ksSet, '--ks-set');
+    const rendered = await renderKickstart(name, vars, { ids: host.ids, cwd: state.cwd });
+    family = rendered.template.family;
+    ({ text, redacted } = rendered);
+    source = `template ${rendered.template.name}`;
+  } else {
+    if (req.ksSet.length)
+      throw inputError(
+        'KICKSTART_SET_WITH_FILE',
+        '--ks-set applies to built-in templates, not to a kickstart file',
+        { hint: 'edit the file, or use --kickstart fedora|debian' },
+      );
+    const file = req.kickstart!;
+    if (/\.(preseed|cfg)$/.test(file) && /^d-i\s/m.test(await readFile(file, 'utf8').catch(() => ''))) {
+      family = 'preseed';
+      text = await readFile(file, 'utf8');
+      const { redactSecrets } = await import('../kickstart/redact.js');
+      redacted = redactSecrets(text);
+    } else {
+      const { loadUserKickstart } = await import('../kickstart/user-kickstart.js');
+      const { lintKickstart } = await import('../kickstart/lint.js');
+      const user = await loadUserKickstart(file, { confirmUnit: req.confirmUnit });
+      const mac = nicMac(state);
+      const errors = lintKickstart(user.text, {
+        headless: true,
+        ...(mac && (state.devices ?? []).some((d) => d.mac) ? { assignedNic: { mac } } : {}),
+      }).filter((f) => f.severity === 'error');
+      if (errors.length) {
+        const f = errors[0]!;
+        throw inputError(
+          'KICKSTART_LINT',
+          `--kickstart ${file}:${f.line}: ${f.message}${errors.length > 1 ? ` (and ${errors.length - 1} more)` : ''}`,
+          { hint: `see install-guest kickstart lint ${file}` },
+        );
+      }
+      family = 'kickstart';
+      ({ text, redacted } = user);
+    }
+    source = file;
+  }
+  const delivery = chooseDelivery({
+    boot: media.boot.kind === 'kernel' ? 'kernel' : 'cdrom',
+    family: family,
+  }) as 'initrd' | 'oemdrv';
+  return {
+    family: family,
+    delivery,
+    text,
+    redacted,
+    fileName: answerFileName(family),
+    source,
+    kernelArgs: kernelArgsFor(delivery, family),
+  };
+}
+
+function withArgs(boot: BootMedia, args: string[], initrd?: string): BootMedia {
+  if (boot.kind !== 'kernel') return boot;
+  return { ...boot, ...(initrd ? { initrd } : {}), append: [boot.append, ...args].filter(Boolean).join(' ') };
+}
+
+export const renderKickstartStage: Stage<InstallState> = {
+  name: 'render-kickstart',
+  changesHost: true,
+  async run(ctx) {
+    const { state } = ctx;
+    const req = state.request!;
+    const media = state.media!;
+    const d = await decide(ctx);
+    const inject = await Promise.all(
+      req.initrdInject.map(async (p) => ({
+        name: path.basename(p),
+        data: await readFile(p).catch(() => {
+          throw inputError('BAD_INITRD_INJECT', `--initrd-inject '${p}' is not a readable file`, {
+            hint: 'check the path',
+          });
+        }),
+      })),
+    );
+    if (inject.length && media.boot.kind !== 'kernel') {
+      throw inputError(
+        'BAD_INITRD_INJECT',
+        '--initrd-inject needs a kernel and initrd boot, but this install boots a cdrom or disk',
+        { hint: "use --location (the media's kernel and initrd are used) or --boot kernel=,initrd=" },
+      );
+    }
+    if (!d && inject.length === 0) return {};
+    const workDir = state.workDir!;
+    const out: Partial<InstallState> = {};
+    const files = [...inject];
+    if (d) {
+      const redactedPath = path.join(state.logDir!, `${d.fileName}.redacted`);
+      await writeFile(redactedPath, d.redacted, { mode: 0o600 });
+      out.answerFile = {
+        family: d.family,
+        source: d.source,
+        delivery: d.delivery,
+        fileName: d.fileName,
+        redactedPath,
+      };
+      if (d.delivery === 'initrd') files.push({ name: d.fileName, data: Buffer.from(d.text) });
+      else {
+        const { makeOemdrvImage } = await import('../kickstart/oemdrv.js');
+        const iso = path.join(workDir, 'oemdrv.iso');
+        await makeOemdrvImage(d.text, iso, { fileName: d.fileName, tmpDir: workDir });
+        out.extraCdroms = [iso];
+      }
+    }
+    if (files.length && media.boot.kind === 'kernel') {
+      if (!media.boot.initrd)
+        throw inputError(
+          'NO_INITRD',
+          'an answer file or --initrd-inject needs an initrd to ride in, but the boot has none',
+          { hint: 'give --boot initrd=PATH' },
+        );
+      const { injectIntoInitrd } = await import('../kickstart/cpio.js');
+      const copy = path.join(workDir, 'initrd-with-answers.img');
+      await injectIntoInitrd(media.boot.initrd, files, copy);
+      out.media = { ...media, boot: withArgs(media.boot, d?.kernelArgs ?? [], copy) };
+    }
+    return out;
+  },
+  async plan(ctx) {
+    // rendering is pure; a dry run shows the kernel arguments and the delivery without writing files
+    const d = await decide(ctx);
+    const media = ctx.state.media!;
+    if (!d) return {};
+    return {
+      answerFile: { family: d.family, source: d.source, delivery: d.delivery, fileName: d.fileName },
+      ...(d.delivery === 'oemdrv' ? { extraCdroms: ['<workdir>/oemdrv.iso'] } : {}),
+      media: {
+        ...media,
+        boot: withArgs(
+          media.boot,
+          d.kernelArgs,
+          media.boot.kind === 'kernel' && ctx.state.request!.initrdInject.length + 1
+            ? '<workdir>/initrd-with-answers.img'
+            : undefined,
+        ),
+      },
+    };
+  },
+};
