@@ -353,8 +353,10 @@ export async function launchQemu(opts: LaunchQemuOptions): Promise<QemuHandle> {
       transcriptPath: opts.qmpTranscriptPath,
     });
   } catch (e) {
-    if (exitInfo || giveUp.signal.aborted) {
-      const ex = await exited;
+    // qemu may create its QMP socket and then fail (a bad -device comes after the monitor): a
+    // connection closed before the greeting means "look at the process" too
+    const ex = exitInfo ?? (await timeout(exited, giveUp.signal.aborted ? 10_000 : 2000));
+    if (ex) {
       if (spawnError) {
         throw hostError('QEMU_NOT_FOUND', `cannot run ${opts.binary}: ${spawnError}`, {
           hint: 'install qemu-system-x86 (Debian) / qemu-kvm (Fedora) or pass the emulator path',
