@@ -204,7 +204,7 @@ export type SuperviseEvent =
 export interface SuperviseOptions {
   handle: Pick<QemuHandle, 'qmp' | 'serial' | 'exited' | 'stop' | 'stopReason'>;
   watcher: ConsoleWatcher;
-  /** no console output for this long → INSTALL_STALLED (exit 4) */
+  /** no new console text for this long → INSTALL_STALLED (exit 4); a redrawn screen or status-bar clock does not count */
   stallTimeoutMs: number;
   /** the whole install phase may take this long → INSTALL_TIMEOUT (exit 4) */
   deadlineMs: number;
@@ -485,21 +485,21 @@ export function superviseInstall(opts: SuperviseOptions): Promise<InstallOutcome
             ),
           ),
         );
-      } else if (t - watcher.lastOutputAt >= opts.stallTimeoutMs) {
+      } else if (t - watcher.lastActivityAt >= opts.stallTimeoutMs) {
         finishing = true;
-        const quietS = Math.round((t - watcher.lastOutputAt) / 1000);
+        const quietS = Math.round((t - watcher.lastActivityAt) / 1000);
         void stopQemu('console stalled').then((s) =>
           fail(
             timeoutError(
               'INSTALL_STALLED',
-              `no console output for ${quietS} s (last console line: "${lastLineText()}"); serial log ${serialLog}`,
+              `no new console output for ${quietS} s (last console line: "${lastLineText()}"); serial log ${serialLog}`,
               {
                 hint: 'the installer may be waiting for an answer the answer file does not give; raise --stall-timeout for slow steps',
                 data: {
                   serialLog,
                   stopSteps: s?.steps,
                   lastLine: lastLineText(),
-                  quietMs: Math.round(t - watcher.lastOutputAt),
+                  quietMs: Math.round(t - watcher.lastActivityAt),
                 },
               },
             ),

@@ -21,7 +21,7 @@ import { createWriteStream, promises as fs } from 'node:fs';
 import net from 'node:net';
 import { PassThrough } from 'node:stream';
 import { execa } from 'execa';
-import { InstallGuestError, guestError, hostError } from '../errors.js';
+import { InstallGuestError, guestError, hostError, interruptedError } from '../errors.js';
 import { connectQmp, quit, type QmpClient } from './qmp.js';
 
 /** sun_path is 108 bytes on Linux, including the terminating NUL */
@@ -235,7 +235,8 @@ export async function launchQemu(opts: LaunchQemuOptions): Promise<QemuHandle> {
   if (opts.serialSocketPath) checkSocketPath(opts.serialSocketPath, 'serial console');
   await removeStaleSocket(opts.qmpSocketPath);
   if (opts.serialSocketPath) await removeStaleSocket(opts.serialSocketPath);
-  if (opts.signal?.aborted) throw opts.signal.reason;
+  if (opts.signal?.aborted)
+    throw interruptedError(typeof opts.signal.reason === 'string' ? opts.signal.reason : 'signal');
 
   const serial = await openSerial(opts.serialSocketPath, opts.serialLogPath);
   const tail = new Tail();

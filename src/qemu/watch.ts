@@ -364,6 +364,8 @@ export interface MatcherOptions {
 }
 
 const MAX_REPORTED_LINE = 500;
+/** how many distinct recent lines count as "already seen" for activity tracking */
+const RECENT_LINES = 256;
 const TRACEBACK_HEADER = /^\s*Traceback \(most recent call last\):/;
 const TRACEBACK_CHAIN =
   /^(?:During handling of the above exception, another exception occurred:|The above exception was the direct cause of the following exception:)/;
@@ -402,9 +404,17 @@ export class ConsoleMatcher {
   private partialFired = new Set<string>();
   private partialFiredOffset = -1;
   private progressText = '';
+  private readonly recent = new Set<string>();
   private events: WatchEvent[] = [];
   /** monotonic time of the last byte (or of creation) */
   lastOutputAt: number;
+  /**
+   * monotonic time of the last NEW text: a line that no ignore rule matches and that is not one
+   * of the recently seen lines. A screen redrawn unchanged, or a clock in a status bar (GNU
+   * screen in debian-installer redraws one every minute), is output but not activity: stall
+   * detection uses this.
+   */
+  lastActivityAt: number;
   /** the last non-blank line seen (finished or not), for diagnostics */
   lastLine: ConsoleLine | undefined;
   bytes = 0;
@@ -416,6 +426,7 @@ export class ConsoleMatcher {
     this.byKind = { fatal: [], warning: [], progress: [], milestone: [], ignore: [] };
     for (const r of rules) this.byKind[r.kind].push(r);
     this.lastOutputAt = now;
+    this.lastActivityAt = now;
     this.lastByteAt = now;
   }
 
@@ -491,6 +502,7 @@ export class ConsoleMatcher {
     const text = line.text;
     this.lastLine = line;
     if (this.byKind.ignore.some((r) => r.re.test(text))) return;
+    this.noteActivity(text.trim(), now);
 
     // Rules that already fired on this line while it was unfinished do not fire again.
     let skip: Set<string> | undefined;
@@ -572,6 +584,19 @@ export class ConsoleMatcher {
         offset: line.offset,
       });
     }
+  }
+
+  private noteActivity(key: string, now: number): void {
+    if (this.recent.has(key)) {
+      this.recent.delete(key); // refresh: it stays recent
+    } else {
+      this.lastActivityAt = now;
+      if (this.recent.size >= RECENT_LINES) {
+        const oldest = this.recent.values().next();
+        if (!oldest.done) this.recent.delete(oldest.value);
+      }
+    }
+    this.recent.add(key);
   }
 
   /** true when the line belongs to the pending fatal (and must not be matched on its own) */
@@ -677,6 +702,11 @@ export class ConsoleWatcher {
   /** monotonic ms of the last byte received (creation time before any) */
   get lastOutputAt(): number {
     return this.matcher.lastOutputAt;
+  }
+
+  /** monotonic ms of the last new, not ignored console text (see ConsoleMatcher.lastActivityAt) */
+  get lastActivityAt(): number {
+    return this.matcher.lastActivityAt;
   }
 
   get bytes(): number {

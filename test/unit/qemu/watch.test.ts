@@ -296,6 +296,24 @@ describe('console watcher', () => {
       expect(e[0]).to.include({ rule: 'python-traceback', line: 'Traceback (most recent call last):' });
     });
 
+    it('does not take a redrawn status-bar clock or an unchanged screen for activity (real debian-installer bytes)', () => {
+      const log = readFileSync(path.join(LOGS, 'debian-installer/no-network-dialog.log'));
+      // the last part of the capture: GNU screen redrawing its status line, clock 23:46 then 23:47
+      const clock = log.indexOf('23:46');
+      const redraw = log.lastIndexOf('\x1b[H', clock);
+      const m = new ConsoleMatcher(rulesFor('debian-installer'), 0);
+      m.push(log.subarray(0, redraw), 1000);
+      expect(m.lastActivityAt).to.equal(1000);
+      m.push(log.subarray(redraw), 61_000);
+      expect(m.lastOutputAt).to.equal(61_000);
+      expect(m.lastActivityAt).to.equal(1000);
+      // the same dialog drawn again is not new either; a new line is
+      m.push(log.subarray(0, redraw), 121_000);
+      expect(m.lastActivityAt).to.equal(1000);
+      m.push('Detecting link on enp0s1; please wait...\r\n', 122_000);
+      expect(m.lastActivityAt).to.equal(122_000);
+    });
+
     it('tracks the time of the last byte for stall detection', () => {
       const m = new ConsoleMatcher(rules, 5);
       expect(m.lastOutputAt).to.equal(5);
