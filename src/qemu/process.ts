@@ -160,8 +160,8 @@ async function openSerial(
   logPath: string,
 ): Promise<{
   console: SerialConsole;
-  server: net.Server | undefined;
-  finish: () => void;
+  /** qemu exited: end the console once the connection has delivered its last bytes */
+  onExit: () => void;
 }> {
   const stream = new PassThrough();
   let bytes = 0;
@@ -179,8 +179,7 @@ async function openSerial(
     let done = false;
     return {
       console,
-      server: undefined,
-      finish: () => {
+      onExit: () => {
         if (done) return;
         done = true;
         stream.end();
@@ -200,6 +199,13 @@ async function openSerial(
     log.end(() => resolveEnded());
   };
   let connected = false;
+  const onExit = (): void => {
+    // Never connected (or -serial file:): nothing more can come. Connected: the socket closes
+    // after its last bytes are read, which ends the console; the timer only guards against a
+    // connection that somehow outlives the process.
+    if (!connected) finish();
+    else setTimeout(finish, 5000).unref();
+  };
   server.on('connection', (sock) => {
     // qemu connects once; a second client (nobody else should know the path) is refused
     if (connected) {
@@ -208,6 +214,7 @@ async function openSerial(
     }
     connected = true;
     sock.on('data', (buf: Buffer) => {
+      if (finished) return;
       bytes += buf.length;
       log.write(buf);
       stream.write(buf);
@@ -222,7 +229,7 @@ async function openSerial(
       resolve();
     });
   });
-  return { console, server, finish };
+  return { console, onExit };
 }
 
 /**
@@ -276,13 +283,12 @@ export async function launchQemu(opts: LaunchQemuOptions): Promise<QemuHandle> {
         stderrTail: tail.text,
         durationMs: Math.round(performance.now() - started),
       };
-      // qemu gone: a console that never connected (or -serial file:) ends now
-      serial.finish();
+      serial.onExit();
       return exitInfo;
     },
     (e: unknown) => {
       spawnError = String(e);
-      serial.finish();
+      serial.onExit();
       exitInfo = {
         code: null,
         signal: null,
