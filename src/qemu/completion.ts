@@ -1,0 +1,534 @@
+/**
+ * When is an install over, and how did it end? Two parts:
+ *
+ * - `reduceLifecycle` (pure): folds QMP events and the process exit into a verdict. SHUTDOWN
+ *   guest-shutdown is a finished install; SHUTDOWN guest-reset under `-no-reboot` is the
+ *   installer's reboot request (also finished); RESET bursts count once; host-qmp-quit and
+ *   host-signal mean someone stopped qemu; GUEST_PANICKED is a failure; a process exit with no
+ *   SHUTDOWN before it is a crash.
+ * - `superviseInstall` (I/O): runs that verdict live together with the console watcher, a stall
+ *   timer and an overall deadline, stops qemu at once on a fatal console line, and returns the
+ *   outcome or throws the typed error the CLI maps to an exit code.
+ */
+import { InstallGuestError, guestError, hostError, interruptedError, timeoutError } from '../errors.js';
+import type { QemuExit, QemuHandle, StopResult } from './process.js';
+import type { QmpEvent } from './qmp.js';
+import type {
+  ConsoleWatcher,
+  FatalEvent,
+  MilestoneEvent,
+  ProgressEvent,
+  WarningEvent,
+  WatchEvent,
+} from './watch.js';
+
+// ---------------------------------------------------------------------------------------------
+// The pure lifecycle
+
+export type LifecycleInput =
+  | { kind: 'event'; event: Pick<QmpEvent, 'event' | 'data'> & Partial<Pick<QmpEvent, 'timestamp'>> }
+  | { kind: 'exit'; code: number | null; signal: string | null };
+
+export type Verdict =
+  | { state: 'running' }
+  /** the guest ended the install itself */
+  | { state: 'finished'; how: 'poweroff' | 'reboot-request'; reason: string }
+  /** qemu was told to stop by the host (QMP quit, a signal, the UI) */
+  | { state: 'stopped'; by: 'qmp-quit' | 'signal' | 'host'; reason: string }
+  | { state: 'panicked'; detail: string }
+  /** a disk write failed on the host side and qemu paused the guest (werror=stop) */
+  | { state: 'io-error'; detail: string; nospace: boolean }
+  /** qemu exited without the guest shutting down */
+  | { state: 'crashed'; code: number | null; signal: string | null };
+
+export interface Lifecycle {
+  verdict: Verdict;
+  /** guest resets, a burst of RESET events within `resetBurstMs` counting once */
+  resets: number;
+  /** facts worth a line in the report, in order */
+  notes: string[];
+  /** the process exit, once seen */
+  exit: { code: number | null; signal: string | null } | undefined;
+  /** qemu's timestamp (seconds) of the last RESET, for de-duplication */
+  lastResetAt: number | undefined;
+}
+
+export interface LifecycleOptions {
+  /** qemu runs with -no-reboot (a guest reboot becomes SHUTDOWN guest-reset); default true */
+  noReboot?: boolean;
+  /** RESET events closer together than this are one reset; default 1000 ms */
+  resetBurstMs?: number;
+}
+
+export const initialLifecycle: Lifecycle = {
+  verdict: { state: 'running' },
+  resets: 0,
+  notes: [],
+  exit: undefined,
+  lastResetAt: undefined,
+};
+
+const str = (v: unknown): string => (typeof v === 'string' ? v : v === undefined ? '' : JSON.stringify(v));
+
+function eventSeconds(e: LifecycleInput & { kind: 'event' }): number | undefined {
+  const t = e.event.timestamp;
+  return t ? t.seconds + t.microseconds / 1e6 : undefined;
+}
+
+/** Folds one input into the lifecycle. The first terminal verdict stays; later inputs only add notes. */
+export function reduceLifecycle(
+  lc: Lifecycle,
+  input: LifecycleInput,
+  opts: LifecycleOptions = {},
+): Lifecycle {
+  const noReboot = opts.noReboot ?? true;
+  const burst = (opts.resetBurstMs ?? 1000) / 1000;
+  const running = lc.verdict.state === 'running';
+  const next: Lifecycle = { ...lc, notes: [...lc.notes] };
+  const settle = (v: Verdict, note?: string): Lifecycle => {
+    if (running) next.verdict = v;
+    if (note) next.notes.push(note);
+    return next;
+  };
+
+  if (input.kind === 'exit') {
+    next.exit = { code: input.code, signal: input.signal };
+    if (running) {
+      next.verdict = { state: 'crashed', code: input.code, signal: input.signal };
+      next.notes.push(
+        input.signal
+          ? `qemu was killed by ${input.signal} without a SHUTDOWN event`
+          : `qemu exited with code ${input.code ?? '?'} without a SHUTDOWN event`,
+      );
+    }
+    return next;
+  }
+
+  const { event, data } = input.event;
+  switch (event) {
+    case 'SHUTDOWN': {
+      const reason = str(data.reason);
+      switch (reason) {
+        case 'guest-shutdown':
+          return settle({ state: 'finished', how: 'poweroff', reason }, 'the guest powered off');
+        case 'guest-reset':
+          return settle(
+            { state: 'finished', how: 'reboot-request', reason },
+            noReboot ? 'the guest asked to reboot; -no-reboot turned it into a shutdown' : 'the guest reset',
+          );
+        case 'guest-panic':
+          return settle(
+            { state: 'panicked', detail: 'SHUTDOWN guest-panic' },
+            'the guest panicked (SHUTDOWN guest-panic)',
+          );
+        case 'host-qmp-quit':
+          return settle({ state: 'stopped', by: 'qmp-quit', reason }, 'qemu was stopped by QMP quit');
+        case 'host-signal':
+          return settle({ state: 'stopped', by: 'signal', reason }, 'qemu was stopped by a signal');
+        case 'host-error':
+          return settle({ state: 'crashed', code: null, signal: null }, 'qemu shut down after a host error');
+        default:
+          return settle(
+            { state: 'stopped', by: 'host', reason },
+            `qemu shut down (${reason || 'no reason given'})`,
+          );
+      }
+    }
+    case 'RESET': {
+      const at = eventSeconds(input);
+      const sameBurst = at !== undefined && lc.lastResetAt !== undefined && at - lc.lastResetAt < burst;
+      next.lastResetAt = at ?? lc.lastResetAt;
+      if (!sameBurst) {
+        next.resets = lc.resets + 1;
+        next.notes.push(`the guest reset (${str(data.reason) || 'no reason given'})`);
+      }
+      return next;
+    }
+    case 'GUEST_PANICKED':
+    case 'GUEST_CRASHLOADED': {
+      const info = data.info === undefined ? '' : ` ${JSON.stringify(data.info)}`;
+      return settle(
+        { state: 'panicked', detail: `${event} action=${str(data.action)}${info}` },
+        `the guest panicked (${event})`,
+      );
+    }
+    case 'BLOCK_IO_ERROR': {
+      const nospace = data.nospace === true;
+      const detail = `${str(data.operation)} on ${str(data.device) || str(data['node-name'])} failed${nospace ? ' (no space left on the host)' : ''}: ${str(data.reason)}`;
+      if (str(data.action) === 'stop')
+        return settle({ state: 'io-error', detail, nospace }, `disk I/O error, guest paused: ${detail}`);
+      next.notes.push(`disk I/O error (${str(data.action)}): ${detail}`);
+      return next;
+    }
+    case 'STOP':
+      next.notes.push('the guest was paused');
+      return next;
+    default:
+      return next;
+  }
+}
+
+export function classifyLifecycle(inputs: readonly LifecycleInput[], opts: LifecycleOptions = {}): Lifecycle {
+  return inputs.reduce((lc, i) => reduceLifecycle(lc, i, opts), initialLifecycle);
+}
+
+/** Reads the QMP events out of a transcript written by the QMP client (JSON lines). */
+export function eventsFromTranscript(text: string): LifecycleInput[] {
+  const out: LifecycleInput[] = [];
+  for (const line of text.split('\n')) {
+    if (line.trim() === '') continue;
+    const rec = JSON.parse(line) as { dir?: string; msg?: Record<string, unknown> };
+    const msg = rec.msg;
+    if (rec.dir === 'in' && msg && typeof msg.event === 'string') {
+      out.push({
+        kind: 'event',
+        event: {
+          event: msg.event,
+          data: (msg.data as Record<string, unknown> | undefined) ?? {},
+          timestamp: msg.timestamp as QmpEvent['timestamp'],
+        },
+      });
+    }
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Live supervision
+
+export type SuperviseEvent =
+  | WatchEvent
+  | { type: 'qmp'; event: string; data: Record<string, unknown> }
+  | { type: 'stopping'; reason: string };
+
+export interface SuperviseOptions {
+  handle: Pick<QemuHandle, 'qmp' | 'serial' | 'exited' | 'stop' | 'stopReason'>;
+  watcher: ConsoleWatcher;
+  /** no new console text for this long → INSTALL_STALLED (exit 4); a redrawn screen or status-bar clock does not count */
+  stallTimeoutMs: number;
+  /** the whole install phase may take this long → INSTALL_TIMEOUT (exit 4) */
+  deadlineMs: number;
+  signal?: AbortSignal;
+  onEvent?: (e: SuperviseEvent) => void;
+  /** defaults to the handle's serial log */
+  serialLogPath?: string;
+  /** the argv has -no-reboot; default true */
+  noReboot?: boolean;
+  /** monotonic clock (ms), the watcher's; default performance.now */
+  now?: () => number;
+  /** how often the stall and deadline are checked; default 250 ms */
+  pollMs?: number;
+  /** after qemu exits, how long to wait for the rest of the console; default 2000 ms */
+  drainMs?: number;
+  /** after the guest shut down, how long qemu may take to exit before it is stopped; default 5000 ms */
+  exitGraceMs?: number;
+}
+
+export interface InstallOutcome {
+  how: 'poweroff' | 'reboot-request';
+  /** qemu's SHUTDOWN reason (`guest-shutdown`, `guest-reset`) */
+  shutdownReason: string;
+  durationMs: number;
+  resets: number;
+  notes: string[];
+  milestones: MilestoneEvent[];
+  warnings: WarningEvent[];
+  lastProgress: ProgressEvent | undefined;
+  exit: QemuExit;
+  serialBytes: number;
+}
+
+function within<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
+  let t: NodeJS.Timeout | undefined;
+  return Promise.race([p, new Promise<undefined>((r) => (t = setTimeout(() => r(undefined), ms)))]).finally(
+    () => clearTimeout(t),
+  );
+}
+
+/**
+ * Watches one install run to its end. Resolves when the guest shut down (or asked to reboot) with
+ * no fatal console line; otherwise stops qemu and throws:
+ * INSTALL_FAILED (fatal console line, exit 1, names the line and the serial log), GUEST_PANICKED (1),
+ * QEMU_CRASHED (1), INSTALL_STALLED / INSTALL_TIMEOUT (4), DISK_IO_ERROR / QEMU_STOPPED (3),
+ * INTERRUPTED (130).
+ */
+export function superviseInstall(opts: SuperviseOptions): Promise<InstallOutcome> {
+  const { handle, watcher } = opts;
+  const now = opts.now ?? (() => performance.now());
+  const started = now();
+  const serialLog = opts.serialLogPath ?? handle.serial.logPath;
+  const lopts: LifecycleOptions = { noReboot: opts.noReboot ?? true };
+  const emit = (e: SuperviseEvent): void => {
+    try {
+      opts.onEvent?.(e);
+    } catch {
+      // a reporter's bug must not stop supervision
+    }
+  };
+
+  return new Promise<InstallOutcome>((resolve, reject) => {
+    let lc = initialLifecycle;
+    let settled = false;
+    let finishing = false;
+    const cleanups: (() => void)[] = [];
+    const cleanup = (): void => {
+      for (const c of cleanups.splice(0)) c();
+    };
+    const succeed = (o: InstallOutcome): void => {
+      if (settled) return;
+      settled = true;
+      cleanup();
+      resolve(o);
+    };
+    const fail = (e: unknown): void => {
+      if (settled) return;
+      settled = true;
+      cleanup();
+      reject(e instanceof Error ? e : new Error(String(e)));
+    };
+    const stopQemu = async (reason: string): Promise<StopResult | undefined> => {
+      emit({ type: 'stopping', reason });
+      try {
+        return await handle.stop(reason);
+      } catch (e) {
+        fail(e);
+        return undefined;
+      }
+    };
+    const lastLineText = (): string => watcher.lastLine?.text.trim().slice(0, 200) ?? '';
+
+    const failOnFatal = async (f: FatalEvent, seenAt: number): Promise<void> => {
+      if (settled || finishing) return;
+      finishing = true;
+      const stop = await stopQemu(`fatal console line (${f.rule})`);
+      const gone = now();
+      fail(
+        guestError(
+          'INSTALL_FAILED',
+          `install failed: ${f.message}: "${f.line}" (serial log ${serialLog}, byte ${f.offset})`,
+          {
+            hint: f.hint ?? `read the serial log ${serialLog} around byte ${f.offset}`,
+            data: {
+              rule: f.rule,
+              line: f.line,
+              offset: f.offset,
+              trigger: f.trigger,
+              serialLog,
+              stopSteps: stop?.steps,
+              stopLatencyMs: Math.round(gone - seenAt),
+            },
+          },
+        ),
+      );
+    };
+
+    /** The guest or qemu ended the run: collect the rest of the console, then decide. */
+    const finish = async (): Promise<void> => {
+      if (finishing || settled) return;
+      finishing = true;
+      const v = lc.verdict;
+      if (v.state === 'finished') {
+        if (!(await within(handle.exited, opts.exitGraceMs ?? 5000)))
+          await stopQemu('the guest shut down but qemu did not exit');
+      } else if (v.state === 'panicked' || v.state === 'io-error') {
+        await stopQemu(v.state === 'panicked' ? 'the guest panicked' : 'disk I/O error');
+      }
+      const exit = await within(handle.exited, 10_000);
+      await within(watcher.done, opts.drainMs ?? 2000);
+      watcher.end();
+      if (settled) return;
+      const fatal = watcher.fatals[0];
+      if (fatal) {
+        // The console said what went wrong before the guest went down: that is the failure.
+        fail(
+          guestError(
+            'INSTALL_FAILED',
+            `install failed: ${fatal.message}: "${fatal.line}" (serial log ${serialLog}, byte ${fatal.offset})`,
+            {
+              hint: fatal.hint ?? `read the serial log ${serialLog} around byte ${fatal.offset}`,
+              data: {
+                rule: fatal.rule,
+                line: fatal.line,
+                offset: fatal.offset,
+                trigger: fatal.trigger,
+                serialLog,
+                lifecycle: v,
+              },
+            },
+          ),
+        );
+        return;
+      }
+      const data = { serialLog, notes: lc.notes, exit, lastLine: lastLineText() };
+      switch (v.state) {
+        case 'finished':
+          succeed({
+            how: v.how,
+            shutdownReason: v.reason,
+            durationMs: Math.round(now() - started),
+            resets: lc.resets,
+            notes: lc.notes,
+            milestones: [...watcher.milestones],
+            warnings: [...watcher.warnings],
+            lastProgress: watcher.lastProgress,
+            exit: exit ?? { code: null, signal: null, stderrTail: '', durationMs: 0 },
+            serialBytes: watcher.bytes,
+          });
+          return;
+        case 'panicked':
+          fail(
+            guestError('GUEST_PANICKED', `the guest panicked (${v.detail}); serial log ${serialLog}`, {
+              hint: `read the end of ${serialLog}`,
+              data,
+            }),
+          );
+          return;
+        case 'io-error':
+          fail(
+            hostError('DISK_IO_ERROR', `qemu paused the guest after a disk error: ${v.detail}`, {
+              hint: v.nospace
+                ? 'free space on the host file system holding the disk image'
+                : 'check the disk image and the host file system',
+              data,
+            }),
+          );
+          return;
+        case 'stopped':
+          if (handle.stopReason === 'aborted') {
+            fail(interruptedError('signal'));
+            return;
+          }
+          fail(
+            hostError(
+              'QEMU_STOPPED',
+              handle.stopReason
+                ? `qemu was stopped (${handle.stopReason}) before the install finished`
+                : `qemu was stopped from outside install-guest (${v.reason}) before the install finished`,
+              {
+                hint: 'another program sent qemu a signal or a QMP quit, or its lifetime limit passed; run the install again',
+                data,
+              },
+            ),
+          );
+          return;
+        case 'crashed': {
+          const why = v.signal ? `was killed by ${v.signal}` : `exited with code ${v.code ?? '?'}`;
+          const msg =
+            exit?.stderrTail
+              .split('\n')
+              .filter((l) => l.trim() !== '')
+              .pop() ?? '';
+          fail(
+            guestError(
+              'QEMU_CRASHED',
+              `qemu ${why} while the install ran, without the guest shutting down${msg ? `: ${msg}` : ''}`,
+              {
+                hint: `see qemu's stderr and the serial log ${serialLog}`,
+                data: { ...data, stderrTail: exit?.stderrTail },
+              },
+            ),
+          );
+          return;
+        }
+        case 'running':
+          return;
+      }
+    };
+
+    const onInput = (input: LifecycleInput): void => {
+      lc = reduceLifecycle(lc, input, lopts);
+      // a stop this function asked for is settled where it asked; anything else ends the run
+      if (lc.verdict.state === 'running' || finishing || settled) return;
+      void finish();
+    };
+
+    // Console events: forward, and a fatal line stops qemu at once.
+    cleanups.push(
+      watcher.on((e) => {
+        emit(e);
+        if (e.type === 'fatal') void failOnFatal(e, now());
+      }),
+    );
+    // QMP events received before supervision started count too.
+    for (const e of handle.qmp.history) onInput({ kind: 'event', event: e });
+    cleanups.push(
+      handle.qmp.onEvent((e) => {
+        emit({ type: 'qmp', event: e.event, data: e.data });
+        onInput({ kind: 'event', event: e });
+      }),
+    );
+    void handle.exited.then((x) => {
+      if (!settled) onInput({ kind: 'exit', code: x.code, signal: x.signal });
+    });
+    const early = watcher.fatals[0];
+    if (early) void failOnFatal(early, now());
+
+    const timer = setInterval(() => {
+      if (settled || finishing) return;
+      const t = now();
+      if (t - started >= opts.deadlineMs) {
+        finishing = true;
+        void stopQemu('install deadline reached').then((s) =>
+          fail(
+            timeoutError(
+              'INSTALL_TIMEOUT',
+              `the install did not finish within ${Math.round(opts.deadlineMs / 1000)} s (last console line: "${lastLineText()}")`,
+              {
+                hint: 'raise --wait, or read the serial log to see where it stopped',
+                data: {
+                  serialLog,
+                  stopSteps: s?.steps,
+                  lastLine: lastLineText(),
+                  lastProgress: watcher.lastProgress?.text,
+                },
+              },
+            ),
+          ),
+        );
+      } else if (t - watcher.lastActivityAt >= opts.stallTimeoutMs) {
+        finishing = true;
+        const quietS = Math.round((t - watcher.lastActivityAt) / 1000);
+        void stopQemu('console stalled').then((s) =>
+          fail(
+            timeoutError(
+              'INSTALL_STALLED',
+              `no new console output for ${quietS} s (last console line: "${lastLineText()}"); serial log ${serialLog}`,
+              {
+                hint: 'the installer may be waiting for an answer the answer file does not give; raise --stall-timeout for slow steps',
+                data: {
+                  serialLog,
+                  stopSteps: s?.steps,
+                  lastLine: lastLineText(),
+                  quietMs: Math.round(t - watcher.lastActivityAt),
+                },
+              },
+            ),
+          ),
+        );
+      }
+    }, opts.pollMs ?? 250);
+    cleanups.push(() => clearInterval(timer));
+
+    if (opts.signal) {
+      const sig = opts.signal;
+      const onAbort = (): void => {
+        if (settled) return;
+        finishing = true;
+        const name = typeof sig.reason === 'string' ? sig.reason : 'signal';
+        void stopQemu('interrupted').then(() => fail(interruptedError(name)));
+      };
+      if (sig.aborted) onAbort();
+      else {
+        sig.addEventListener('abort', onAbort, { once: true });
+        cleanups.push(() => sig.removeEventListener('abort', onAbort));
+      }
+    }
+  });
+}
+
+export function isInstallFailure(e: unknown): e is InstallGuestError {
+  return (
+    e instanceof InstallGuestError &&
+    (e.code === 'INSTALL_FAILED' || e.code === 'GUEST_PANICKED' || e.code === 'QEMU_CRASHED')
+  );
+}
