@@ -162,13 +162,23 @@ export class DevicePool {
   }
 
   /** all-or-nothing: the devices for every request, using only free groups that are not blocked */
-  private assign(requests: readonly DeviceMatch[], unavailable: ReadonlySet<string>): PoolDevice[] | null {
+  private assign(
+    requests: readonly DeviceMatch[],
+    unavailable: ReadonlySet<string>,
+    avoid: ReadonlySet<string> = new Set(),
+  ): PoolDevice[] | null {
     const chosen: PoolDevice[] = [];
     const used = new Set<string>();
     // a small backtracking search: a guest asks for few devices
     const go = (i: number): boolean => {
       if (i === requests.length) return true;
-      for (const d of this.candidates(requests[i]!)) {
+      const all = this.candidates(requests[i]!);
+      // devices other guests asked for by name come last: a pool request should not take them
+      const ordered = [
+        ...all.filter((d) => !avoid.has(d.address)),
+        ...all.filter((d) => avoid.has(d.address)),
+      ];
+      for (const d of ordered) {
         if (unavailable.has(groupKey(d)) || used.has(d.address)) continue;
         chosen.push(d);
         used.add(d.address);
@@ -183,16 +193,18 @@ export class DevicePool {
 
   /**
    * Grants every request at once or nothing. `blocked`: group keys this caller must not take
-   * (the ones earlier waiters could use). Returns null when the devices are not free now.
+   * (the ones earlier waiters could use); `avoid`: addresses to take only when nothing else fits
+   * (the ones other guests name). Returns null when the devices are not free now.
    */
   tryAcquire(
     owner: string,
     requests: readonly DeviceMatch[],
     blocked: ReadonlySet<string> = new Set(),
+    avoid: ReadonlySet<string> = new Set(),
   ): Allocation | null {
     if (this.allocations.has(owner)) throw new Error(`device pool: ${owner} already holds devices`);
     const unavailable = new Set([...this.held.keys(), ...blocked]);
-    const devices = this.assign(requests, unavailable);
+    const devices = this.assign(requests, unavailable, avoid);
     if (!devices) return null;
     const groups = [...new Set(devices.map(groupKey))];
     for (const g of groups) this.held.set(g, owner);

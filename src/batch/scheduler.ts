@@ -326,7 +326,14 @@ export async function runBatch<G extends SchedulableGuest>(
       }
       if (running >= o.concurrency) break;
       const matches = g.devices.map((d) => d.match);
-      const allocation = o.pool.tryAcquire(g.name, matches, blocked);
+      // addresses other guests still to start ask for by name: a pool request takes them last
+      const named = new Set(
+        pending
+          .filter((j) => j !== i)
+          .flatMap((j) => plan.guests[j]!.devices.map((d) => d.match))
+          .flatMap((m) => (m.kind === 'address' ? [m.address] : [])),
+      );
+      const allocation = o.pool.tryAcquire(g.name, matches, blocked, named);
       if (allocation) {
         pending.splice(pending.indexOf(i), 1);
         start(i, allocation);

@@ -1,5 +1,7 @@
 /** Every command, registered explicitly. Each file declares options cheaply and imports its work lazily. */
+import { batchCommand } from './batch.js';
 import type { CommandSpec } from './command.js';
 import { installCommand } from './install.js';
+import { provisionCommand } from './provision.js';
 
-export const commands: CommandSpec[] = [installCommand];
+export const commands: CommandSpec[] = [installCommand, batchCommand, provisionCommand];
