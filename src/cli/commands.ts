@@ -1,6 +1,8 @@
 /** Every command, registered explicitly. Each file declares options cheaply and imports its work lazily. */
+import { batchCommand } from './batch.js';
 import type { CommandSpec } from './command.js';
 import { installCommand } from './install.js';
 import { kickstartCommand } from './kickstart.js';
+import { provisionCommand } from './provision.js';
 
-export const commands: CommandSpec[] = [installCommand, kickstartCommand];
+export const commands: CommandSpec[] = [installCommand, batchCommand, provisionCommand, kickstartCommand];

@@ -1,0 +1,390 @@
+/**
+ * `install-guest batch MANIFEST`: check the manifest (every error, with path and line), then either
+ * print the plan (--dry-run) or run the guests through the scheduler and report: a summary table,
+ * --json results, --junit FILE, --print-xml / --print-kubevirt for the installed guests. Exit 0 only
+ * when every guest passed (or was skipped by --resume).
+ */
+import { readFile, mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { Args, CommandContext } from '../cli/command.js';
+import { inputError } from '../errors.js';
+import type { ExportDevice } from '../export/libvirt.js';
+import { formatManifestError } from './manifest.js';
+import { planBatch } from './plan.js';
+import type { BatchGuest, BatchPlan } from './plan.js';
+import { describeMatch } from './pool.js';
+import type { PoolDevice, PoolFilterData } from './pool.js';
+import type { BatchEvent, InstallFn } from './scheduler.js';
+import type { PredictedStart } from './simulate.js';
+
+export interface BatchDeps {
+  /** the install of one guest (default: the install pipeline, in-process) */
+  install?: InstallFn<BatchGuest>;
+  /** the device pool's inventory (default: --inventory FILE) */
+  inventory?: PoolDevice[];
+}
+
+function filterText(f: PoolFilterData): string {
+  const parts: string[] = [];
+  if (f.class !== undefined) parts.push(`class ${f.class}`);
+  if (f.vendorDevice !== undefined)
+    parts.push(`vendorDevice ${([] as string[]).concat(f.vendorDevice).join('|')}`);
+  if (f.addresses !== undefined) parts.push(`addresses ${f.addresses.join('|')}`);
+  return parts.join(', ');
+}
+
+function mediaText(g: BatchGuest): string {
+  const r = g.request;
+  if (r.import) return `import ${r.disks[0]?.path ?? ''}`;
+  const parts: string[] = [];
+  if (r.location) parts.push(`location ${r.location}`);
+  if (r.cdrom) parts.push(`cdrom ${r.cdrom}`);
+  if (r.boot?.kernel)
+    parts.push(`kernel ${r.boot.kernel}${r.boot.initrd ? `, initrd ${r.boot.initrd}` : ''}`);
+  if (r.boot?.kernelArgs) parts.push(`kernel args '${r.boot.kernelArgs}'`);
+  if (r.extraArgs) parts.push(`extra args '${r.extraArgs}'`);
+  return parts.join('; ');
+}
+
+function networkText(g: BatchGuest): string {
+  const n = g.request.network;
+  if (n.kind === 'none') return 'none';
+  const extra = `${n.model}${n.mac ? `, mac ${n.mac}` : ''}`;
+  return n.kind === 'user' ? `user (${extra})` : `bridge ${n.bridge} (${extra})`;
+}
+
+const deviceText = (d: PoolDevice): string =>
+  `${d.address} [${d.vendorDevice}, group ${d.iommuGroup ?? 'none'}]`;
+
+/** Pure: the dry run's plan as text. */
+export function formatPlan(
+  plan: BatchPlan,
+  concurrency: number,
+  predicted: PredictedStart[] | undefined,
+  failFast: boolean,
+): string[] {
+  const out: string[] = [];
+  out.push(
+    `batch ${plan.name}: ${plan.guests.length} guest${plan.guests.length === 1 ? '' : 's'} from ${plan.manifestPath}`,
+  );
+  out.push(
+    `concurrency ${concurrency}${failFast ? ', fail-fast' : ''}; guests start in manifest order, each when a slot and its devices are free`,
+  );
+  out.push(`log dir ${plan.logRoot} (resume records in ${plan.stateDir})`);
+  out.push(
+    `pools: ${Object.entries(plan.pools)
+      .map(([n, f]) => `${n} = ${filterText(f)}`)
+      .join('; ')}`,
+  );
+  for (const [i, g] of plan.guests.entries()) {
+    const r = g.request;
+    out.push('');
+    out.push(`${i + 1}. ${g.name} (${g.path}${g.line !== undefined ? `, line ${g.line}` : ''})`);
+    const v = r.vcpus;
+    const topo =
+      v.sockets || v.cores || v.threads ? ` (${v.sockets ?? 1}×${v.cores ?? 1}×${v.threads ?? 1})` : '';
+    out.push(
+      `   memory ${r.memoryMiB} MiB, vcpus ${v.count}${topo}, machine ${r.machine}, accel ${r.accel}${r.cpu ? `, cpu ${r.cpu}` : ''}${r.osVariant ? `, os-variant ${r.osVariant}` : ''}`,
+    );
+    out.push(`   media: ${mediaText(g)}`);
+    for (const d of r.disks)
+      out.push(
+        `   disk: ${d.path} (${d.sizeGiB !== undefined ? `${d.sizeGiB} GiB, ` : ''}${d.format}, ${d.bus})`,
+      );
+    out.push(`   network: ${networkText(g)}`);
+    out.push(
+      `   devices: ${g.devices.length ? g.devices.map((d) => `${d.spec} → ${describeMatch(d.match)}`).join('; ') : 'none'}`,
+    );
+    const vars = Object.entries(g.vars).sort(([a], [b]) => a.localeCompare(b));
+    if (vars.length) out.push(`   vars: ${vars.map(([k, val]) => `${k}=${String(val)}`).join(' ')}`);
+    const run = [
+      r.noReboot ? 'no confirm boot (noreboot)' : '',
+      r.waitMinutes !== undefined ? `wait ${r.waitMinutes} min` : '',
+      r.onError === 'keep' ? 'on-error keep' : '',
+    ].filter(Boolean);
+    if (run.length) out.push(`   run: ${run.join(', ')}`);
+    out.push(`   log: ${g.logDir}`);
+  }
+  out.push('');
+  if (!predicted) {
+    const needs = plan.guests.filter((g) => g.devices.length).length;
+    out.push(
+      needs
+        ? `order: not simulated (${needs} guest${needs === 1 ? ' needs' : 's need'} devices; give --inventory FILE to see who gets which device and who waits)`
+        : 'order: as listed, no devices to wait for',
+    );
+    return out;
+  }
+  out.push('order (simulated against the inventory, every install taking the same time):');
+  const width = Math.max(...predicted.map((p) => p.name.length));
+  const byStart = [...predicted].sort((a, b) => (a.order ?? Infinity) - (b.order ?? Infinity));
+  for (const p of byStart) {
+    if (p.order === undefined) {
+      out.push(`   -. ${p.name.padEnd(width)}  does not start: ${p.failure ?? 'unknown'}`);
+      continue;
+    }
+    const when = p.after.length
+      ? `after ${p.after.join(', ')} end${p.after.length === 1 ? 's' : ''}`
+      : 'at once';
+    const devs = p.devices.length ? `  ${p.devices.map(deviceText).join('; ')}` : '';
+    const also = p.alsoReserved.length ? ` (holds ${p.alsoReserved.join(', ')} with it)` : '';
+    out.push(`   ${p.order}. ${p.name.padEnd(width)}  starts ${when}${devs}${also}`);
+  }
+  return out;
+}
+
+/** Pure: the dry run's plan as JSON. */
+export function planJson(
+  plan: BatchPlan,
+  concurrency: number,
+  predicted: PredictedStart[] | undefined,
+): Record<string, unknown> {
+  return {
+    dryRun: true,
+    batch: plan.name,
+    manifest: plan.manifestPath,
+    concurrency,
+    logRoot: plan.logRoot,
+    stateDir: plan.stateDir,
+    pools: plan.pools,
+    guests: plan.guests.map((g) => {
+      const p = predicted?.find((x) => x.name === g.name);
+      return {
+        name: g.name,
+        path: g.path,
+        line: g.line,
+        request: g.request,
+        devices: g.devices,
+        vars: g.vars,
+        logDir: g.logDir,
+        ...(p
+          ? {
+              predicted: {
+                order: p.order ?? null,
+                after: p.after,
+                devices: p.devices.map((d) => d.address),
+                ...(p.failure ? { failure: p.failure } : {}),
+              },
+            }
+          : {}),
+      };
+    }),
+  };
+}
+
+function eventLine(e: BatchEvent): string {
+  const t = new Date(e.time).toISOString().slice(11, 19);
+  switch (e.type) {
+    case 'start':
+      return `${t} ${e.guest}: started${e.devices.length ? ` with ${e.devices.join(', ')}` : ''}`;
+    case 'waiting':
+      return `${t} ${e.guest}: ${e.reason}`;
+    case 'end':
+      return `${t} ${e.guest}: ${e.status}${e.status === 'passed' ? '' : ` (exit ${e.exitCode})`}`;
+    case 'skip':
+      return `${t} ${e.guest}: skipped, ${e.reason}`;
+    case 'cancel':
+      return `${t} ${e.guest}: cancelled, ${e.reason}`;
+    case 'warning':
+      return `${t} ${e.guest}: warning: ${e.message}`;
+  }
+}
+
+function positiveInt(option: string, value: unknown): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1)
+    throw inputError('BAD_NUMBER', `${option} '${String(value)}' is not a positive whole number`, {
+      hint: `e.g. ${option} 2`,
+    });
+  return n;
+}
+
+async function exportsFor(
+  ctx: CommandContext,
+  devicesOf: (g: BatchGuest) => ExportDevice[] | Promise<ExportDevice[]>,
+  guests: readonly BatchGuest[],
+  xml: boolean,
+  kube: boolean,
+): Promise<{ xml: Map<string, string>; kube: string | undefined }> {
+  const out = new Map<string, string>();
+  const { toLibvirtXml } = await import('../export/libvirt.js');
+  const { toKubeVirt, kubeVirtYaml } = await import('../export/kubevirt.js');
+  const kubes = [];
+  for (const g of guests) {
+    const devices = await devicesOf(g);
+    if (xml)
+      out.set(g.name, toLibvirtXml(g.request, devices, g.request.disks, { uuid: ctx.host.ids.uuid() }));
+    if (kube) kubes.push(toKubeVirt(g.request, devices));
+  }
+  return { xml: out, kube: kube ? kubeVirtYaml(kubes) : undefined };
+}
+
+export async function runBatchCommand(
+  args: Args,
+  ctx: CommandContext,
+  deps: BatchDeps = {},
+): Promise<number> {
+  const manifestArg = String(args.manifest);
+  const manifestPath = path.resolve(ctx.deps.cwd, manifestArg);
+  let text: string;
+  try {
+    text = await readFile(manifestPath, 'utf8');
+  } catch {
+    throw inputError('MANIFEST_NOT_FOUND', `manifest '${manifestArg}' cannot be read`, {
+      hint: 'check the path',
+    });
+  }
+  const concurrency = positiveInt('--concurrency', args.concurrency ?? 1);
+  const failFast = Boolean(args.failFast);
+  const dryRun = Boolean(args.dryRun);
+  const printXml = Boolean(args.printXml);
+  const printKube = Boolean(args.printKubevirt);
+  const { plan, errors } = planBatch(text, {
+    manifestPath,
+    cwd: ctx.deps.cwd,
+    ...(typeof args.logDir === 'string' ? { logRoot: args.logDir } : {}),
+    ...(typeof args.stateDir === 'string' ? { stateDir: args.stateDir } : {}),
+  });
+  if (!plan) {
+    if (!ctx.json) for (const e of errors) ctx.warn(`${manifestArg}: ${formatManifestError(e)}`);
+    throw inputError(
+      'BAD_MANIFEST',
+      errors.length === 1
+        ? `manifest '${manifestArg}': ${formatManifestError(errors[0]!)}`
+        : `manifest '${manifestArg}' has ${errors.length} errors${ctx.json ? '' : ' (listed above)'}`,
+      {
+        hint: 'the manifest format is templates/batch/manifest.schema.json',
+        data: { manifest: manifestArg, errors },
+      },
+    );
+  }
+
+  let inventory = deps.inventory;
+  if (!inventory && typeof args.inventory === 'string') {
+    const { readInventory } = await import('./inventory.js');
+    inventory = await readInventory(path.resolve(ctx.deps.cwd, args.inventory));
+  }
+  const needsDevices = plan.guests.some((g) => g.devices.length > 0);
+
+  if (dryRun) {
+    let predicted: PredictedStart[] | undefined;
+    if (inventory) {
+      const { simulateBatch } = await import('./simulate.js');
+      predicted = await simulateBatch(plan.guests, inventory, plan.pools, concurrency, failFast);
+    }
+    if (printXml || printKube) {
+      const { hostVendorDevice } = await import('../export/devices.js');
+      const devicesOf = async (g: BatchGuest): Promise<ExportDevice[]> => {
+        const p = predicted?.find((x) => x.name === g.name);
+        if (p && p.order !== undefined)
+          return p.devices.map((d, i) => ({
+            address: d.address,
+            vendorDevice: d.vendorDevice,
+            ...romOf(g, i),
+          }));
+        const out: ExportDevice[] = [];
+        for (const [i, d] of g.devices.entries()) {
+          if (d.match.kind !== 'address')
+            throw inputError(
+              'DEVICE_UNRESOLVED',
+              `guest ${g.name}: hostdev '${d.spec}' is chosen only at run time, and an exported guest names its devices by PCI address`,
+              { hint: 'give --inventory FILE to plan against a device list, or the PCI address' },
+            );
+          const vendorDevice = await hostVendorDevice(ctx.host, d.match.address);
+          out.push({ address: d.match.address, ...(vendorDevice ? { vendorDevice } : {}), ...romOf(g, i) });
+        }
+        return out;
+      };
+      const ex = await exportsFor(ctx, devicesOf, plan.guests, printXml, printKube);
+      for (const [name, xml] of ex.xml)
+        ctx.print(`<!-- install-guest batch ${plan.name}: guest ${name} -->\n${xml.trimEnd()}`);
+      if (ex.kube) ctx.print(ex.kube.trimEnd());
+      return 0;
+    }
+    if (ctx.json) ctx.printJson(planJson(plan, concurrency, predicted));
+    else for (const l of formatPlan(plan, concurrency, predicted, failFast)) ctx.print(l);
+    return 0;
+  }
+
+  if (needsDevices && !inventory)
+    throw inputError(
+      'NOT_IMPLEMENTED',
+      'reading the device pool from the host PCI inventory is not implemented yet, and guests in this batch need devices',
+      {
+        hint: 'give the pool as data: --inventory FILE (a JSON list of { address, vendorDevice, class, iommuGroup })',
+      },
+    );
+  const [{ DevicePool }, { runBatch }, { fileResultStore }, report] = await Promise.all([
+    import('./pool.js'),
+    import('./scheduler.js'),
+    import('./resume.js'),
+    import('./report.js'),
+  ]);
+  await mkdir(plan.logRoot, { recursive: true, mode: 0o700 });
+  const machineOut = ctx.json || printXml || printKube;
+  const human = (l: string): void => (machineOut ? ctx.warn(l) : ctx.print(l));
+  let install = deps.install;
+  if (!install) {
+    const { pipelineInstall } = await import('./pipeline-install.js');
+    install = pipelineInstall(ctx.host);
+  }
+  const guestInstall = install;
+  const result = await runBatch(plan, {
+    concurrency,
+    failFast,
+    // every guest has its own log dir, made before its install starts
+    install: async (g, a, c) => {
+      await mkdir(c.logDir, { recursive: true, mode: 0o700 });
+      return guestInstall(g, a, c);
+    },
+    pool: new DevicePool(inventory ?? [], plan.pools),
+    ...(ctx.deps.signal ? { signal: ctx.deps.signal } : {}),
+    clock: ctx.host.clock,
+    store: fileResultStore(plan.stateDir),
+    resume: Boolean(args.resume),
+    onEvent: (e) => human(eventLine(e)),
+  });
+  for (const l of report.formatSummary(result)) human(l);
+  if (typeof args.junit === 'string') {
+    const { writeJUnit } = await import('./junit.js');
+    const file = path.resolve(ctx.deps.cwd, args.junit);
+    await mkdir(path.dirname(file), { recursive: true });
+    await writeFile(file, writeJUnit(report.batchToJUnit(plan.name, result)));
+    human(`JUnit report: ${file}`);
+  }
+  await writeFile(
+    path.join(plan.logRoot, 'results.json'),
+    `${JSON.stringify(report.resultJson(plan.name, result), null, 2)}\n`,
+    { mode: 0o600 },
+  );
+  if (ctx.json) ctx.printJson(report.resultJson(plan.name, result));
+  if (printXml || printKube) {
+    // outcomes are in plan order
+    const passed = plan.guests.filter((_, i) => result.guests[i]!.status === 'passed');
+    const devicesOf = (g: BatchGuest): ExportDevice[] =>
+      result.guests[plan.guests.indexOf(g)]!.devices.map((d, i) => ({
+        address: d.address,
+        vendorDevice: d.vendorDevice,
+        ...romOf(g, i),
+      }));
+    const ex = await exportsFor(ctx, devicesOf, passed, printXml, printKube);
+    for (const [name, xml] of ex.xml) {
+      const g = plan.guests.find((x) => x.name === name)!;
+      await writeFile(path.join(g.logDir, 'domain.xml'), xml, { mode: 0o600 });
+      ctx.print(`<!-- install-guest batch ${plan.name}: guest ${name} -->\n${xml.trimEnd()}`);
+    }
+    if (ex.kube) {
+      await writeFile(path.join(plan.logRoot, 'kubevirt.yaml'), ex.kube, { mode: 0o600 });
+      ctx.print(ex.kube.trimEnd());
+    }
+  }
+  return result.exitCode;
+}
+
+function romOf(g: BatchGuest, i: number): Partial<ExportDevice> {
+  const o = g.devices[i]?.options ?? {};
+  return {
+    ...(o.romBar !== undefined ? { romBar: o.romBar } : {}),
+    ...(o.romFile ? { romFile: o.romFile } : {}),
+  };
+}

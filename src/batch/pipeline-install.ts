@@ -1,0 +1,70 @@
+/**
+ * The batch's default `install`: one guest through the install pipeline, in-process, with the
+ * devices the pool assigned. Stage records become the report's phases: every stage up to the
+ * install's end is the `install` phase, `reboot-and-confirm` is the `confirm` phase. The pipeline's
+ * log lines go to `<guest log dir>/install-guest.log`.
+ */
+import { appendFileSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import type { Host } from '../host/host.js';
+import type { StageRecord } from '../pipeline/stage.js';
+import type { Allocation } from './pool.js';
+import { guestInstallArgs } from './plan.js';
+import type { BatchGuest } from './plan.js';
+import { phaseFailure } from './scheduler.js';
+import type { GuestResult, InstallContext, InstallFn, PhaseName, PhaseResult } from './scheduler.js';
+
+const CONFIRM_STAGES = new Set(['reboot-and-confirm']);
+
+/** Pure: the stage records of one pipeline run (and its error, if it failed) as the two phases. */
+export function resultFromStages(records: readonly StageRecord[], error?: unknown): GuestResult {
+  const phases: PhaseResult[] = [];
+  for (const name of ['install', 'confirm'] as PhaseName[]) {
+    const mine = records.filter((r) => CONFIRM_STAGES.has(r.name) === (name === 'confirm'));
+    if (mine.length === 0) continue;
+    const timeSec = mine.reduce((t, r) => t + r.ms, 0) / 1000;
+    const failed = mine.find((r) => r.status === 'failed');
+    if (failed)
+      phases.push({
+        phase: name,
+        status: 'failed',
+        timeSec,
+        failure: phaseFailure(error ?? new Error(failed.error ?? `${failed.name} failed`)),
+      });
+    else phases.push({ phase: name, status: 'passed', timeSec });
+  }
+  if (error !== undefined && !phases.some((p) => p.status === 'failed'))
+    phases.unshift({ phase: 'install', status: 'failed', timeSec: 0, failure: phaseFailure(error) });
+  return { phases };
+}
+
+export function pipelineInstall(host: Host): InstallFn<BatchGuest> {
+  return async (guest: BatchGuest, allocation: Allocation, ctx: InstallContext): Promise<GuestResult> => {
+    const [{ runStages, PipelineError }, { installPipeline }] = await Promise.all([
+      import('../pipeline/runner.js'),
+      import('../pipeline/install-pipeline.js'),
+    ]);
+    await mkdir(ctx.logDir, { recursive: true, mode: 0o700 });
+    const logFile = path.join(ctx.logDir, 'install-guest.log');
+    const line = (level: string) => (l: string) =>
+      appendFileSync(logFile, `${new Date(host.clock.now()).toISOString()} ${level} ${l}\n`, { mode: 0o600 });
+    const raw = guestInstallArgs(guest, allocation.devices);
+    try {
+      const { records } = await runStages(installPipeline, {
+        host,
+        log: { info: line('info'), warn: line('warn') },
+        signal: ctx.signal,
+        onError: raw.onError === 'keep' ? 'keep' : 'cleanup',
+        initial: { raw, cwd: guest.cwd },
+      });
+      return resultFromStages(records);
+    } catch (e) {
+      if (e instanceof PipelineError) {
+        line('error')(e.message);
+        return resultFromStages(e.records, e.error);
+      }
+      throw e;
+    }
+  };
+}

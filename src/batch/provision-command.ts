@@ -1,0 +1,80 @@
+/** `install-guest provision`: plan the overlay, then create it and boot it (or print its exports). */
+import type { Args, CommandContext } from '../cli/command.js';
+import type { RawInstallArgs } from '../request/request.js';
+import type { ProvisionRunner } from './provision.js';
+
+export interface ProvisionDeps {
+  /** boots the overlay (default: the install pipeline in-process, --import) */
+  runner?: ProvisionRunner;
+}
+
+const PASS_THROUGH: (keyof RawInstallArgs)[] = [
+  'hostdev',
+  'memory',
+  'vcpus',
+  'cpu',
+  'machine',
+  'accel',
+  'network',
+  'wait',
+  'logDir',
+  'onError',
+  'qemuBinary',
+];
+
+export async function runProvisionCommand(
+  args: Args,
+  ctx: CommandContext,
+  deps: ProvisionDeps = {},
+): Promise<number> {
+  const { defaultCacheDir, planProvision, runProvision } = await import('./provision.js');
+  const install: Partial<RawInstallArgs> = {};
+  for (const k of PASS_THROUGH) if (args[k] !== undefined) Object.assign(install, { [k]: args[k] });
+  const dryRun = Boolean(args.dryRun);
+  const printXml = Boolean(args.printXml);
+  const printKube = Boolean(args.printKubevirt);
+  const plan = await planProvision({
+    base: String(args.base),
+    cacheDir: typeof args.cache === 'string' ? args.cache : defaultCacheDir(ctx.deps.env),
+    cwd: ctx.deps.cwd,
+    ...(typeof args.name === 'string' ? { name: args.name } : {}),
+    ...(typeof args.out === 'string' ? { out: args.out } : {}),
+    install,
+  });
+  const exporting = printXml || printKube;
+  const runner: ProvisionRunner =
+    deps.runner ??
+    (async (raw) => {
+      const { runInstall } = await import('../pipeline/run-install.js');
+      return runInstall({ _: [], ...raw, ...(ctx.json ? { json: true } : {}) }, ctx);
+    });
+  if (dryRun && !exporting) {
+    const line = `qemu-img ${plan.qemuImg.join(' ')}`;
+    if (ctx.json) ctx.warn(`dry run: would run: ${line}`);
+    else ctx.print(`dry run: would create the overlay: ${line}`);
+  }
+  const code = await runProvision(plan, {
+    host: ctx.host,
+    runner,
+    dryRun,
+    boot: !exporting,
+    keep: plan.raw.onError === 'keep',
+    ...(ctx.deps.signal ? { signal: ctx.deps.signal } : {}),
+  });
+  if (exporting) {
+    const { exportDevicesOf } = await import('../export/devices.js');
+    const devices = await exportDevicesOf(ctx.host, plan.request.hostdevs);
+    if (printXml) {
+      const { toLibvirtXml } = await import('../export/libvirt.js');
+      ctx.print(
+        toLibvirtXml(plan.request, devices, plan.request.disks, { uuid: ctx.host.ids.uuid() }).trimEnd(),
+      );
+    }
+    if (printKube) {
+      const { toKubeVirt, kubeVirtYaml } = await import('../export/kubevirt.js');
+      ctx.print(kubeVirtYaml([toKubeVirt(plan.request, devices)]).trimEnd());
+    }
+    if (!dryRun) ctx.warn(`created overlay ${plan.overlay} (backed by ${plan.base.image})`);
+  }
+  return code;
+}

@@ -1,0 +1,224 @@
+/**
+ * The libvirt domain XML of an installed guest, for `virsh define`: q35 (or the request's machine),
+ * memory locked when a PCI device is assigned (vfio pins guest memory), the installed disks, each
+ * assigned device as a managed `<hostdev>` (libvirt detaches it from its host driver at start), and
+ * the serial console. Built from templates/libvirt/domain.xml.hbs by a pure function: a plan (the
+ * template data) from the request, then rendering with an isolated Handlebars instance whose only
+ * escaping is the `xml` helper (noEscape, strict), so every value is XML-escaped exactly once.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import Handlebars from 'handlebars';
+import { VERSION } from '../cli/main.js';
+import { inputError } from '../errors.js';
+import { templatesDir } from '../paths.js';
+import type { DiskRequest, InstallRequest } from '../request/request.js';
+import { canonicalAddress } from '../stages/select-device.js';
+
+/** A device assigned to the guest: its host address, and the ROM options of its request. */
+export interface ExportDevice {
+  address: string;
+  /** vendor:device, lowercase hex (needed for KubeVirt, not for libvirt) */
+  vendorDevice?: string;
+  romBar?: boolean;
+  romFile?: string;
+}
+
+export interface LibvirtOptions {
+  uuid?: string;
+  /** the emulated NIC's MAC (user or bridge networking); libvirt picks one when absent */
+  mac?: string;
+  /** default /usr/bin/qemu-system-x86_64, or the request's --qemu-binary when it is a path */
+  emulator?: string;
+}
+
+export interface LibvirtDomainData {
+  domainType: 'kvm' | 'qemu';
+  name: string;
+  uuid?: string;
+  toolVersion: string;
+  memoryMiB: number;
+  lockMemory: boolean;
+  vcpus: number;
+  machine: string;
+  cpu:
+    { mode: string; model?: string; topology?: { sockets: number; cores: number; threads: number } } | false;
+  emulator: string;
+  disks: {
+    type: 'file' | 'block';
+    block: boolean;
+    path: string;
+    format: string;
+    target: string;
+    bus: string;
+  }[];
+  scsi: boolean;
+  network: { type: 'user' | 'bridge'; bridge?: string; mac?: string; model: string } | false;
+  hostdevs: {
+    domain: string;
+    bus: string;
+    slot: string;
+    function: string;
+    rom?: { bar?: 'on' | 'off'; file?: string };
+  }[];
+}
+
+/** libvirt's disk name for the n-th disk on a bus family: vda…, sda…, hda… (aa after z, as the kernel does) */
+export function diskTarget(prefix: string, n: number): string {
+  let s = '';
+  let i = n;
+  do {
+    s = String.fromCharCode(97 + (i % 26)) + s;
+    i = Math.floor(i / 26) - 1;
+  } while (i >= 0);
+  return prefix + s;
+}
+
+/** `0000:03:00.1` → libvirt's `<address domain='0x0000' bus='0x03' slot='0x00' function='0x1'/>` parts */
+export function pciAddressParts(address: string): {
+  domain: string;
+  bus: string;
+  slot: string;
+  function: string;
+} {
+  const a = canonicalAddress(address);
+  const m = a && /^([0-9a-f]{4,}):([0-9a-f]{2}):([0-9a-f]{2})\.([0-7])$/.exec(a);
+  if (!m) throw inputError('BAD_HOSTDEV', `'${address}' is not a PCI address`, { hint: 'e.g. 0000:03:00.0' });
+  return { domain: `0x${m[1]}`, bus: `0x${m[2]}`, slot: `0x${m[3]}`, function: `0x${m[4]}` };
+}
+
+const NIC_MODELS: Record<string, string> = { 'virtio-net-pci': 'virtio', 'virtio-net': 'virtio' };
+
+function cpuOf(req: InstallRequest, domainType: 'kvm' | 'qemu'): LibvirtDomainData['cpu'] {
+  const v = req.vcpus;
+  const topology =
+    v.sockets || v.cores || v.threads
+      ? { sockets: v.sockets ?? 1, cores: v.cores ?? 1, threads: v.threads ?? 1 }
+      : undefined;
+  const base = topology ? { topology } : {};
+  const c = req.cpu;
+  if (c === undefined || c === 'host' || c === 'host-passthrough')
+    return domainType === 'kvm'
+      ? { mode: 'host-passthrough', ...base }
+      : topology
+        ? { mode: 'custom', ...base }
+        : false;
+  if (c === 'host-model') return { mode: 'host-model', ...base };
+  return { mode: 'custom', model: c, ...base };
+}
+
+/** Pure: the template data of the domain. */
+export function libvirtDomainData(
+  request: InstallRequest,
+  devices: readonly ExportDevice[],
+  disks: readonly DiskRequest[],
+  options: LibvirtOptions = {},
+): LibvirtDomainData {
+  const domainType = request.accel === 'tcg' ? 'qemu' : 'kvm';
+  const q35 = /^(pc-)?q35/.test(request.machine);
+  const counters: Record<string, number> = {};
+  const next = (prefix: string): string => {
+    const n = counters[prefix] ?? 0;
+    counters[prefix] = n + 1;
+    return diskTarget(prefix, n);
+  };
+  const diskData = disks.map((d) => {
+    // q35 has no IDE controller: libvirt puts "ide" disks on its AHCI (sata) bus, as qemu does
+    const bus = d.bus === 'ide' && q35 ? 'sata' : d.bus;
+    const prefix = bus === 'virtio' ? 'vd' : bus === 'ide' ? 'hd' : 'sd';
+    const block = d.path.startsWith('/dev/');
+    return {
+      type: block ? ('block' as const) : ('file' as const),
+      block,
+      path: d.path,
+      format: d.format,
+      target: next(prefix),
+      bus,
+    };
+  });
+  const net = request.network;
+  const emulator =
+    options.emulator ??
+    (request.qemuBinary.startsWith('/') ? request.qemuBinary : `/usr/bin/${request.qemuBinary}`);
+  return {
+    domainType,
+    name: request.name,
+    ...(options.uuid ? { uuid: options.uuid } : {}),
+    toolVersion: VERSION,
+    memoryMiB: request.memoryMiB,
+    lockMemory: devices.length > 0,
+    vcpus: request.vcpus.count,
+    machine: request.machine,
+    cpu: cpuOf(request, domainType),
+    emulator,
+    disks: diskData,
+    scsi: disks.some((d) => d.bus === 'scsi'),
+    network:
+      net.kind === 'none'
+        ? false
+        : {
+            type: net.kind,
+            ...(net.kind === 'bridge' ? { bridge: net.bridge } : {}),
+            ...((net.mac ?? options.mac) ? { mac: net.mac ?? options.mac } : {}),
+            model: NIC_MODELS[net.model] ?? net.model,
+          },
+    hostdevs: devices.map((d) => {
+      const rom = {
+        ...(d.romBar !== undefined ? { bar: d.romBar ? ('on' as const) : ('off' as const) } : {}),
+        ...(d.romFile ? { file: d.romFile } : {}),
+      };
+      return { ...pciAddressParts(d.address), ...(Object.keys(rom).length ? { rom } : {}) };
+    }),
+  };
+}
+
+/** XML 1.0 cannot carry these characters at all, escaped or not. */
+const NOT_XML_CHAR = /[^\t\n\r\u0020-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/u;
+
+/** Escapes a value for XML text and for attributes in either quote style. */
+export function xmlEscape(value: unknown): string {
+  if (typeof value !== 'string' && typeof value !== 'number')
+    throw new Error(`xml helper: missing or non-scalar value (${typeof value})`);
+  const s = String(value);
+  if (NOT_XML_CHAR.test(s))
+    throw inputError('BAD_VALUE', `${JSON.stringify(s)} contains a character XML cannot carry`, {
+      hint: 'remove control characters from names and paths',
+    });
+  return s
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/"/g, '&quot;')
+    .replace(/'/g, '&apos;')
+    .replace(/\t/g, '&#9;')
+    .replace(/\n/g, '&#10;')
+    .replace(/\r/g, '&#13;');
+}
+
+let template: HandlebarsTemplateDelegate | undefined;
+
+function domainTemplate(): HandlebarsTemplateDelegate {
+  if (template) return template;
+  const hb = Handlebars.create();
+  hb.registerHelper('xml', (value: unknown) => xmlEscape(value));
+  const source = readFileSync(path.join(templatesDir(), 'libvirt', 'domain.xml.hbs'), 'utf8');
+  return (template = hb.compile(source, { noEscape: true, strict: true }));
+}
+
+export function renderLibvirtXml(data: LibvirtDomainData): string {
+  return domainTemplate()(data)
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .join('\n')
+    .concat('\n');
+}
+
+/** The libvirt domain XML of the installed guest. */
+export function toLibvirtXml(
+  request: InstallRequest,
+  devices: readonly ExportDevice[],
+  disks: readonly DiskRequest[] = request.disks,
+  options: LibvirtOptions = {},
+): string {
+  return renderLibvirtXml(libvirtDomainData(request, devices, disks, options));
+}
