@@ -15,13 +15,15 @@ const CLI = path.resolve('dist/src/bin/install-guest.js');
 const ISO = path.resolve('fixtures/cases/_media/install.iso');
 const STEP_TIMEOUT_MS = 15_000;
 
-/** One private tmux server (its own socket) running one command in a 250×80 pane. */
+/** One private tmux server (its socket in the test's temp dir) running one command in a 250×80 pane. */
 class Terminal {
-  private readonly socket = `ig-wizard-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
-  constructor(private readonly conf: string) {}
+  constructor(
+    private readonly socket: string,
+    private readonly conf: string,
+  ) {}
 
   private tmux(...args: string[]) {
-    return execa('tmux', ['-L', this.socket, '-f', this.conf, ...args], {
+    return execa('tmux', ['-S', this.socket, '-f', this.conf, ...args], {
       env: { ...process.env, TMUX: '' },
       timeout: 10_000,
     });
@@ -118,7 +120,7 @@ describe('interactive install in a real terminal (tmux, built CLI)', function ()
   });
   beforeEach(async () => {
     cwd = await mkdtemp(path.join(tmp, 'cwd-'));
-    term = new Terminal(conf);
+    term = new Terminal(path.join(cwd, '..', `${path.basename(cwd)}.tmux`), conf);
   });
   afterEach(async () => {
     await term?.kill();
