@@ -175,8 +175,20 @@ export function installOptions(y: Argv): Argv {
 export const installCommand: CommandSpec = {
   command: ['install', '$0'],
   describe: 'install a guest with host PCI devices assigned, then confirm the guest sees them',
-  builder: installOptions,
+  // interactive install (the wizard, src/cli/wizard.ts): a mode of the command, not an install option
+  builder: (y) =>
+    installOptions(y).option('interactive', {
+      group: R,
+      type: 'boolean',
+      describe:
+        "ask step by step in the terminal (name, media, network or a host device, disk, kickstart), show the equivalent command line, then run it; options given are the answers' defaults",
+    }),
   async run(args, ctx) {
+    // interactive install: --interactive, or no argument at all (offered on a terminal)
+    if (args.interactive || ctx.deps.argv.length === 0) {
+      const { installOrWizard } = await import('./wizard.js');
+      return installOrWizard(args, ctx);
+    }
     const { runInstall } = await import('../pipeline/run-install.js');
     return runInstall(args, ctx);
   },

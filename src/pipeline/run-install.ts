@@ -1,49 +1,11 @@
 /** Runs the install pipeline for the CLI and prints the plan, argvs or result. */
 import type { Args, CommandContext } from '../cli/command.js';
 import { formatArgs } from '../qemu/command.js';
-import type { RawInstallArgs } from '../request/request.js';
+import { pickInstallArgs } from '../request/options.js';
 import { installPipeline } from './install-pipeline.js';
 import { PipelineError, runStages } from './runner.js';
 import type { StageRecord } from './stage.js';
 import type { InstallState } from './state.js';
-
-/** Every install option, once: the compiler checks this list against RawInstallArgs. */
-const RAW_KEYS: Record<keyof RawInstallArgs, true> = {
-  name: true,
-  memory: true,
-  vcpus: true,
-  cpu: true,
-  machine: true,
-  accel: true,
-  disk: true,
-  location: true,
-  cdrom: true,
-  import: true,
-  boot: true,
-  extraArgs: true,
-  initrdInject: true,
-  osVariant: true,
-  kickstart: true,
-  ksSet: true,
-  confirmUnit: true,
-  hostdev: true,
-  network: true,
-  graphics: true,
-  noreboot: true,
-  wait: true,
-  dryRun: true,
-  printCmdline: true,
-  json: true,
-  logDir: true,
-  onError: true,
-  qemuBinary: true,
-};
-
-export function rawInstallArgs(args: Args): RawInstallArgs {
-  const out: Record<string, unknown> = {};
-  for (const k of Object.keys(RAW_KEYS)) if (args[k] !== undefined) out[k] = args[k];
-  return out;
-}
 
 export function planOf(state: InstallState, records: StageRecord[]): Record<string, unknown> {
   return {
@@ -61,7 +23,7 @@ export function planOf(state: InstallState, records: StageRecord[]): Record<stri
 }
 
 export async function runInstall(args: Args, ctx: CommandContext): Promise<number> {
-  const raw = rawInstallArgs(args);
+  const raw = pickInstallArgs(args);
   const signal = ctx.deps.signal ?? new AbortController().signal;
   try {
     const { state, records } = await runStages(installPipeline, {

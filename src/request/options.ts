@@ -1,0 +1,50 @@
+/**
+ * Every install option, once: its RawInstallArgs key, its command-line spelling and its kind, in the
+ * order `install --help` lists them. The Record type makes the compiler check that no key of
+ * RawInstallArgs is missing. Used to pick the install options out of parsed args and to turn a
+ * request back into its canonical command line (the wizard's summary).
+ */
+import type { RawInstallArgs } from './request.js';
+
+/** value: `--opt X`; list: repeatable; flag: `--opt` when true; negatable: `--no-opt` when false */
+export type OptionKind = 'value' | 'list' | 'flag' | 'negatable';
+
+export const INSTALL_OPTIONS: Readonly<
+  Record<keyof RawInstallArgs, readonly [option: string, kind: OptionKind]>
+> = {
+  name: ['--name', 'value'],
+  memory: ['--memory', 'value'],
+  vcpus: ['--vcpus', 'value'],
+  cpu: ['--cpu', 'value'],
+  machine: ['--machine', 'value'],
+  accel: ['--accel', 'value'],
+  disk: ['--disk', 'list'],
+  osVariant: ['--os-variant', 'value'],
+  location: ['--location', 'value'],
+  cdrom: ['--cdrom', 'value'],
+  import: ['--import', 'flag'],
+  boot: ['--boot', 'value'],
+  extraArgs: ['--extra-args', 'value'],
+  initrdInject: ['--initrd-inject', 'list'],
+  kickstart: ['--kickstart', 'value'],
+  ksSet: ['--ks-set', 'list'],
+  confirmUnit: ['--confirm-unit', 'negatable'],
+  hostdev: ['--hostdev', 'list'],
+  network: ['--network', 'value'],
+  graphics: ['--graphics', 'value'],
+  noreboot: ['--noreboot', 'flag'],
+  wait: ['--wait', 'value'],
+  dryRun: ['--dry-run', 'flag'],
+  printCmdline: ['--print-cmdline', 'flag'],
+  logDir: ['--log-dir', 'value'],
+  onError: ['--on-error', 'value'],
+  qemuBinary: ['--qemu-binary', 'value'],
+  json: ['--json', 'flag'],
+};
+
+/** The install options present in parsed yargs args. */
+export function pickInstallArgs(args: Record<string, unknown>): RawInstallArgs {
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(INSTALL_OPTIONS)) if (args[k] !== undefined) out[k] = args[k];
+  return out;
+}
