@@ -247,7 +247,9 @@ export async function startHttpServer(rootDir: string): Promise<TestHttpServer> 
       stream.on('data', (chunk) => count(chunk.length));
       stream.on('error', () => res.destroy());
       if (fault?.truncateAfter !== undefined) {
-        stream.on('end', () => res.destroy());
+        // end the connection once every byte written so far has reached the socket, so the client
+        // receives exactly `truncateAfter` bytes of a body announced longer
+        stream.on('end', () => res.write(Buffer.alloc(0), () => res.socket?.end()));
         stream.pipe(res, { end: false });
       } else if (fault?.stallAfter !== undefined) {
         stream.pipe(res, { end: false });
