@@ -5,8 +5,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { IsoImage, blkidLabel as ourBlkidLabel, looksLikeIso } from '../../../src/media/iso9660.js';
 import type { IsoEntry } from '../../../src/media/iso9660.js';
-import { blkidLabel, makeIso, xorrisoList } from '../../helpers/iso.js';
-import type { IsoMaker } from '../../helpers/iso.js';
+import { blkidLabel, makeIso, xorrisoList } from './iso-tools.js';
+import type { IsoMaker } from './iso-tools.js';
 
 async function collect(img: IsoImage): Promise<IsoEntry[]> {
   const out: IsoEntry[] = [];
