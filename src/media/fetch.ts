@@ -390,6 +390,11 @@ export class Fetcher {
         total,
       });
 
+      // hash while downloading (a resumed part is hashed first), so the file is read only once
+      const sha = createHash('sha256');
+      const other = expected && expected.algo !== 'sha256' ? createHash(expected.algo) : null;
+      const hashes = other ? [sha, other] : [sha];
+      if (append) await hashFile(paths.data, hashes);
       const out = await fs.open(paths.data, append ? 'a' : 'w', 0o600);
       let received = resumeFrom;
       let downloaded = 0;
@@ -432,6 +437,7 @@ export class Fetcher {
                 },
               );
             }
+            for (const h of hashes) h.update(buf);
             await out.write(buf);
             progress({ phase: 'data', received, total, downloaded, attempt });
           }
@@ -458,9 +464,6 @@ export class Fetcher {
       }
 
       // verify, then move into the cache
-      const sha = createHash('sha256');
-      const other = expected && expected.algo !== 'sha256' ? createHash(expected.algo) : null;
-      await hashFile(paths.data, other ? [sha, other] : [sha]);
       const sha256 = sha.digest('hex');
       const digests = other && expected ? { [expected.algo]: other.digest('hex') } : {};
       if (expected) {
