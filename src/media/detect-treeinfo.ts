@@ -37,7 +37,7 @@ function tryParse(found: { where: string; text: string }): TreeInfo | null {
 
 export const treeinfoDetector: Detector = {
   name: 'treeinfo',
-  lookingFor: '.treeinfo or treeinfo (anaconda trees: Fedora, RHEL, CentOS, AlmaLinux, Rocky)',
+  lookingFor: '.treeinfo or treeinfo (Fedora, RHEL, CentOS, AlmaLinux, Rocky, openSUSE)',
   wants(view) {
     if (!view.known('.treeinfo')) return { read: [{ path: '.treeinfo', maxBytes: LIMITS.treeinfo }] };
     if (!view.has('.treeinfo') && !view.known('treeinfo')) {
@@ -83,7 +83,8 @@ export const treeinfoDetector: Detector = {
     return {
       detector: 'treeinfo',
       family: ti.family,
-      installer: 'anaconda',
+      // openSUSE publishes .treeinfo too; its installer is linuxrc, not anaconda
+      installer: ti.family === 'suse' ? 'suse-linuxrc' : 'anaconda',
       version: ti.version,
       arch,
       name,

@@ -11,6 +11,7 @@
 import { inputError } from '../errors.js';
 import { ALL_ARCHES, hostArch } from './arch.js';
 import { debianCdDetector, debianMirrorDetector, debianNetbootDetector } from './detect-debian.js';
+import { mageiaDetector, suseContentDetector } from './detect-extra.js';
 import { treeinfoDetector } from './detect-treeinfo.js';
 import { ubuntuCasperDetector } from './detect-ubuntu.js';
 import { probeView } from './detector.js';
@@ -27,6 +28,8 @@ export const DETECTORS: readonly Detector[] = [
   debianNetbootDetector,
   ubuntuCasperDetector,
   debianCdDetector,
+  suseContentDetector,
+  mageiaDetector,
 ];
 
 /** Runs one detector purely over a complete listing (every file given exists, every other is missing). */

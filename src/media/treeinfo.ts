@@ -40,6 +40,7 @@ export function familyOfRelease(name: string, short = ''): Family {
   if (/almalinux/.test(s)) return 'almalinux';
   if (/rocky/.test(s)) return 'rocky';
   if (/oracle/.test(s)) return 'oracle';
+  if (/suse/.test(s)) return 'suse';
   return 'generic';
 }
 

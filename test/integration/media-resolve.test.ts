@@ -103,6 +103,11 @@ describe('media/resolve: fixture trees over loopback HTTP, local directories and
       'ubuntu/dists/focal-updates/main/installer-amd64',
       { family: 'ubuntu', installer: 'debian-installer', version: '20.04' },
     ],
+    [
+      'openSUSE Leap 15.5 (content file, HASH lines)',
+      'opensuse-leap-15.5',
+      { family: 'suse', installer: 'suse-linuxrc', version: '15.5', name: 'openSUSE Leap 15.5' },
+    ],
   ];
   for (const [name, tree, want] of HTTP_TREES) {
     it(`${name} over HTTP`, async () => {

@@ -414,7 +414,7 @@ describe('media/detect: each detector over the files it asks for', () => {
 
 describe('media/detect: the ordered engine', () => {
   it('runs the detectors in order: .treeinfo first, then Debian mirror, netboot, casper, CD', () => {
-    expect(DETECTORS.map((d) => d.name).slice(0, 5)).to.deep.equal([
+    expect(DETECTORS.map((d) => d.name).slice(0, 5), 'the first five').to.deep.equal([
       'treeinfo',
       'debian-mirror',
       'debian-netboot',
