@@ -58,12 +58,13 @@ export interface DetectOptions {
 }
 
 /**
- * Tries each detector in order over the reader; returns the first Detection. Throws
+ * Tries each detector in order over the reader; returns the first Detection. Without a context the
+ * tree decides the arch (the host's preferred) and the location is the reader's description. Throws
  * MEDIA_NOT_RECOGNISED (exit 2) listing what was looked for when none matches.
  */
 export async function detectTree(
   reader: TreeReader,
-  ctx: DetectContext,
+  ctx: DetectContext = defaultContext({ location: reader.describe }),
   options: DetectOptions = {},
 ): Promise<Detection> {
   const files = new Map<string, string | null>();

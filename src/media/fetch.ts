@@ -15,6 +15,7 @@
 import { createHash } from 'node:crypto';
 import type { Hash } from 'node:crypto';
 import { createReadStream, promises as fs } from 'node:fs';
+import lockfile from 'proper-lockfile';
 import { InstallGuestError, hostError, inputError, timeoutError } from '../errors.js';
 import { MediaCache } from './cache.js';
 import type { UrlMeta } from './cache.js';
@@ -261,31 +262,64 @@ export class Fetcher {
     const progress = (p: Omit<FetchProgress, 'url' | 'label'>): void =>
       this.options.onProgress?.({ url, label, ...p });
 
-    // 1. the expected content is already cached under this URL: no request at all
-    if (expected) {
+    const fromCache = async (): Promise<FetchResult | null> => {
+      if (!expected) return null;
       const hit = await cache.findByDigest(url, expected.algo, expected.hex);
-      if (hit) {
-        this.stats.fromCache += 1;
-        progress({ phase: 'cached', received: hit.size, total: hit.size, downloaded: 0, attempt: 0 });
-        return {
-          url,
-          path: cache.blobPath(hit.sha256),
-          sha256: hit.sha256,
-          size: hit.size,
-          bytesDownloaded: 0,
-          from: 'cache',
-        };
-      }
-    }
-    const cached = await cache.getMeta(url);
-    // a cached copy that contradicts the expected checksum is not revalidated: it is replaced
-    const revalidate = cached && !expected ? cached : null;
+      if (!hit) return null;
+      this.stats.fromCache += 1;
+      progress({ phase: 'cached', received: hit.size, total: hit.size, downloaded: 0, attempt: 0 });
+      return {
+        url,
+        path: cache.blobPath(hit.sha256),
+        sha256: hit.sha256,
+        size: hit.size,
+        bytesDownloaded: 0,
+        from: 'cache',
+      };
+    };
 
+    // 1. the expected content is already cached under this URL: no request at all
+    const early = await fromCache();
+    if (early) return early;
+
+    // 2. one download per URL at a time, across processes (parallel installs share the cache);
+    //    whoever waited looks at the cache again once it holds the lock
+    const release = await this.lockUrl(url);
     try {
+      const late = await fromCache();
+      if (late) return late;
+      const cached = await cache.getMeta(url);
+      // a cached copy that contradicts the expected checksum is not revalidated: it is replaced
+      const revalidate = cached && !expected ? cached : null;
       return await this.withRetries(url, (attempt) => this.attempt(req, revalidate, attempt, progress));
     } catch (e) {
       if (e instanceof NotFound) return null;
       throw e;
+    } finally {
+      await release();
+    }
+  }
+
+  /** Takes the URL's lock (`partial/KEY.lock`), waiting while another download of it runs. */
+  private async lockUrl(url: string): Promise<() => Promise<void>> {
+    const target = this.cache.partPaths(url).data;
+    for (;;) {
+      try {
+        return await lockfile.lock(target, {
+          realpath: false,
+          stale: 30_000,
+          // a lock lost to a stale takeover only means two downloads raced; the rename into the
+          // content-addressed store is atomic, so it is not worth crashing the process over
+          onCompromised: () => undefined,
+        });
+      } catch (e) {
+        if ((e as { code?: string }).code !== 'ELOCKED') throw e;
+      }
+      try {
+        await defaultSleep(200, this.options.signal);
+      } catch {
+        throw this.aborted(url);
+      }
     }
   }
 

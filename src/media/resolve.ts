@@ -145,8 +145,9 @@ async function detectHttp(reader: HttpTreeReader, fetcher: Fetcher, ctx: DetectC
   const detection = await detectTree(recording, ctx);
   await fs.mkdir(dir, { recursive: true, mode: 0o700 });
   const record: TreeRecord = { key, detection, files: recording.files };
-  await fs.writeFile(`${file}.tmp`, JSON.stringify(record), { mode: 0o600 });
-  await fs.rename(`${file}.tmp`, file);
+  const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+  await fs.writeFile(tmp, JSON.stringify(record), { mode: 0o600 });
+  await fs.rename(tmp, file);
   return detection;
 }
 

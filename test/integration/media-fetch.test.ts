@@ -187,6 +187,19 @@ describe('media/fetch against a real HTTP server on 127.0.0.1', function () {
     expect(await readFile(again.path)).to.deep.equal(big);
   });
 
+  it('downloads a URL once when two fetches of it run at the same time (a lock per URL)', async () => {
+    server.setFault('/big.bin', { delayMs: 300 });
+    const [a, b] = await Promise.all([
+      fetcher().fetch({ url: url('big.bin') }),
+      fetcher().fetch({ url: url('big.bin') }),
+    ]);
+    expect(a.sha256).to.equal(sha256(big));
+    expect(b.sha256).to.equal(sha256(big));
+    expect([a.from, b.from].sort()).to.deep.equal(['network', 'revalidated']);
+    expect(server.bytesSent).to.equal(big.length);
+    expect(await cacheFiles('partial')).to.deep.equal([]);
+  });
+
   it('retries 503 with backoff and gives up after the bounded attempts (exit 3)', async () => {
     server.setFault('/vmlinuz', { status: 503, times: 2 });
     const r = await fetcher().fetch({ url: url('vmlinuz') });
