@@ -1,10 +1,11 @@
 /**
  * A TreeReader over an http(s) tree: metadata reads go through the Fetcher (cached and revalidated,
- * so a second look at the same tree costs 304s), existence checks are HEAD requests. Relative
+ * so a second look at the same tree costs 304s), existence checks are HEAD requests. An HTML page
+ * served for a metadata file (a server's "soft 404") counts as a missing file. Relative
  * paths are checked and percent-encoded segment by segment, so no path can leave the tree's URL.
  */
 import { promises as fs } from 'node:fs';
-import { inputError } from '../errors.js';
+import { inputError, isInstallGuestError } from '../errors.js';
 import type { Fetcher } from './fetch.js';
 import { safeRelPath } from './safe-path.js';
 import type { TreeReader } from './types.js';
@@ -61,8 +62,14 @@ export class HttpTreeReader implements TreeReader {
   async read(relPath: string, maxBytes: number): Promise<Buffer | null> {
     const url = this.url(relPath);
     if (url === null) return null;
-    const r = await this.fetcher.fetchOptional({ url, maxBytes, expect: 'text' });
-    return r ? fs.readFile(r.path) : null;
+    try {
+      const r = await this.fetcher.fetchOptional({ url, maxBytes, expect: 'binary' });
+      return r ? fs.readFile(r.path) : null;
+    } catch (e) {
+      // a server that answers missing files with an HTML page ("soft 404"): the file is not there
+      if (isInstallGuestError(e) && e.code === 'MEDIA_HTML_PAGE') return null;
+      throw e;
+    }
   }
 
   async exists(relPath: string): Promise<boolean> {

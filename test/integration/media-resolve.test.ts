@@ -208,6 +208,17 @@ describe('media/resolve: fixture trees over loopback HTTP, local directories and
     ]);
   });
 
+  it('a server answering missing files with an HTML page (soft 404): the detectors see them as missing', async () => {
+    const base = '/debian/dists/bookworm/main/installer-amd64/';
+    for (const p of ['.treeinfo', 'treeinfo']) server.setFault(`${base}${p}`, { html: true });
+    try {
+      const m = await resolve({ location: `${server.url}${base.slice(1)}` });
+      expect(m).to.include({ family: 'debian', version: '12' });
+    } finally {
+      for (const p of ['.treeinfo', 'treeinfo']) server.setFault(`${base}${p}`, null);
+    }
+  });
+
   it('--cdrom ISO: the firmware boots it, no kernel and no kernel arguments', async () => {
     const iso = path.join(tmp, 'cd.iso');
     await makeIso('xorriso-native', path.join(TREES, 'fedora-39'), iso, 'FEDORA39');
