@@ -123,7 +123,9 @@ class RecordingReader implements TreeReader {
 }
 
 async function detectHttp(reader: HttpTreeReader, fetcher: Fetcher, ctx: DetectContext): Promise<Detection> {
-  const key = urlKey(JSON.stringify({ base: reader.base, arch: ctx.arch, xen: ctx.xen }));
+  const key = urlKey(
+    JSON.stringify({ base: reader.base, arch: ctx.arch, hostArch: ctx.hostArch, xen: ctx.xen }),
+  );
   const dir = path.join(fetcher.cache.dir, 'trees');
   const file = path.join(dir, `${key}.json`);
   try {
