@@ -3,6 +3,7 @@ import { batchCommand } from './batch.js';
 import type { CommandSpec } from './command.js';
 import { installCommand } from './install.js';
 import { kickstartCommand } from './kickstart.js';
+import { mediaCommand } from './media.js';
 import { provisionCommand } from './provision.js';
 
-export const commands: CommandSpec[] = [installCommand, batchCommand, provisionCommand, kickstartCommand];
+export const commands: CommandSpec[] = [installCommand, batchCommand, provisionCommand, mediaCommand, kickstartCommand];
