@@ -36,6 +36,11 @@ export function rawInstallArgs(args: Args): RawInstallArgs {
     'logDir',
     'onError',
     'qemuBinary',
+    'driver',
+    'group',
+    'force',
+    'keepDevice',
+    'stateDir',
   ];
   return Object.assign({}, ...keys.map(pick)) as RawInstallArgs;
 }

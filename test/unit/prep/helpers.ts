@@ -1,0 +1,36 @@
+/** Shared by the device-preparation tests. */
+import { expect } from 'chai';
+import { readdir } from 'node:fs/promises';
+import path from 'node:path';
+import { type InstallGuestError, isInstallGuestError } from '../../../src/errors.js';
+import type { ModelHost } from '../../helpers/kernel-model.js';
+
+export function quietLog(): { lines: string[]; info(l: string): void; warn(l: string): void } {
+  const lines: string[] = [];
+  return { lines, info: (l) => void lines.push(l), warn: (l) => void lines.push(l) };
+}
+
+export async function rejects(p: Promise<unknown>): Promise<InstallGuestError> {
+  try {
+    await p;
+  } catch (e) {
+    if (isInstallGuestError(e)) return e;
+    throw e;
+  }
+  throw new Error('expected a typed error');
+}
+
+export async function entries(dir: string): Promise<string[]> {
+  try {
+    return await readdir(dir);
+  } catch {
+    return [];
+  }
+}
+
+/** The state directory holds no lease and no journal: nothing half-done is left. */
+export async function expectClean(m: ModelHost): Promise<void> {
+  expect(await entries(path.join(m.stateDir, 'leases')), 'leases left').to.deep.equal([]);
+  expect(await entries(path.join(m.stateDir, 'journal')), 'journals left').to.deep.equal([]);
+  expect(m.model.allDynids(), 'dynamic ids left').to.deep.equal([]);
+}
