@@ -315,6 +315,20 @@ export async function acquireLeases(options: AcquireOptions): Promise<LeaseSet> 
   return set;
 }
 
+/**
+ * Removes every lease whose owner is gone (a run killed before it journaled the device it had
+ * leased leaves such a file). Returns what it removed; a live lease is never touched.
+ */
+export async function removeStaleLeases(host: Host, stateDir: string): Promise<LeaseOwner[]> {
+  const removed: LeaseOwner[] = [];
+  for (const { file, owner } of await listLeases(stateDir)) {
+    if (owner !== null && (await checkOwner(host, owner)) === 'alive') continue;
+    await removeStale(file, owner, host.ids.token(8));
+    if (owner) removed.push(owner);
+  }
+  return removed;
+}
+
 /** Reads every lease file (for `recover` and diagnostics). */
 export async function listLeases(stateDir: string): Promise<{ file: string; owner: LeaseOwner | null }[]> {
   const dir = path.join(stateDir, 'leases');

@@ -34,6 +34,7 @@ import {
   type ProcessIdentity,
   acquireLeases,
   checkOwner,
+  removeStaleLeases,
   selfIdentity,
 } from './lease.js';
 import { isInstallGuestError } from '../errors.js';
@@ -140,6 +141,8 @@ export interface RecoverReport {
   runs: RecoveredRun[];
   restored: number;
   failed: number;
+  /** lease files of owners that are gone, removed */
+  staleLeases: number;
 }
 
 export interface RecoverOptions {
@@ -172,6 +175,7 @@ export async function recover(o: RecoverOptions): Promise<RecoverReport> {
     runs: [],
     restored: 0,
     failed: 0,
+    staleLeases: 0,
   };
   const owner = o.owner ?? (await selfIdentity(host));
   for (const plan of plans) {
@@ -246,6 +250,8 @@ export async function recover(o: RecoverOptions): Promise<RecoverReport> {
       out.closed = await removeIfSettled(journal);
     }
   }
+  // leases a gone run took before it journaled anything (and any other orphan): only a full recover
+  if (!o.dryRun && !o.only) report.staleLeases = (await removeStaleLeases(host, o.stateDir)).length;
   return report;
 }
 

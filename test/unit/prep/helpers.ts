@@ -29,7 +29,7 @@ export async function entries(dir: string): Promise<string[]> {
 }
 
 /** The state directory holds no lease and no journal: nothing half-done is left. */
-export async function expectClean(m: ModelHost): Promise<void> {
+export async function expectClean(m: Pick<ModelHost, 'stateDir' | 'model'>): Promise<void> {
   expect(await entries(path.join(m.stateDir, 'leases')), 'leases left').to.deep.equal([]);
   expect(await entries(path.join(m.stateDir, 'journal')), 'journals left').to.deep.equal([]);
   expect(m.model.allDynids(), 'dynamic ids left').to.deep.equal([]);
