@@ -1,17 +1,24 @@
 /**
  * Leases on devices and IOMMU groups, so two runs never prepare the same device (Proxmox keeps
- * reservations the same way). A lease is a lock file in the state directory holding its owner: PID,
- * the process start time (field 22 of /proc/<pid>/stat, so a reused PID is not mistaken for the
- * owner), the boot id, the guest name and the command.
+ * reservations the same way). A lease names its owner: PID, the process start time (field 22 of
+ * /proc/<pid>/stat, so a reused PID is not mistaken for the owner), the boot id, the guest name and
+ * the command. It is stale exactly when that owner is gone, and is then taken over with a warning.
  *
  * Why not proper-lockfile: its staleness is an mtime heartbeat, so a killed owner's lock is only taken
  * over after `stale` ms (at least 5 s), the holder must keep a timer updating the mtime for the whole
  * install (a blocked event loop "compromises" the lock and its default handler throws), and it stores
- * no owner, so DEVICE_BUSY could not say who holds the device. Here a lock is created atomically with
- * its content (written to a private temp file, then link(2), which fails with EEXIST when the lock
- * exists); it is stale exactly when its owner process is gone, and is then taken over with a warning.
- * Takeover renames the stale file away and checks that what it moved is the stale lock it examined; if
- * a live lock slipped in between, it is linked back.
+ * no owner, so DEVICE_BUSY could not say who holds the device.
+ *
+ * The protocol never lets a live lease disappear, even with several processes taking over one stale
+ * lease at once: a lease is a directory `<kind>-<id>.lock/` holding one file `owner.<token>.json`.
+ * - take: build a private temp directory with the owner file, then rename(2) it to the lock path;
+ *   rename fails (ENOTEMPTY/EEXIST) when a lock directory with an owner exists, and replaces an
+ *   empty one;
+ * - break a stale lease: unlink exactly the owner file that was examined (its token is in its name:
+ *   a newer owner's file has another name and cannot be removed by mistake), then rmdir the lock
+ *   directory (which fails harmlessly if another process has already put its own there);
+ * - release: unlink the own owner file, then rmdir.
+ * An empty lock directory (a breaker or releaser stopped between unlink and rmdir) counts as free.
  *
  * Lock files are the tool's own state, not host kernel state: node:fs is used for them. Process facts
  * (/proc/<pid>/stat, boot_id) are host state and are read through Host.
@@ -106,7 +113,7 @@ export interface LeaseOwner extends ProcessIdentity {
   command: string;
   /** ISO time the lease was taken */
   at: string;
-  /** unique per lease file, so a takeover can tell two leases apart */
+  /** unique per lease, in the owner file's name */
   token: string;
 }
 
@@ -161,59 +168,63 @@ async function fsyncDir(dir: string): Promise<void> {
 
 const errCode = (e: unknown): string | undefined => (e as NodeJS.ErrnoException | null)?.code;
 
-/** Atomically creates `file` with `content` (0600); false when it already exists. */
-async function createExclusive(file: string, content: string, token: string): Promise<boolean> {
-  const tmp = `${file}.new-${process.pid}-${token}`;
-  const fh = await fs.open(tmp, 'wx', 0o600);
+const OWNER_RE = /^owner\.([0-9A-Za-z_-]+)\.json$/;
+const ownerFile = (token: string): string => `owner.${token}.json`;
+
+/** The owner file in a lock directory: null when the directory is absent or empty (free). */
+async function readLock(lockDir: string): Promise<{ name: string; owner: LeaseOwner | null } | null> {
+  let names: string[];
   try {
-    await fh.writeFile(content);
-    await fh.sync();
-  } finally {
-    await fh.close();
+    names = await fs.readdir(lockDir);
+  } catch (e) {
+    if (errCode(e) === 'ENOENT' || errCode(e) === 'ENOTDIR') return null;
+    throw e;
   }
+  const name = names.find((n) => OWNER_RE.test(n));
+  if (!name) return null;
   try {
-    await fs.link(tmp, file);
+    return { name, owner: parseOwner(await fs.readFile(path.join(lockDir, name), 'utf8')) };
+  } catch (e) {
+    if (errCode(e) === 'ENOENT') return null;
+    throw e;
+  }
+}
+
+/** Takes the lock with one rename of a ready-made directory; false when a live-looking lock is there. */
+async function tryTake(dir: string, lockDir: string, owner: LeaseOwner): Promise<boolean> {
+  const tmp = path.join(dir, `.tmp-${owner.pid}-${owner.token}`);
+  await fs.mkdir(tmp, { mode: 0o700 });
+  try {
+    const fh = await fs.open(path.join(tmp, ownerFile(owner.token)), 'wx', 0o600);
+    try {
+      await fh.writeFile(`${JSON.stringify(owner)}\n`);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await fs.rename(tmp, lockDir);
     return true;
   } catch (e) {
-    if (errCode(e) === 'EEXIST') return false;
+    if (errCode(e) === 'ENOTEMPTY' || errCode(e) === 'EEXIST') return false;
     throw e;
   } finally {
-    await fs.unlink(tmp).catch(() => undefined);
+    await fs.rm(tmp, { recursive: true, force: true });
   }
 }
 
-async function readOwner(file: string): Promise<LeaseOwner | null | 'missing'> {
+/** Breaks the examined stale lease: only its own owner file is removed, then the directory if empty. */
+async function breakLock(lockDir: string, name: string): Promise<void> {
   try {
-    return parseOwner(await fs.readFile(file, 'utf8'));
+    await fs.unlink(path.join(lockDir, name));
   } catch (e) {
-    if (errCode(e) === 'ENOENT') return 'missing';
-    throw e;
+    if (errCode(e) !== 'ENOENT') throw e;
   }
-}
-
-/** Removes the stale lock `file` only if it is still the one examined (same token). */
-async function removeStale(file: string, examined: LeaseOwner | null, token: string): Promise<void> {
-  const aside = `${file}.stale-${process.pid}-${token}`;
-  try {
-    await fs.rename(file, aside);
-  } catch (e) {
-    if (errCode(e) === 'ENOENT') return; // someone else removed it first
-    throw e;
-  }
-  const moved = await readOwner(aside);
-  const same =
-    examined === null
-      ? moved === null
-      : moved !== null && moved !== 'missing' && moved.token === examined.token;
-  if (!same) {
-    // a live lock replaced the stale one between our read and our rename: put it back
-    await fs.link(aside, file).catch(() => undefined);
-  }
-  await fs.unlink(aside).catch(() => undefined);
+  await fs.rmdir(lockDir).catch(() => undefined);
 }
 
 export interface HeldLease {
   key: LeaseKey;
+  /** the lock directory */
   file: string;
   token: string;
 }
@@ -236,13 +247,14 @@ export class LeaseSet {
     if (this.released) return;
     this.released = true;
     for (const h of [...this.held].reverse()) {
-      const owner = await readOwner(h.file).catch(() => null);
-      if (owner === 'missing') continue;
-      if (owner === null || owner.token !== h.token) {
+      try {
+        await fs.unlink(path.join(h.file, ownerFile(h.token)));
+      } catch (e) {
+        if (errCode(e) !== 'ENOENT') throw e;
         this.log.warn(`warning: the lease on ${describeKey(h.key)} was taken over by another process`);
         continue;
       }
-      await fs.unlink(h.file).catch(() => undefined);
+      await fs.rmdir(h.file).catch(() => undefined);
     }
   }
 }
@@ -275,36 +287,44 @@ export async function acquireLeases(options: AcquireOptions): Promise<LeaseSet> 
   const set = new LeaseSet(held, takenOver, log);
   try {
     for (const key of keys) {
-      const file = path.join(dir, leaseFileName(key));
-      const token = host.ids.token(8);
-      const owner: LeaseOwner = { ...options.owner, at: new Date(host.clock.now()).toISOString(), token };
-      const content = `${JSON.stringify(owner)}\n`;
+      const lockDir = path.join(dir, leaseFileName(key));
+      const owner: LeaseOwner = {
+        ...options.owner,
+        at: new Date(host.clock.now()).toISOString(),
+        token: host.ids.token(8),
+      };
+      let broken: TakenOver | undefined;
       for (let attempt = 0; ; attempt++) {
-        if (await createExclusive(file, content, token)) {
-          held.push({ key, file, token });
+        if (await tryTake(dir, lockDir, owner)) {
+          held.push({ key, file: lockDir, token: owner.token });
+          if (broken) {
+            takenOver.push(broken);
+            log.warn(
+              `warning: took over the stale lease on ${describeKey(key)}: ${
+                broken.previous
+                  ? `${describeOwner(broken.previous)} is gone`
+                  : 'its owner file was unreadable'
+              }`,
+            );
+          }
           break;
         }
-        const current = await readOwner(file);
-        if (current === 'missing') continue;
-        const status = current === null ? 'gone' : await checkOwner(host, current);
-        if (status === 'alive' && current !== null) {
-          throw hostError('DEVICE_BUSY', `${describeKey(key)} is leased by ${describeOwner(current)}`, {
-            hint: `wait for that run to end, or stop PID ${current.pid}; a lease of a process that is gone is taken over automatically`,
-            data: { key, owner: current, leaseFile: file },
-          });
-        }
-        if (attempt >= 5) {
-          throw hostError('LEASE_FAILED', `could not take the lease on ${describeKey(key)} (${file})`, {
+        if (attempt >= 20) {
+          throw hostError('LEASE_FAILED', `could not take the lease on ${describeKey(key)} (${lockDir})`, {
             hint: 'another process keeps replacing it; try again',
           });
         }
-        log.warn(
-          `warning: taking over the stale lease on ${describeKey(key)}: ${
-            current === null ? 'its file is unreadable' : `${describeOwner(current)} is gone`
-          }`,
-        );
-        takenOver.push({ key, previous: current });
-        await removeStale(file, current, token);
+        const current = await readLock(lockDir);
+        if (current === null) continue; // free (absent or empty): take it on the next round
+        const status = current.owner === null ? 'gone' : await checkOwner(host, current.owner);
+        if (status === 'alive' && current.owner !== null) {
+          throw hostError('DEVICE_BUSY', `${describeKey(key)} is leased by ${describeOwner(current.owner)}`, {
+            hint: `wait for that run to end, or stop PID ${current.owner.pid}; a lease of a process that is gone is taken over automatically`,
+            data: { key, owner: current.owner, lease: lockDir },
+          });
+        }
+        broken = { key, previous: current.owner };
+        await breakLock(lockDir, current.name);
       }
     }
     await fsyncDir(dir);
@@ -315,22 +335,10 @@ export async function acquireLeases(options: AcquireOptions): Promise<LeaseSet> 
   return set;
 }
 
-/**
- * Removes every lease whose owner is gone (a run killed before it journaled the device it had
- * leased leaves such a file). Returns what it removed; a live lease is never touched.
- */
-export async function removeStaleLeases(host: Host, stateDir: string): Promise<LeaseOwner[]> {
-  const removed: LeaseOwner[] = [];
-  for (const { file, owner } of await listLeases(stateDir)) {
-    if (owner !== null && (await checkOwner(host, owner)) === 'alive') continue;
-    await removeStale(file, owner, host.ids.token(8));
-    if (owner) removed.push(owner);
-  }
-  return removed;
-}
-
-/** Reads every lease file (for `recover` and diagnostics). */
-export async function listLeases(stateDir: string): Promise<{ file: string; owner: LeaseOwner | null }[]> {
+/** Reads every lease (for `recover` and diagnostics); `owner` null for an unreadable owner file. */
+export async function listLeases(
+  stateDir: string,
+): Promise<{ file: string; name: string; owner: LeaseOwner | null }[]> {
   const dir = path.join(stateDir, 'leases');
   let names: string[];
   try {
@@ -338,10 +346,41 @@ export async function listLeases(stateDir: string): Promise<{ file: string; owne
   } catch {
     return [];
   }
-  const out: { file: string; owner: LeaseOwner | null }[] = [];
+  const out: { file: string; name: string; owner: LeaseOwner | null }[] = [];
   for (const n of names) {
-    const o = await readOwner(path.join(dir, n));
-    if (o !== 'missing') out.push({ file: path.join(dir, n), owner: o });
+    const lock = await readLock(path.join(dir, n));
+    if (lock) out.push({ file: path.join(dir, n), name: lock.name, owner: lock.owner });
   }
   return out;
+}
+
+/**
+ * Removes every lease whose owner is gone (a run killed before it journaled the device it had leased
+ * leaves one), empty lock directories, and temp directories of gone processes. A live lease is never
+ * touched. Returns the owners whose leases it removed.
+ */
+export async function removeStaleLeases(host: Host, stateDir: string): Promise<LeaseOwner[]> {
+  const dir = path.join(stateDir, 'leases');
+  const removed: LeaseOwner[] = [];
+  for (const { file, name, owner } of await listLeases(stateDir)) {
+    if (owner !== null && (await checkOwner(host, owner)) === 'alive') continue;
+    await breakLock(file, name);
+    if (owner) removed.push(owner);
+  }
+  let names: string[];
+  try {
+    names = await fs.readdir(dir);
+  } catch {
+    return removed;
+  }
+  for (const n of names) {
+    const tmp = /^\.tmp-(\d+)-/.exec(n);
+    if (tmp) {
+      const stat = await readProcStat(host, Number(tmp[1]));
+      if (!stat || stat.state === 'Z') await fs.rm(path.join(dir, n), { recursive: true, force: true });
+    } else if (n.endsWith('.lock')) {
+      await fs.rmdir(path.join(dir, n)).catch(() => undefined); // only when empty
+    }
+  }
+  return removed;
 }

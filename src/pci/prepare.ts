@@ -25,7 +25,6 @@ import {
   VIABLE_DRIVERS,
   bindToPciStub,
   bindToVfio,
-  devPath,
   ensureDriverLoaded,
   formatBinding,
   groupMembers,
@@ -225,7 +224,14 @@ export function vfioGuard(
 
 export async function readNicFacts(host: Host, address: string): Promise<NicFacts> {
   const interfaces: NicFacts['interfaces'] = [];
-  for (const name of await host.list(devPath(address, 'net'))) {
+  // /sys/class/net/<if> links into the device's tree, directly (…/<address>/net/<if>) or deeper
+  // (virtio: …/<address>/virtio0/net/<if>)
+  const names: string[] = [];
+  for (const name of await host.list('/sys/class/net')) {
+    const link = await host.readLink(`/sys/class/net/${name}`);
+    if (link && link.split('/').includes(address)) names.push(name);
+  }
+  for (const name of names) {
     const masters: string[] = [];
     let cur = name;
     for (let i = 0; i < 4; i++) {

@@ -39,7 +39,8 @@ export interface ModelDeviceSpec {
   override?: string | null;
   /** IOMMU group number; null or absent: no IOMMU */
   group?: string | null;
-  net?: { name: string; master?: string }[];
+  /** network interfaces; `under` nests them like virtio does (…/<address>/virtio0/net/<name>) */
+  net?: { name: string; master?: string; under?: string }[];
   /** disks below this controller, with partitions */
   block?: { name: string; partitions?: string[] }[];
   flr?: boolean;
@@ -272,9 +273,10 @@ export function buildTree(root: string, spec: ModelSpec): void {
       if (d.driver === 'vfio-pci' && d.group) put(root, `/dev/vfio/${d.group}`, '');
     }
     for (const n of d.net ?? []) {
-      put(root, `${dir}/net/${n.name}/operstate`, 'up\n');
-      link(root, `/sys/class/net/${n.name}`, `${dir}/net/${n.name}`);
-      if (n.master) link(root, `${dir}/net/${n.name}/master`, `/sys/devices/virtual/net/${n.master}`);
+      const ndir = `${dir}${n.under ? `/${n.under}` : ''}/net/${n.name}`;
+      put(root, `${ndir}/operstate`, 'up\n');
+      link(root, `/sys/class/net/${n.name}`, ndir);
+      if (n.master) link(root, `${ndir}/master`, `/sys/devices/virtual/net/${n.master}`);
     }
     for (const disk of d.block ?? []) {
       const bdir = `${dir}/host0/target0:0:0/0:0:0:0/block/${disk.name}`;

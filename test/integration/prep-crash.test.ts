@@ -253,7 +253,7 @@ describe('device preparation across processes', function () {
     await c;
     const log = quietLog();
     const s = await prepareDevices({ ...opts, log });
-    expect(log.lines.join('\n')).to.include('taking over the stale lease');
+    expect(log.lines.join('\n')).to.include('took over the stale lease');
     expect(s.devices[0]!.original).to.deep.equal({ driver: 'e1000e', override: null });
     await s.release();
     expect(t.model.binding(NIC)).to.deep.equal({ driver: 'e1000e', override: null });

@@ -129,5 +129,17 @@ describe('guards', () => {
         { iface: 'br0', gateway: '192.168.1.1', family: 4 },
       ]);
     });
+
+    it('finds an interface nested below the device, as virtio puts it (…/virtio0/net/eth0)', async () => {
+      m = await modelHost(
+        standardSpec({
+          devices: { '0000:03:00.0': { net: [{ name: 'eth0', under: 'virtio0', master: 'br0' }] } },
+        }),
+      );
+      expect(await readNicFacts(m.host, '0000:03:00.0')).to.deep.equal({
+        address: '0000:03:00.0',
+        interfaces: [{ name: 'eth0', masters: ['br0'] }],
+      });
+    });
   });
 });

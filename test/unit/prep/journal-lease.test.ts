@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { execa } from 'execa';
 import { readFileSync, statSync } from 'node:fs';
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createHost } from '../../../src/host/host.js';
 import { type JournalRecord, foldRecords, parseJournalText, readJournals } from '../../../src/pci/journal.js';
@@ -10,11 +10,12 @@ import {
   ownerStatus,
   parseProcStat,
   readProcStat,
+  removeStaleLeases,
   selfIdentity,
 } from '../../../src/pci/lease.js';
 import { prepareDevices } from '../../../src/pci/prepare.js';
 import { type ModelHost, linkProcess, modelHost, standardSpec } from '../../helpers/kernel-model.js';
-import { quietLog, rejects } from './helpers.js';
+import { quietLog, rejects, writeLease } from './helpers.js';
 
 const NIC = '0000:03:00.0';
 
@@ -84,7 +85,9 @@ describe('journal', () => {
     expect(mode(m.stateDir)).to.equal(0o700);
     expect(mode(path.join(m.stateDir, 'journal'))).to.equal(0o700);
     expect(mode(s.journalFile)).to.equal(0o600);
-    expect(mode(path.join(m.stateDir, 'leases', 'group-7.lock'))).to.equal(0o600);
+    const lock = path.join(m.stateDir, 'leases', 'group-7.lock');
+    expect(mode(lock)).to.equal(0o700);
+    expect(mode(path.join(lock, (await readdir(lock))[0]!))).to.equal(0o600);
     await s.keep();
     const [run] = await readJournals(m.stateDir);
     expect(run!.devices[0]!.state).to.equal('kept');
@@ -167,19 +170,15 @@ describe('process identity and leases', () => {
     const deadPid = Number(child.stdout);
     linkProcess(m.root, deadPid); // dangling: the process has exited
     const leases = path.join(m.stateDir, 'leases');
-    await mkdir(leases, { recursive: true });
-    await writeFile(
-      path.join(leases, 'device-0000:03:00.0.lock'),
-      JSON.stringify({
-        pid: deadPid,
-        startTime: '1',
-        bootId: null,
-        guest: 'old',
-        command: 'install',
-        at: 'then',
-        token: 'x',
-      }),
-    );
+    await writeLease(m.stateDir, 'device-0000:03:00.0.lock', {
+      pid: deadPid,
+      startTime: '1',
+      bootId: null,
+      guest: 'old',
+      command: 'install',
+      at: 'then',
+      token: 'x',
+    });
     const log = quietLog();
     const owner = { ...(await selfIdentity(m.host)), guest: 'new', command: 'test' };
     const set = await acquireLeases({
@@ -189,7 +188,7 @@ describe('process identity and leases', () => {
       owner,
       log,
     });
-    expect(log.lines[0]).to.match(/taking over the stale lease on device 0000:03:00.0: PID \d+ \(guest old/);
+    expect(log.lines[0]).to.match(/took over the stale lease on device 0000:03:00.0: PID \d+ \(guest old/);
     expect(set.takenOver).to.have.length(1);
     const again = await rejects(
       acquireLeases({
@@ -204,6 +203,64 @@ describe('process identity and leases', () => {
     expect(again.message).to.include('guest new');
     await set.release();
     expect(await readdir(leases)).to.deep.equal([]);
+  });
+
+  it('several runs taking over one stale lease at once: exactly one gets it', async () => {
+    m = await modelHost(standardSpec());
+    const leases = path.join(m.stateDir, 'leases');
+    const stale = {
+      pid: 999_999_999,
+      startTime: '1',
+      bootId: null,
+      guest: 'old',
+      command: 'x',
+      at: 'then',
+      token: 'old',
+    };
+    await writeLease(m.stateDir, 'group-7.lock', stale);
+    const me = await selfIdentity(m.host);
+    const results = await Promise.allSettled(
+      ['a', 'b', 'c', 'd', 'e'].map((guest) =>
+        acquireLeases({
+          host: m.host,
+          stateDir: m.stateDir,
+          keys: [{ kind: 'group', id: '7' }],
+          owner: { ...me, guest, command: 't' },
+          log: quietLog(),
+        }),
+      ),
+    );
+    const won = results.filter((r) => r.status === 'fulfilled');
+    expect(won).to.have.length(1);
+    for (const r of results)
+      if (r.status === 'rejected') expect((r.reason as { code: string }).code).to.equal('DEVICE_BUSY');
+    expect((await readdir(leases)).sort()).to.deep.equal(['group-7.lock']);
+    await (won[0] as PromiseFulfilledResult<Awaited<ReturnType<typeof acquireLeases>>>).value.release();
+  });
+
+  it('recover-time cleanup removes leases of gone owners only', async () => {
+    m = await modelHost(standardSpec());
+    const me = { ...(await selfIdentity(m.host)), guest: 'live', command: 't' };
+    const live = await acquireLeases({
+      host: m.host,
+      stateDir: m.stateDir,
+      keys: [{ kind: 'device', id: 'x' }],
+      owner: me,
+      log: quietLog(),
+    });
+    await writeLease(m.stateDir, 'device-y.lock', {
+      pid: 999_999_999,
+      startTime: '1',
+      bootId: null,
+      guest: 'dead',
+      command: 'x',
+      at: 'then',
+      token: 't',
+    });
+    const removed = await removeStaleLeases(m.host, m.stateDir);
+    expect(removed.map((o) => o.guest)).to.deep.equal(['dead']);
+    expect(await readdir(path.join(m.stateDir, 'leases'))).to.deep.equal(['device-x.lock']);
+    await live.release();
   });
 
   it('takes all leases or none', async () => {

@@ -7,7 +7,7 @@ import { readJournals } from '../../../src/pci/journal.js';
 import { prepareDevices, reattachDevice } from '../../../src/pci/prepare.js';
 import { formatRecoverReport, planRecovery, recover } from '../../../src/pci/recover.js';
 import { type ModelHost, linkProcess, modelHost, standardSpec } from '../../helpers/kernel-model.js';
-import { entries, expectClean, quietLog } from './helpers.js';
+import { entries, expectClean, quietLog, rewriteLeaseOwners } from './helpers.js';
 
 const NIC = '0000:03:00.0';
 
@@ -27,11 +27,7 @@ async function orphan(
   lines[0] = JSON.stringify(head);
   await writeFile(file, lines.join('\n'));
   // and the leases it held
-  const leases = path.join(m.stateDir, 'leases');
-  for (const n of await entries(leases)) {
-    const lease = JSON.parse(await readFile(path.join(leases, n), 'utf8')) as Record<string, unknown>;
-    await writeFile(path.join(leases, n), JSON.stringify({ ...lease, pid, ...owner }));
-  }
+  await rewriteLeaseOwners(m.stateDir, { pid, ...owner });
   return pid;
 }
 
@@ -79,7 +75,7 @@ describe('recover', () => {
     expect(r).to.deep.include({ restored: 1, failed: 0 });
     expect(r.runs[0]!.closed).to.equal(true);
     expect(m.model.binding(NIC)).to.deep.equal({ driver: 'e1000e', override: null });
-    expect(log.lines.join('\n')).to.include('taking over the stale lease');
+    expect(log.lines.join('\n')).to.include('took over the stale lease');
     await expectClean(m);
     const again = await recover({ host: m.host, stateDir: m.stateDir, log: quietLog() });
     expect(formatRecoverReport(again)).to.deep.equal([`nothing to recover (state directory ${m.stateDir})`]);
@@ -264,7 +260,7 @@ describe('recover', () => {
       command: 'install',
       log,
     });
-    expect(log.lines.join('\n')).to.include('taking over the stale lease');
+    expect(log.lines.join('\n')).to.include('took over the stale lease');
     expect(s.devices[0]!.original).to.deep.equal({ driver: 'e1000e', override: null });
     await s.release();
     expect(m.model.binding(NIC)).to.deep.equal({ driver: 'e1000e', override: null });
