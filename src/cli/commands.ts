@@ -1,9 +1,19 @@
 /** Every command, registered explicitly. Each file declares options cheaply and imports its work lazily. */
 import { batchCommand } from './batch.js';
 import type { CommandSpec } from './command.js';
+import { hostdevPrepareCommand } from './hostdev-prepare.js';
 import { installCommand } from './install.js';
 import { kickstartCommand } from './kickstart.js';
 import { mediaCommand } from './media.js';
 import { provisionCommand } from './provision.js';
+import { recoverCommand } from './recover.js';
 
-export const commands: CommandSpec[] = [installCommand, batchCommand, provisionCommand, mediaCommand, kickstartCommand];
+export const commands: CommandSpec[] = [
+  installCommand,
+  batchCommand,
+  provisionCommand,
+  hostdevPrepareCommand,
+  recoverCommand,
+  mediaCommand,
+  kickstartCommand,
+];

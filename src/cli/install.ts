@@ -115,6 +115,29 @@ export function installOptions(y: Argv): Argv {
       describe:
         'host PCI device to assign (repeatable): 0000:03:00.0 | 03:00.0 | pci_0000_03_00_0 | 8086:10d3 | enp3s0 | auto, with ,rom.bar=on|off ,rom.file=PATH ,multifunction=on   e.g. --hostdev 0000:03:00.0,rom.bar=off',
     })
+    .option('driver', {
+      group: D,
+      type: 'string',
+      describe:
+        'vfio-pci|pci-stub: the stub the --hostdev devices are bound to (default vfio-pci; pci-stub is legacy: it only reserves a device)',
+    })
+    .option('group', {
+      group: D,
+      type: 'boolean',
+      describe: "also detach the other endpoint members of each device's IOMMU group (bridges stay)",
+    })
+    .option('force', {
+      group: D,
+      type: 'boolean',
+      describe:
+        "detach even a NIC carrying the host's default route, a mounted disk's controller, or a device whose /dev/vfio group is open",
+    })
+    .option('keep-device', {
+      group: D,
+      type: 'boolean',
+      describe:
+        'leave the devices on vfio-pci after a successful install (install-guest hostdev reattach gives them back)',
+    })
     .option('network', {
       group: D,
       type: 'string',
@@ -156,6 +179,11 @@ export function installOptions(y: Argv): Argv {
       type: 'string',
       describe: 'cleanup|keep: keep leaves work files and devices for a post-mortem',
       default: 'cleanup',
+    })
+    .option('state-dir', {
+      group: R,
+      type: 'string',
+      describe: 'where the device journal and leases live (default /var/lib/install-guest)',
     })
     .option('qemu-binary', {
       group: R,

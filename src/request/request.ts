@@ -69,6 +69,16 @@ export interface InstallRequest {
   logDir: string;
   onError: 'cleanup' | 'keep';
   qemuBinary: string;
+  /** prepare-device: the stub driver the --hostdev devices are bound to */
+  hostdevDriver: 'vfio-pci' | 'pci-stub';
+  /** prepare-device: also bind the other endpoint members of each IOMMU group */
+  groupBind: boolean;
+  /** prepare-device: guards (default-route NIC, mounted disk, open vfio group) only warn */
+  force: boolean;
+  /** prepare-device: leave the devices detached after a successful install */
+  keepDevice: boolean;
+  /** journal and leases; default /var/lib/install-guest (under --host-root for a fixture tree) */
+  stateDir?: string;
 }
 
 export interface RawInstallArgs {
@@ -100,6 +110,11 @@ export interface RawInstallArgs {
   logDir?: string;
   onError?: string;
   qemuBinary?: string;
+  driver?: string;
+  group?: boolean;
+  force?: boolean;
+  keepDevice?: boolean;
+  stateDir?: string;
 }
 
 const NAME_RE = /^[^\s/][^/]*$/;
@@ -331,6 +346,20 @@ export function parseInstallRequest(raw: RawInstallArgs, cwd: string): InstallRe
     throw inputError('BAD_VALUE', `--on-error '${onError}' is not cleanup or keep`, {
       hint: '--on-error keep leaves qemu files and devices for a post-mortem',
     });
+  const hostdevDriver = raw.driver ?? 'vfio-pci';
+  if (hostdevDriver !== 'vfio-pci' && hostdevDriver !== 'pci-stub')
+    throw inputError('BAD_DRIVER', `--driver '${hostdevDriver}' is not vfio-pci or pci-stub`, {
+      hint: '--driver vfio-pci (the default)',
+    });
+  if (hostdevDriver === 'pci-stub' && (raw.hostdev ?? []).length > 0)
+    throw inputError(
+      'PCI_STUB_CANNOT_ASSIGN',
+      '--driver pci-stub cannot assign a device: modern qemu has no pci-assign, pci-stub only reserves it',
+      {
+        hint: 'use --driver vfio-pci, or reserve the device with install-guest hostdev detach --driver pci-stub',
+      },
+    );
+  if (raw.stateDir !== undefined) assertPlainValue('--state-dir', raw.stateDir);
   return {
     name,
     memoryMiB,
@@ -370,5 +399,10 @@ export function parseInstallRequest(raw: RawInstallArgs, cwd: string): InstallRe
     logDir: abs(cwd, raw.logDir ?? `${safeFileName(name)}-logs`),
     onError,
     qemuBinary: raw.qemuBinary ?? 'qemu-system-x86_64',
+    hostdevDriver,
+    groupBind: Boolean(raw.group),
+    force: Boolean(raw.force),
+    keepDevice: Boolean(raw.keepDevice),
+    ...(raw.stateDir ? { stateDir: abs(cwd, raw.stateDir) } : {}),
   };
 }
