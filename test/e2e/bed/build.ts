@@ -171,6 +171,8 @@ export interface EnsureBedOptions {
   dir?: string;
   /** rebuild every asset even when its stamp matches */
   force?: boolean;
+  /** check the stamps again even if this process already did */
+  recheck?: boolean;
   log?: (line: string) => void;
 }
 
@@ -211,6 +213,18 @@ async function buildAsset(
  */
 export async function ensureBed(options: EnsureBedOptions = {}): Promise<Bed> {
   const dir = options.dir ?? bedDir();
+  // within one process the first check stands (tests call this in several before hooks)
+  const memo = checked.get(dir);
+  if (memo !== undefined && options.force !== true && options.recheck !== true) return memo;
+  const result = ensureBedNow(dir, options);
+  checked.set(dir, result);
+  result.catch(() => checked.delete(dir));
+  return result;
+}
+
+const checked = new Map<string, Promise<Bed>>();
+
+async function ensureBedNow(dir: string, options: EnsureBedOptions): Promise<Bed> {
   const log = options.log ?? ((line: string) => process.stderr.write(`testbed: ${line}\n`));
   await fs.mkdir(dir, { recursive: true, mode: 0o755 });
   const release = await lockfile.lock(dir, {

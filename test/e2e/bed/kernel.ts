@@ -18,11 +18,20 @@ export interface KernelPackage {
   release: string;
 }
 
-/** Parses `apt-cache depends linux-image-amd64` output: the linux-image-<abi>-amd64 it depends on. */
-export function parseMetaDepends(text: string, flavour = 'amd64'): string | null {
-  const re = new RegExp(`^\\s*Depends:\\s*(linux-image-[0-9][^\\s]*-${flavour})\\s*$`, 'm');
+/**
+ * Parses `apt-cache show linux-image-amd64` (or `apt-cache depends`) output: the
+ * linux-image-<abi>-<flavour> package it depends on, and the version pinned there when shown.
+ */
+export function parseMetaDepends(
+  text: string,
+  flavour = 'amd64',
+): { name: string; version: string | null } | null {
+  const re = new RegExp(
+    `^\\s*Depends:\\s*(linux-image-[0-9][^\\s,]*-${flavour})(?:\\s*\\(=\\s*([^)\\s]+)\\))?`,
+    'm',
+  );
   const m = re.exec(text);
-  return m ? m[1]! : null;
+  return m ? { name: m[1]!, version: m[2] ?? null } : null;
 }
 
 async function aptCache(args: string[]): Promise<string> {
@@ -30,22 +39,29 @@ async function aptCache(args: string[]): Promise<string> {
   return r.exitCode === 0 ? r.stdout : '';
 }
 
-/** Resolves the current kernel package named by the metapackage; runs `apt-get update` once if needed (root). */
+/**
+ * Resolves the current kernel package named by the metapackage (one apt-cache call, ~1 s); runs
+ * `apt-get update` once if the package lists are missing (root only).
+ */
 export async function resolveKernelPackage(flavour = 'amd64'): Promise<KernelPackage> {
-  const meta = flavour === 'amd64' ? 'linux-image-amd64' : `linux-image-${flavour}`;
-  let name = parseMetaDepends(await aptCache(['depends', meta]), flavour);
-  if (name === null && process.getuid?.() === 0) {
+  const meta = `linux-image-${flavour}`;
+  const query = async () => parseMetaDepends(await aptCache(['show', '--no-all-versions', meta]), flavour);
+  let dep = await query();
+  if (dep === null && process.getuid?.() === 0) {
     await run('apt-get', ['update', '-qq']);
-    name = parseMetaDepends(await aptCache(['depends', meta]), flavour);
+    dep = await query();
   }
-  if (name === null) {
+  if (dep === null) {
     throw new Error(
-      `testbed: cannot resolve the kernel package from \`apt-cache depends ${meta}\`; run \`apt-get update\` (as root) and retry`,
+      `testbed: cannot resolve the kernel package from \`apt-cache show ${meta}\`; run \`apt-get update\` (as root) and retry`,
     );
   }
-  const show = await aptCache(['show', '--no-all-versions', name]);
-  const version = /^Version:\s*(\S+)/m.exec(show)?.[1] ?? 'unknown';
-  return { name, version, release: name.replace(/^linux-image-/, '') };
+  let version = dep.version;
+  if (version === null) {
+    const show = await aptCache(['show', '--no-all-versions', dep.name]);
+    version = /^Version:\s*(\S+)/m.exec(show)?.[1] ?? 'unknown';
+  }
+  return { name: dep.name, version, release: dep.name.replace(/^linux-image-/, '') };
 }
 
 /** Downloads a Debian package into `dir` (`apt-get download`) and returns the .deb path. */

@@ -65,7 +65,7 @@ describe('test bed: assets built from Debian packages', function () {
 
   it('is idempotent: a second ensureBed rebuilds nothing', async () => {
     const before = (await fs.stat(bed.media.treeInitrd)).mtimeMs;
-    const again = await ensureBed({ log: () => expect.fail('nothing should be rebuilt') });
+    const again = await ensureBed({ recheck: true, log: () => expect.fail('nothing should be rebuilt') });
     expect(again).to.deep.equal(bed);
     expect((await fs.stat(bed.media.treeInitrd)).mtimeMs).to.equal(before);
   });
@@ -135,13 +135,19 @@ describe('test bed: assets built from Debian packages', function () {
 });
 
 describe('test bed: pure helpers', () => {
-  it('resolves the kernel package from apt-cache depends output', () => {
-    const text = 'linux-image-amd64\n  Depends: linux-image-6.1.0-56-amd64\n';
-    expect(parseMetaDepends(text)).to.equal('linux-image-6.1.0-56-amd64');
+  it('resolves the kernel package from apt-cache show/depends output of the metapackage', () => {
+    const show =
+      'Package: linux-image-amd64\nVersion: 6.1.192-2\nDepends: linux-image-6.1.0-56-amd64 (= 6.1.192-2)\n';
+    expect(parseMetaDepends(show)).to.deep.equal({
+      name: 'linux-image-6.1.0-56-amd64',
+      version: '6.1.192-2',
+    });
+    const depends = 'linux-image-amd64\n  Depends: linux-image-6.1.0-56-amd64\n';
+    expect(parseMetaDepends(depends)).to.deep.equal({ name: 'linux-image-6.1.0-56-amd64', version: null });
     expect(parseMetaDepends('linux-image-amd64\n')).to.equal(null);
-    expect(parseMetaDepends('  Depends: linux-image-6.1.0-56-cloud-amd64\n', 'cloud-amd64')).to.equal(
-      'linux-image-6.1.0-56-cloud-amd64',
-    );
+    expect(
+      parseMetaDepends('Depends: linux-image-6.1.0-56-cloud-amd64 (= 1)\n', 'cloud-amd64')?.name,
+    ).to.equal('linux-image-6.1.0-56-cloud-amd64');
   });
 
   it('orders module closures dependencies first and skips built-ins', () => {
