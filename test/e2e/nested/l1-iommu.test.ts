@@ -5,6 +5,7 @@
  */
 import { expect } from 'chai';
 import { existsSync, promises as fs } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { type Bed, ensureBed, killAllQemu, runInL1, type RunInL1Result } from '../bed/index.js';
@@ -34,14 +35,16 @@ write(dev + '/' + target + '/driver_override', 'vfio-pci');
 write(dev + '/' + target + '/driver/unbind', target);
 write('/sys/bus/pci/drivers_probe', target);
 const group = link(dev + '/' + target + '/iommu_group');
-console.log(JSON.stringify({
+const report = JSON.stringify({
   nics: info,
   target,
   steps,
   driver: link(dev + '/' + target + '/driver'),
   group,
   vfio: fs.existsSync('/dev/vfio') ? fs.readdirSync('/dev/vfio') : [],
-}));
+});
+if (process.env.IG_OUT) fs.writeFileSync(process.env.IG_OUT + '/report.json', report);
+console.log(report);
 `;
 
 interface BindReport {
@@ -82,9 +85,23 @@ describe('test bed: L1 host with a real (emulated) IOMMU (nested TCG)', function
   });
 
   it('shows each e1000e alone in its IOMMU group; driver_override → unbind → drivers_probe binds one to vfio-pci and /dev/vfio/N appears', async () => {
-    const r = await runInL1(bed, ['node', '-e', BIND_SCRIPT], { timeoutMs: 5 * 60_000 });
-    expect(r.exitCode, explain(r)).to.equal(0);
-    const report = JSON.parse(r.stdout) as BindReport;
+    // the report also comes back through a writable share (outDir) named by the environment
+    const out = await fs.mkdtemp(path.join(os.tmpdir(), 'ig-bed-l1-out-'));
+    try {
+      const r = await runInL1(bed, ['node', '-e', BIND_SCRIPT], {
+        timeoutMs: 5 * 60_000,
+        outDir: out,
+        env: { IG_OUT: out },
+      });
+      expect(r.exitCode, explain(r)).to.equal(0);
+      expect(await fs.readFile(path.join(out, 'report.json'), 'utf8')).to.equal(r.stdout.trim());
+      checkBound(JSON.parse(r.stdout) as BindReport);
+    } finally {
+      await fs.rm(out, { recursive: true, force: true });
+    }
+  });
+
+  function checkBound(report: BindReport): void {
     expect(report.nics).to.have.length(2);
     const groups = new Set(report.nics.map((n) => n.group));
     expect(groups.size).to.equal(2);
@@ -100,7 +117,7 @@ describe('test bed: L1 host with a real (emulated) IOMMU (nested TCG)', function
     expect(report.driver).to.equal('vfio-pci');
     expect(report.vfio).to.include(report.group);
     expect(report.vfio).to.include('vfio');
-  });
+  }
 
   it('without the vIOMMU, vfio-pci refuses the NIC (no IOMMU group, no /dev/vfio/N)', async () => {
     const r = await runInL1(bed, ['node', '-e', BIND_SCRIPT], { timeoutMs: 5 * 60_000, iommu: false });
