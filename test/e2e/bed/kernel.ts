@@ -79,18 +79,31 @@ export async function aptDownload(pkg: string, dir: string): Promise<string> {
 
 const XZ_MAGIC = Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]);
 
+/**
+ * Decompresses the first XZ stream of `input`, ignoring what follows it: with xz(1) when installed
+ * (xz-utils is only priority "standard"), else with python3's lzma module.
+ */
+async function xzDecompressFirstStream(input: Uint8Array): Promise<Uint8Array> {
+  const opts = { input, encoding: 'buffer', reject: false, maxBuffer: 512 * 1024 * 1024 } as const;
+  const xz = await execa('xz', ['-dc', '--single-stream'], opts);
+  if (xz.exitCode === 0) return xz.stdout;
+  const py = await execa(
+    'python3',
+    [
+      '-c',
+      'import lzma,sys; sys.stdout.buffer.write(lzma.LZMADecompressor().decompress(sys.stdin.buffer.read()))',
+    ],
+    opts,
+  );
+  return py.stdout;
+}
+
 /** Extracts the ELF vmlinux from an XZ-compressed bzImage (the extract-vmlinux method). */
 export async function extractVmlinux(bzImage: string, outFile: string): Promise<void> {
   const data = await fs.readFile(bzImage);
   let at = data.indexOf(XZ_MAGIC);
   while (at >= 0) {
-    const r = await execa('xz', ['-dc', '--single-stream'], {
-      input: data.subarray(at),
-      encoding: 'buffer',
-      reject: false,
-      maxBuffer: 512 * 1024 * 1024,
-    });
-    const out = r.stdout;
+    const out = await xzDecompressFirstStream(data.subarray(at));
     if (out.length > 4 && out[0] === 0x7f && out[1] === 0x45 && out[2] === 0x4c && out[3] === 0x46) {
       await fs.writeFile(outFile, out);
       return;
