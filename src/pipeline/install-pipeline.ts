@@ -19,8 +19,9 @@ export const installPipeline: readonly Stage<InstallState>[] = [
   validateRequest,
   prepareWorkdir,
   probeAccel,
-  resolveMedia,
+  // device selection first: when no NIC is assignable, the media decision falls back to local media
   selectDevice,
+  resolveMedia,
   prepareDevice,
   renderKickstartStage,
   prepareDisk,

@@ -32,7 +32,11 @@ export async function runInstall(args: Args, ctx: CommandContext): Promise<numbe
       signal,
       dryRun: Boolean(raw.dryRun),
       onError: raw.onError === 'keep' ? 'keep' : 'cleanup',
-      initial: { raw, cwd: ctx.deps.cwd },
+      initial: {
+        raw,
+        cwd: ctx.deps.cwd,
+        cacheDir: (await import('../media/cache.js')).defaultCacheDir(ctx.deps.env),
+      },
     });
     if (ctx.json) ctx.printJson(planOf(state, records));
     else if (raw.printCmdline && state.argv) {

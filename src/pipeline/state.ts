@@ -23,6 +23,8 @@ export interface MediaState {
   version?: string;
   arch?: string;
   boot: BootMedia;
+  /** an install ISO attached read-only beside a direct kernel boot (anaconda's stage2 lives on it) */
+  attachCdrom?: string;
   /** why local media replaced network media, when it did */
   fallbackReason?: string;
 }
@@ -30,6 +32,10 @@ export interface MediaState {
 export interface InstallState {
   raw: RawInstallArgs;
   cwd: string;
+  /** where fetched media are cached (content-addressed) */
+  cacheDir?: string;
+  /** resolve-media: a local tree served to the guest over HTTP, stopped in cleanup */
+  servedTree?: { guestUrl: string; close(): Promise<void> };
   /** validate-request */
   request?: InstallRequest;
   /** prepare-workdir: private (0700) temp dir for sockets and generated files */

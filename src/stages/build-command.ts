@@ -11,7 +11,10 @@ export function qemuInputs(state: InstallState): QemuInputs {
     mac: state.mac!,
     workDir: state.workDir!,
     boot: state.media!.boot,
-    extraCdroms: state.extraCdroms ?? [],
+    extraCdroms: [
+      ...(state.media!.attachCdrom ? [state.media!.attachCdrom] : []),
+      ...(state.extraCdroms ?? []),
+    ],
     hostdevs: (state.prepared ?? state.devices ?? []).map(({ address, romBar, romFile, multifunction }) => ({
       address,
       ...(romBar !== undefined ? { romBar } : {}),

@@ -1,6 +1,6 @@
 import { stat } from 'node:fs/promises';
 import { inputError } from '../errors.js';
-import type { Stage } from '../pipeline/stage.js';
+import type { Stage, StageContext } from '../pipeline/stage.js';
 import type { InstallState, MediaState } from '../pipeline/state.js';
 
 async function assertFile(option: string, p: string): Promise<void> {
@@ -13,17 +13,91 @@ async function assertFile(option: string, p: string): Promise<void> {
 
 /** Kernel arguments for a headless install: the serial console first, then what the user adds. */
 export function headlessArgs(...extra: (string | undefined)[]): string {
-  return ['console=ttyS0', ...extra.filter((x): x is string => Boolean(x))].join(' ');
+  const args = extra.filter((x): x is string => Boolean(x));
+  return (args.some((a) => /(^|\s)console=/.test(a)) ? args : ['console=ttyS0', ...args]).join(' ');
 }
 
 /**
  * Turns --location / --cdrom / --boot / --import into boot media. Reads only; fetched files go to the
  * cache, not the host's state.
  */
+/** --location (http(s) tree, local tree, ISO) and --cdrom, through the media module's detectors. */
+async function resolveInstallMedia(ctx: StageContext<InstallState>): Promise<Partial<InstallState>> {
+  const { state, signal, log } = ctx;
+  const req = state.request!;
+  const { resolveMedia: resolve } = await import('../media/resolve.js');
+  const resolved = await resolve(
+    {
+      ...(req.location ? { location: req.location } : {}),
+      ...(req.cdrom ? { cdrom: req.cdrom } : {}),
+      ...(req.boot?.kernel
+        ? { boot: { kernel: req.boot.kernel, ...(req.boot.initrd ? { initrd: req.boot.initrd } : {}) } }
+        : {}),
+    },
+    { cacheDir: state.cacheDir!, signal, onProgress: (p) => log.info(formatProgress(p)) },
+  );
+  // a local anaconda tree is served below, so the media module's "must be served" note does not apply
+  const served = resolved.serveDir !== undefined && resolved.installer === 'anaconda';
+  for (const w of resolved.warnings)
+    if (!(served && w.includes('served over HTTP'))) log.warn(`warning: ${w}`);
+  const facts = {
+    source: resolved.location,
+    kind: resolved.kind,
+    family: resolved.family,
+    installer: resolved.installer,
+    ...(resolved.version ? { version: resolved.version } : {}),
+    arch: resolved.arch,
+  };
+  if (resolved.kind === 'cdrom' || !resolved.kernel) {
+    return {
+      media: { ...facts, kind: 'cdrom', boot: { kind: 'cdrom', iso: resolved.cdromPath ?? req.cdrom! } },
+    };
+  }
+  let servedTree: InstallState['servedTree'];
+  let repoUrl: string | undefined;
+  if (resolved.serveDir && resolved.installer === 'anaconda') {
+    const net = state.network ?? req.network;
+    if (net.kind !== 'user') {
+      throw inputError(
+        'MEDIA_TREE_NOT_REACHABLE',
+        `the guest cannot reach the local tree ${resolved.location} without user networking`,
+        {
+          hint: 'use an http(s) tree or an ISO, or --network user',
+        },
+      );
+    }
+    if (!ctx.dryRun) {
+      const { serveTree } = await import('../media/serve-tree.js');
+      servedTree = await serveTree(resolved.serveDir);
+      repoUrl = servedTree.guestUrl;
+    } else repoUrl = 'http://10.0.2.2:<port>/';
+  }
+  const args = resolved.kernelArgs({ headless: true, ...(repoUrl ? { repoUrl } : {}) });
+  return {
+    media: {
+      ...facts,
+      boot: {
+        kind: 'kernel',
+        kernel: resolved.kernel,
+        ...(resolved.initrd ? { initrd: resolved.initrd } : {}),
+        append: headlessArgs(...args, req.boot?.kernelArgs, req.extraArgs),
+      },
+      ...(resolved.cdromPath ? { attachCdrom: resolved.cdromPath } : {}),
+    },
+    ...(servedTree ? { servedTree } : {}),
+  };
+}
+
+function formatProgress(p: { url?: string; received?: number; total?: number | null }): string {
+  const pct = p.total ? ` ${Math.round(((p.received ?? 0) / p.total) * 100)}%` : '';
+  return `fetching ${p.url ?? ''}${pct}`;
+}
+
 export const resolveMedia: Stage<InstallState> = {
   name: 'resolve-media',
   changesHost: false,
-  async run({ state }) {
+  async run(ctx) {
+    const { state } = ctx;
     const req = state.request!;
     let media: MediaState;
     if (req.boot?.kernel && !req.location) {
@@ -40,20 +114,14 @@ export const resolveMedia: Stage<InstallState> = {
           append: headlessArgs(req.boot.kernelArgs, req.extraArgs),
         },
       };
-    } else if (req.cdrom) {
-      await assertFile('--cdrom', req.cdrom);
-      media = { source: req.cdrom, kind: 'cdrom', boot: { kind: 'cdrom', iso: req.cdrom } };
     } else if (req.import) {
       media = { source: req.disks[0]!.path, kind: 'disk', boot: { kind: 'disk' } };
     } else {
-      throw inputError(
-        'NOT_IMPLEMENTED',
-        `--location '${req.location}': install trees and ISOs are not implemented yet`,
-        {
-          hint: 'use --boot kernel=PATH,initrd=PATH or --cdrom ISO',
-        },
-      );
+      return resolveInstallMedia(ctx);
     }
     return { media };
+  },
+  async cleanup({ state }) {
+    await state.servedTree?.close();
   },
 };
