@@ -257,7 +257,7 @@ export function assess(device: PciDevice, inventory: Inventory, context: AssessC
       mounted.map((m) =>
         m.fsType === 'swap'
           ? `/proc/swaps: /dev/${m.device} [disk ${m.disk}]`
-          : `/proc/self/mountinfo: ${m.device} on ${m.mountPoint} (${m.fsType}) [disk ${m.disk}]`,
+          : `/proc/self/mountinfo: ${m.via ?? m.device} on ${m.mountPoint} (${m.fsType})${m.via ? ` [over ${m.device}, disk ${m.disk}]` : ` [disk ${m.disk}]`}`,
       ),
     );
   } else if (d.block.length) {

@@ -31,7 +31,7 @@ export interface Reads {
   /** last component of a link target, or null */
   linkName(hostPath: string): Promise<string | null>;
   list(hostPath: string): Promise<string[]>;
-  /** whole text file (for /proc tables), or null */
+  /** whole text file (for /proc tables), trimmed, or null */
   text(hostPath: string): Promise<string | null>;
 }
 
@@ -50,7 +50,7 @@ export function readsOf(host: Host): Reads {
         return Promise.resolve(t === null ? null : path.posix.basename(t));
       },
       list: (p) => Promise.resolve(sync.list(p)),
-      text: (p) => Promise.resolve(asText(sync.readBytes(p, BIG))),
+      text: (p) => Promise.resolve(asText(sync.readBytes(p, BIG))?.trim() ?? null),
     };
   }
   return {

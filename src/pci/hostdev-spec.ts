@@ -9,11 +9,11 @@
  *   auto                pick an assignable network function (see rankAuto)
  *
  * Interface names never contain `:` or `/` (the kernel refuses them), so they cannot be mistaken for
- * the other forms; `auto` is reserved. Parsing is pure; resolving against an inventory is separate
+ * the other forms; `auto` and names starting with `pci_` (libvirt's prefix) are reserved. Parsing is pure; resolving against an inventory is separate
  * and throws a typed input error (exit 2) naming the candidates.
  */
 import { inputError, hostError } from '../errors.js';
-import { formatPciAddress, parseLibvirtName, parsePciAddress } from './address.js';
+import { compareAddressText, formatPciAddress, parseLibvirtName, parsePciAddress } from './address.js';
 import { type Assessment, type AssessContext, assess, deviceIndex } from './assignability.js';
 import type { Inventory, PciDevice } from './inventory.js';
 
@@ -43,7 +43,9 @@ export function parseHostdevSpec(input: string): HostdevSpec {
   if (addr) return { kind: 'address', text, address: formatPciAddress(addr) };
   const id = ID_RE.exec(text);
   if (id) return { kind: 'id', text, vendorId: id[1]!.toLowerCase(), deviceId: id[2]!.toLowerCase() };
-  if (IFNAME_RE.test(text) && text !== '.' && text !== '..') return { kind: 'iface', text, name: text };
+  if (IFNAME_RE.test(text) && text !== '.' && text !== '..' && !text.startsWith('pci_')) {
+    return { kind: 'iface', text, name: text };
+  }
   throw inputError('HOSTDEV_SPEC_INVALID', `--hostdev '${text}' is not a device: expected ${HOSTDEV_FORMS}`, {
     hint: 'see `install-guest hostdev list` for the devices on this host',
     data: { spec: text },
@@ -104,10 +106,9 @@ export function resolveHostdevSpec(spec: HostdevSpec, inventory: Inventory): Pci
     case 'iface': {
       const d = inventory.devices.find((x) => x.net.some((n) => n.name === spec.name));
       if (d) return d;
-      const names = nics.flatMap((x) => x.net.map((n) => `${n.name} (${x.address})`));
       throw inputError(
         'HOSTDEV_NOT_FOUND',
-        `--hostdev '${spec.text}': no PCI function owns an interface named ${spec.name}; interfaces on PCI functions: ${names.join(', ') || 'none'}`,
+        `--hostdev '${spec.text}': no PCI function owns an interface named ${spec.name}; network functions: ${candidateList(nics) || 'none'}`,
         {
           hint: 'virtual interfaces (bridges, bonds, VLANs) cannot be assigned; name the physical port',
           data: { spec: spec.text, candidates: nics.map((d) => d.address) },
@@ -142,7 +143,7 @@ export type AutoSelection =
 /**
  * Ranks the network functions that are not refused, best first, deterministically:
  * VFs before PFs; already on vfio-pci; link down or unaddressed; alone in its IOMMU group (bridges
- * aside); no warnings; then by address. Functions that are not assignable (the default-route NIC
+ * aside); no warnings; then by address (numerically). Functions that are not assignable (the default-route NIC
  * among them) are never candidates.
  */
 export function rankAuto(
@@ -181,7 +182,7 @@ export function rankAuto(
   }
   ranked.sort((x, y) => {
     for (let i = 0; i < x.key.length; i++) if (x.key[i] !== y.key[i]) return x.key[i]! - y.key[i]!;
-    return 0; // stable: inventory order is address order
+    return compareAddressText(x.address, y.address);
   });
   return { ranked, refused };
 }

@@ -52,6 +52,8 @@ export interface BlockMount {
   device: string;
   mountPoint: string;
   fsType: string;
+  /** the stacked device actually mounted (device-mapper, md) when it is not `device` itself */
+  via?: string;
 }
 
 export interface BlockDevice {
@@ -310,25 +312,35 @@ async function readNetwork(
   const addrBy = new Map<string, string[]>();
   for (const a of addrs) addrBy.set(a.iface, [...(addrBy.get(a.iface) ?? []), a.address]);
 
-  // upper devices (bridge/bond/VLAN) that carry a default route or addresses: follow lower_* links down
+  // upper devices (bridge/bond/VLAN) that carry a default route or addresses: follow lower_* links
+  // down to the physical ports, which then carry the route too (through their uppers)
+  const byName = new Map(links.map((l) => [l.name, l]));
   const virtual = links.filter((l) => l.owner === null && (defaults.has(l.name) || addrBy.has(l.name)));
-  const uppersOf = new Map<string, string[]>();
-  const inheritedDefaults = new Map<string, string[]>();
-  const visit = async (upper: string, dir: string, routes: string[], depth: number): Promise<void> => {
-    if (depth > 8) return;
+  const uppersOf = new Map<string, Set<string>>();
+  const inheritedDefaults = new Map<string, Set<string>>();
+  const visit = async (dir: string, ancestors: string[], routes: string[]): Promise<void> => {
+    if (ancestors.length > 8) return;
     const lowers = (await r.list(dir)).filter((e) => e.startsWith('lower_')).map((e) => e.slice(6));
     for (const low of lowers) {
-      uppersOf.set(low, [...new Set([...(uppersOf.get(low) ?? []), upper])]);
-      if (routes.length)
-        inheritedDefaults.set(low, [
-          ...(inheritedDefaults.get(low) ?? []),
-          ...routes.map((r) => `${r} (${upper})`),
-        ]);
-      const lowLink = links.find((l) => l.name === low);
-      if (lowLink && lowLink.owner === null) await visit(upper, lowLink.path, routes, depth + 1);
+      const ups = uppersOf.get(low) ?? new Set<string>();
+      for (const a of ancestors) ups.add(a);
+      uppersOf.set(low, ups);
+      if (routes.length) {
+        const inh = inheritedDefaults.get(low) ?? new Set<string>();
+        for (const route of routes) inh.add(route);
+        inheritedDefaults.set(low, inh);
+      }
+      const lowLink = byName.get(low);
+      if (lowLink && lowLink.owner === null) await visit(lowLink.path, [low, ...ancestors], routes);
     }
   };
-  for (const v of virtual) await visit(v.name, v.path, defaults.get(v.name) ?? [], 0);
+  for (const v of virtual) {
+    await visit(
+      v.path,
+      [v.name],
+      (defaults.get(v.name) ?? []).map((route) => `${route} (${v.name})`),
+    );
+  }
 
   const owned = links.filter((l) => l.owner !== null);
   const ifaces = await mapLimit(owned, concurrency, async (l) => {
@@ -342,7 +354,7 @@ async function readNetwork(
       operstate,
       addresses: addrBy.get(l.name) ?? [],
       defaultRoutes: [...(defaults.get(l.name) ?? []), ...(inheritedDefaults.get(l.name) ?? [])],
-      uppers: uppersOf.get(l.name) ?? [],
+      uppers: [...(uppersOf.get(l.name) ?? [])],
     };
     return { owner: l.owner!, iface };
   });
@@ -413,8 +425,9 @@ async function readStorage(r: Reads, concurrency: number): Promise<Map<string, B
     if (!l || depth > 8) return;
     if (l.owner) {
       const bd = disks.get(diskOf(l));
-      if (bd && !bd.mounts.some((m) => m.device === mount.device && m.mountPoint === mount.mountPoint)) {
-        bd.mounts.push(mount);
+      const use: BlockMount = mount.device === name ? mount : { ...mount, device: name, via: mount.device };
+      if (bd && !bd.mounts.some((m) => m.device === use.device && m.mountPoint === use.mountPoint)) {
+        bd.mounts.push(use);
       }
       return;
     }
@@ -445,7 +458,7 @@ async function readVfioUsers(r: Reads, groups: Set<number>): Promise<Record<stri
       const target = await r.link(`/proc/${pid}/fd/${fd}`);
       const m = target ? /^\/dev\/vfio\/(\d+)$/.exec(target) : null;
       if (!m || !groups.has(Number(m[1]))) continue;
-      comm ??= (await r.text(`/proc/${pid}/comm`)) ?? '?';
+      comm ??= (await r.small(`/proc/${pid}/comm`, 64)) ?? '?';
       const list = (out[m[1]!] ??= []);
       if (!list.some((u) => u.pid === Number(pid))) list.push({ pid: Number(pid), comm });
     }
