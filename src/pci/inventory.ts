@@ -189,25 +189,22 @@ async function readDevice(r: Reads, address: string, options: ListOptions): Prom
   const cs = parseConfigSpace(await r.bytes(`${base}/config`, want256 ? 256 : 64));
   const sysfsPath = link ? path.posix.resolve(PCI_DEVICES, link) : base;
   const h = cs.header;
-  const files = h
-    ? []
-    : await Promise.all(
-        ['vendor', 'device', 'subsystem_vendor', 'subsystem_device', 'class', 'revision'].map((f) =>
-          has(f) ? r.small(`${base}/${f}`, 64) : Promise.resolve(null),
-        ),
-      );
+  // identity from the kernel's attribute files when config space cannot give it; bridges keep
+  // their subsystem ids in a capability, which the kernel has already read into the files
+  const fileNames = h
+    ? h.headerType === 0
+      ? []
+      : ['', '', 'subsystem_vendor', 'subsystem_device']
+    : ['vendor', 'device', 'subsystem_vendor', 'subsystem_device', 'class', 'revision'];
+  const files = await Promise.all(
+    fileNames.map((f) => (f && has(f) ? r.small(`${base}/${f}`, 64) : Promise.resolve(null))),
+  );
   const vendorId = h ? hex4(h.vendorId) : (stripHex(files[0] ?? null) ?? 'ffff');
   const deviceId = h ? hex4(h.deviceId) : (stripHex(files[1] ?? null) ?? 'ffff');
-  const subV = h
-    ? h.subsystemVendorId === null
-      ? null
-      : hex4(h.subsystemVendorId)
-    : stripHex(files[2] ?? null);
-  const subD = h
-    ? h.subsystemDeviceId === null
-      ? null
-      : hex4(h.subsystemDeviceId)
-    : stripHex(files[3] ?? null);
+  const subV =
+    h && h.subsystemVendorId !== null ? hex4(h.subsystemVendorId) : stripHex(files[2] ?? null);
+  const subD =
+    h && h.subsystemDeviceId !== null ? hex4(h.subsystemDeviceId) : stripHex(files[3] ?? null);
   const classCode = h
     ? hex2(h.classCode) + hex2(h.subclass) + hex2(h.progIf)
     : (stripHex(files[4] ?? null)?.padStart(6, '0') ?? 'ffffff');
