@@ -53,6 +53,36 @@ export function deviceIndex(inventory: Inventory): Map<string, PciDevice> {
   return idx;
 }
 
+interface GroupInfo {
+  members: PciDevice[];
+  listing: string;
+  described: Map<string, string>;
+}
+const groupInfos = new WeakMap<Inventory, Map<number, GroupInfo>>();
+
+/** A group's members and their descriptions, built once per inventory and group. */
+function groupInfo(inventory: Inventory, group: number): GroupInfo {
+  let byGroup = groupInfos.get(inventory);
+  if (!byGroup) {
+    byGroup = new Map();
+    groupInfos.set(inventory, byGroup);
+  }
+  let info = byGroup.get(group);
+  if (!info) {
+    const index = deviceIndex(inventory);
+    const members = (inventory.groups[String(group)] ?? [])
+      .map((a) => index.get(a))
+      .filter((m): m is PciDevice => m !== undefined);
+    info = {
+      members,
+      listing: `/sys/kernel/iommu_groups/${group}/devices: ${members.map((m) => m.address).join(' ')}`,
+      described: new Map(members.map((m) => [m.address, describeMember(m)])),
+    };
+    byGroup.set(group, info);
+  }
+  return info;
+}
+
 function memberIsHarmless(m: PciDevice): boolean {
   return (
     m.headerType !== 'endpoint' || m.driver === null || isVfioDriver(m.driver) || m.driver === 'pci-stub'
@@ -174,18 +204,12 @@ export function assess(device: PciDevice, inventory: Inventory, context: AssessC
       ],
     );
   } else if (!isBridge) {
-    const index = deviceIndex(inventory);
-    const members = (inventory.groups[String(d.iommuGroup)] ?? [])
-      .filter((a) => a !== d.address)
-      .map((a) => index.get(a))
-      .filter((m): m is PciDevice => m !== undefined);
+    const g = groupInfo(inventory, d.iommuGroup);
+    const members = g.members.filter((m) => m !== d);
     const blocking = members.filter((m) => !memberIsHarmless(m));
     const otherEndpoints = members.filter((m) => m.headerType === 'endpoint' && memberIsHarmless(m));
     const bridges = members.filter((m) => m.headerType !== 'endpoint');
-    const evidence = [
-      `/sys/kernel/iommu_groups/${d.iommuGroup}/devices: ${[d.address, ...members.map((m) => m.address)].join(' ')}`,
-      ...members.map((m) => describeMember(m)),
-    ];
+    const evidence = [g.listing, ...members.map((m) => g.described.get(m.address)!)];
     if (blocking.length) {
       add(
         'GROUP_NOT_VIABLE',

@@ -165,22 +165,33 @@ interface RawDevice {
 
 const hex2 = (n: number): string => n.toString(16).padStart(2, '0');
 
+/** attributes most functions lack: found out before reading (see Reads.present) */
+const RARE_ATTRIBUTES = ['sriov_totalvfs', 'physfn'] as const;
+/**
+ * attributes most functions have: read directly, a failed read meaning absent (driver: unbound;
+ * iommu_group: no IOMMU; reset_method: no reset method or Linux < 5.15). numa_node (≥ 2.6.14) and
+ * driver_override (≥ 3.16) are always read.
+ */
+const LIKELY_ATTRIBUTES = ['driver', 'iommu_group', 'reset_method'] as const;
+
 /**
  * One function. Identity (ids, class, revision, header type) comes from config space, which is
  * what a guest will see; the kernel's cached attribute files are read only when config space is
- * unreadable or reads all 0xff. The directory is listed once so that only attributes that exist
- * are opened (a failed open costs more than the listing).
+ * unreadable or reads all 0xff. Only attributes that exist are opened (a failed open costs more
+ * than finding out first, see Reads.present).
  */
 async function readDevice(r: Reads, address: string, options: ListOptions): Promise<RawDevice> {
   const base = `${PCI_DEVICES}/${address}`;
-  const [link, entryList] = await Promise.all([r.link(base), r.list(base)]);
-  const entries = new Set(entryList);
+  const [link, entries] = await Promise.all([
+    r.link(base),
+    r.present(base, RARE_ATTRIBUTES, LIKELY_ATTRIBUTES),
+  ]);
   const has = (n: string): boolean => entries.has(n);
   const [driver, group, numa, override, resetMethod, totalVfs, physfn] = await Promise.all([
     has('driver') ? r.linkName(`${base}/driver`) : null,
     has('iommu_group') ? r.linkName(`${base}/iommu_group`) : null,
-    has('numa_node') ? r.small(`${base}/numa_node`, 32) : null,
-    has('driver_override') ? r.small(`${base}/driver_override`, 256) : null,
+    r.small(`${base}/numa_node`, 32),
+    r.small(`${base}/driver_override`, 256),
     has('reset_method') ? r.small(`${base}/reset_method`, 256) : null,
     has('sriov_totalvfs') ? r.small(`${base}/sriov_totalvfs`, 32) : null,
     has('physfn') ? r.linkName(`${base}/physfn`) : null,
@@ -197,14 +208,12 @@ async function readDevice(r: Reads, address: string, options: ListOptions): Prom
       : ['', '', 'subsystem_vendor', 'subsystem_device']
     : ['vendor', 'device', 'subsystem_vendor', 'subsystem_device', 'class', 'revision'];
   const files = await Promise.all(
-    fileNames.map((f) => (f && has(f) ? r.small(`${base}/${f}`, 64) : Promise.resolve(null))),
+    fileNames.map((f) => (f ? r.small(`${base}/${f}`, 64) : Promise.resolve(null))),
   );
   const vendorId = h ? hex4(h.vendorId) : (stripHex(files[0] ?? null) ?? 'ffff');
   const deviceId = h ? hex4(h.deviceId) : (stripHex(files[1] ?? null) ?? 'ffff');
-  const subV =
-    h && h.subsystemVendorId !== null ? hex4(h.subsystemVendorId) : stripHex(files[2] ?? null);
-  const subD =
-    h && h.subsystemDeviceId !== null ? hex4(h.subsystemDeviceId) : stripHex(files[3] ?? null);
+  const subV = h && h.subsystemVendorId !== null ? hex4(h.subsystemVendorId) : stripHex(files[2] ?? null);
+  const subD = h && h.subsystemDeviceId !== null ? hex4(h.subsystemDeviceId) : stripHex(files[3] ?? null);
   const classCode = h
     ? hex2(h.classCode) + hex2(h.subclass) + hex2(h.progIf)
     : (stripHex(files[4] ?? null)?.padStart(6, '0') ?? 'ffffff');
@@ -228,13 +237,10 @@ async function readDevice(r: Reads, address: string, options: ListOptions): Prom
   let sriov: PciDevice['sriov'] = null;
   if (totalVfs !== null) {
     const num = Number((await r.small(`${base}/sriov_numvfs`, 32)) ?? 0);
-    const vfLinks = entryList
-      .filter((e) => /^virtfn\d+$/.test(e))
-      .sort((a, b) => Number(a.slice(6)) - Number(b.slice(6)));
-    const vfs = await Promise.all(vfLinks.map((v) => r.linkName(`${base}/${v}`)));
+    const vfs = await Promise.all(Array.from({ length: num }, (_, i) => r.linkName(`${base}/virtfn${i}`)));
     sriov = { totalVfs: Number(totalVfs), numVfs: num, vfs: vfs.filter((v): v is string => v !== null) };
   }
-  const bootVga = has('boot_vga') ? await r.small(`${base}/boot_vga`, 8) : null;
+  const bootVga = classCode.startsWith('03') ? await r.small(`${base}/boot_vga`, 8) : null;
   const numaNode = numa === null || numa === '' ? null : Number(numa);
   return {
     address,
@@ -252,7 +258,7 @@ async function readDevice(r: Reads, address: string, options: ListOptions): Prom
       multifunction: h?.multifunction ?? false,
       driver,
       driverOverride: override === null || override === '(null)' || override === '' ? null : override,
-      driverOverrideSupported: has('driver_override'),
+      driverOverrideSupported: override !== null,
       iommuGroup: group === null ? null : Number(group),
       numaNode: Number.isFinite(numaNode) ? numaNode : null,
       parent,

@@ -269,7 +269,7 @@ describe('pci/assignability: assess', () => {
     const r = assess(inv.devices[0]!, inv).reasons.find((x) => x.code === 'GROUP_NOT_VIABLE')!;
     expect(r.message).to.include('0000:04:00.0 (ahci)').and.not.include('0000:02:00.0');
     expect(r.evidence).to.include(
-      '/sys/kernel/iommu_groups/4/devices: 0000:03:00.0 0000:04:00.0 0000:02:00.0',
+      '/sys/kernel/iommu_groups/4/devices: 0000:03:00.0 0000:04:00.0 0000:02:00.0', // group order,
     );
     expect(r.evidence.join('\n')).to.include('0000:04:00.0 SATA controller [8086:1533] driver=ahci endpoint');
     expect(r.evidence.join('\n')).to.include(
