@@ -212,7 +212,7 @@ export function assess(device: PciDevice, inventory: Inventory, context: AssessC
     const evidence = [g.listing, ...members.map((m) => g.described.get(m.address)!)];
     if (blocking.length) {
       add(
-        'GROUP_NOT_VIABLE',
+        'IOMMU_GROUP_NOT_VIABLE',
         'block',
         `IOMMU group ${d.iommuGroup} is not viable: ${blocking
           .map((m) => `${m.address} (${m.driver})`)
@@ -223,14 +223,14 @@ export function assess(device: PciDevice, inventory: Inventory, context: AssessC
       );
     } else if (otherEndpoints.length) {
       add(
-        'GROUP_SHARED',
+        'IOMMU_GROUP_SHARED',
         'warn',
         `IOMMU group ${d.iommuGroup} also holds ${otherEndpoints.map((m) => m.address).join(', ')}, which must stay unbound or on vfio-pci while ${d.address} is assigned`,
         evidence,
       );
     } else if (bridges.length) {
       add(
-        'GROUP_INCLUDES_BRIDGE',
+        'IOMMU_GROUP_INCLUDES_BRIDGE',
         'info',
         `IOMMU group ${d.iommuGroup} also holds ${bridges.map((m) => m.address).join(', ')} (bridge${bridges.length > 1 ? 's' : ''}), which VFIO allows`,
         evidence,

@@ -31,13 +31,13 @@ const cases: Case[] = [
       dev('0000:04:00.0', { iommuGroup: 4, driver: 'ahci', classKind: 'storage' }),
     ],
     verdict: 'not-assignable',
-    codes: ['block:GROUP_NOT_VIABLE'],
+    codes: ['block:IOMMU_GROUP_NOT_VIABLE'],
   },
   {
     name: 'group shared with an unbound endpoint',
     devices: [dev(T, { iommuGroup: 4 }), dev('0000:03:00.1', { iommuGroup: 4, driver: null })],
     verdict: 'warnings',
-    codes: ['warn:GROUP_SHARED'],
+    codes: ['warn:IOMMU_GROUP_SHARED'],
   },
   {
     name: 'group shared with an endpoint on vfio-pci or pci-stub',
@@ -47,13 +47,13 @@ const cases: Case[] = [
       dev('0000:03:00.2', { iommuGroup: 4, driver: 'pci-stub' }),
     ],
     verdict: 'warnings',
-    codes: ['warn:GROUP_SHARED'],
+    codes: ['warn:IOMMU_GROUP_SHARED'],
   },
   {
     name: 'group shared with a bridge only (VFIO allows bridges)',
     devices: [dev(T, { iommuGroup: 4 }), bridge('0000:02:00.0', { iommuGroup: 4, driver: null })],
     verdict: 'assignable',
-    codes: ['info:GROUP_INCLUDES_BRIDGE'],
+    codes: ['info:IOMMU_GROUP_INCLUDES_BRIDGE'],
   },
   {
     name: 'carries the default route',
@@ -266,7 +266,7 @@ describe('pci/assignability: assess', () => {
       dev('0000:04:00.0', { iommuGroup: 4, driver: 'ahci', className: 'SATA controller' }),
       bridge('0000:02:00.0', { iommuGroup: 4 }),
     ]);
-    const r = assess(inv.devices[0]!, inv).reasons.find((x) => x.code === 'GROUP_NOT_VIABLE')!;
+    const r = assess(inv.devices[0]!, inv).reasons.find((x) => x.code === 'IOMMU_GROUP_NOT_VIABLE')!;
     expect(r.message).to.include('0000:04:00.0 (ahci)').and.not.include('0000:02:00.0');
     expect(r.evidence).to.include(
       '/sys/kernel/iommu_groups/4/devices: 0000:03:00.0 0000:04:00.0 0000:02:00.0', // group order,
