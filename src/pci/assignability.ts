@@ -91,7 +91,7 @@ function memberIsHarmless(m: PciDevice): boolean {
 
 export function describeMember(m: PciDevice): string {
   const kind = m.headerType === 'endpoint' ? 'endpoint' : `${m.headerType} (bridge)`;
-  return `${m.address} ${m.className} [${m.vendorId}:${m.deviceId}] driver=${m.driver ?? 'none'} ${kind}`;
+  return `${m.address} [${m.classCode.slice(0, 4)}] driver=${m.driver ?? 'none'} ${kind}`;
 }
 
 function resetReasons(d: PciDevice): Reason[] {

@@ -1042,7 +1042,8 @@ export function makeTempRoot(label: string): string {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Synthetic hosts for benchmarks: n functions in domains of up to 31 root ports × 9 functions
+// Synthetic hosts for benchmarks: n functions in domains of up to 31 root ports, each with an
+// 8-function card (NIC, USB, NVMe and GPU functions); half the cards have ACS (a group per function)
 
 export function generateProfile(n: number): HostProfile {
   const devices: DeviceProfile[] = [];
@@ -1059,9 +1060,13 @@ export function generateProfile(n: number): HostProfile {
     for (let slot = 1; slot < 32 && devices.length < n; slot++) {
       const port = `${dom}:00:${hex(slot, 2)}.0`;
       devices.push({ address: port, id: '8086:2030', class: '060400', driver: 'pcieport', group: group });
-      const g = group++;
+      const portGroup = group++;
+      // odd slots: a card without ACS (all its functions share the port's group); even slots: ACS
+      // isolates every function in its own group
+      const acs = slot % 2 === 0;
       for (let f = 0; f < 8 && devices.length < n; f++) {
         const address = `${dom}:${hex(bus, 2)}:00.${f}`;
+        const g = acs ? group++ : portGroup;
         const kind = f % 4;
         if (kind === 0) {
           const name = `enp${bus}s0f${f}x${ifn++}`.slice(0, 15);
