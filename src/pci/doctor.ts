@@ -357,18 +357,13 @@ export function evaluateDoctor(f: DoctorFacts): Check[] {
       relevant,
       'remove pcie_acs_override unless you accept that devices can reach each other',
     );
-  else if (iommuOn && !params.has('iommu') && !isAmd)
-    add('kernel-cmdline', 'PASS', 'kernel command line enables the IOMMU', [
-      ...relevant,
-      'iommu=pt not set (optional: passthrough mode lowers host DMA overhead)',
-    ]);
-  else
-    add(
-      'kernel-cmdline',
-      'PASS',
-      'kernel command line has no setting that blocks assignment',
-      relevant.length ? relevant : ['no IOMMU-related parameters'],
-    );
+  else {
+    const evidence = relevant.length ? [...relevant] : ['no IOMMU-related parameters'];
+    if (iommuOn && params.get('iommu') !== 'pt') {
+      evidence.push('iommu=pt not set (optional: passthrough mode lowers the host’s DMA overhead)');
+    }
+    add('kernel-cmdline', 'PASS', 'the kernel command line has no setting that blocks assignment', evidence);
+  }
 
   // interrupt remapping
   if (!iommuOn) {
