@@ -1,6 +1,8 @@
 /** Every command, registered explicitly. Each file declares options cheaply and imports its work lazily. */
 import { batchCommand } from './batch.js';
 import type { CommandSpec } from './command.js';
+import { doctorCommand } from './doctor.js';
+import { hostdevCommand } from './hostdev.js';
 import { hostdevPrepareCommand } from './hostdev-prepare.js';
 import { installCommand } from './install.js';
 import { kickstartCommand } from './kickstart.js';
@@ -10,10 +12,12 @@ import { recoverCommand } from './recover.js';
 
 export const commands: CommandSpec[] = [
   installCommand,
+  hostdevCommand,
+  hostdevPrepareCommand,
+  doctorCommand,
+  recoverCommand,
   batchCommand,
   provisionCommand,
-  hostdevPrepareCommand,
-  recoverCommand,
   mediaCommand,
   kickstartCommand,
 ];

@@ -1,0 +1,133 @@
+/**
+ * `install-guest hostdev <action>`: the host's PCI functions and whether each can be assigned.
+ *
+ *   hostdev list [--class net|storage|display|all] [--json]   an lspci-like table plus the verdict
+ *   hostdev show DEVICE [--json]                             every reason with its evidence
+ *   hostdev snapshot OUT                                     copy what the inventory reads into a tree
+ *
+ * DEVICE uses the --hostdev grammar (0000:03:00.0, 03:00.0, pci_0000_03_00_0, 8086:10d3, enp3s0,
+ * auto). Actions that change the host (detach, reattach, reset) belong to device preparation and
+ * are added to ACTIONS by that work.
+ */
+import type { Argv } from 'yargs';
+import type { Args, CommandContext, CommandSpec } from './command.js';
+
+export const ACTIONS = ['list', 'show', 'snapshot'] as const;
+export type HostdevAction = (typeof ACTIONS)[number];
+
+function commonContext(args: Args): { mgmtIfaces: string[] } {
+  const raw = args.mgmtIface;
+  const list = Array.isArray(raw) ? raw : raw === undefined ? [] : [raw];
+  return { mgmtIfaces: list.flatMap((x) => String(x).split(',')).filter(Boolean) };
+}
+
+async function runList(args: Args, ctx: CommandContext): Promise<number> {
+  const [{ listDevices }, { assessAll }, render] = await Promise.all([
+    import('../pci/inventory.js'),
+    import('../pci/assignability.js'),
+    import('../pci/render.js'),
+  ]);
+  const inv = await listDevices(ctx.host);
+  const assessments = assessAll(inv, commonContext(args));
+  const filter = (args.class as 'net' | 'storage' | 'display' | 'all' | undefined) ?? 'all';
+  if (ctx.json) ctx.printJson(render.listJson(inv, assessments, filter));
+  else for (const line of render.listTable(inv, assessments, filter)) ctx.print(line);
+  return 0;
+}
+
+async function runShow(args: Args, ctx: CommandContext): Promise<number> {
+  const { inputError } = await import('../errors.js');
+  const target = args.target as string | undefined;
+  if (!target) {
+    throw inputError('USAGE', 'hostdev show needs a DEVICE', {
+      hint: 'e.g. install-guest hostdev show 0000:03:00.0 (or enp3s0, 8086:10d3, auto)',
+    });
+  }
+  const [{ parseHostdevSpec, selectHostdev, describeCandidate }, { listDevices }, render] = await Promise.all(
+    [import('../pci/hostdev-spec.js'), import('../pci/inventory.js'), import('../pci/render.js')],
+  );
+  const spec = parseHostdevSpec(target);
+  const inv = await listDevices(ctx.host, { capabilities: true });
+  const sel = selectHostdev(spec, inv, commonContext(args));
+  if (sel.kind === 'none') {
+    if (ctx.json) {
+      ctx.printJson({ spec: spec.text, selected: null, message: sel.message, refused: sel.refused });
+    } else {
+      ctx.print(`auto: ${sel.message}; an install falls back to local media`);
+      for (const r of sel.refused) {
+        ctx.print(`  ${r.description}: ${r.assessment.verdict}`);
+        for (const reason of r.assessment.reasons.filter((x) => x.severity === 'block')) {
+          ctx.print(`      ${reason.code}: ${reason.message}`);
+        }
+      }
+    }
+    return 0;
+  }
+  if (ctx.json) {
+    ctx.printJson({
+      spec: spec.text,
+      selected: sel.device.address,
+      device: { ...sel.device, verdict: sel.assessment.verdict, reasons: sel.assessment.reasons },
+      ...(sel.ranking ? { ranking: sel.ranking } : {}),
+    });
+    return 0;
+  }
+  if (sel.ranking) {
+    ctx.print(`auto picks ${describeCandidate(sel.device)}; ranking (best first):`);
+    for (const c of sel.ranking) ctx.print(`  ${c.address}  ${c.verdict}  ${c.why.join(', ')}`);
+    ctx.print('');
+  }
+  for (const line of render.showText(sel.device, sel.assessment, inv)) ctx.print(line);
+  return 0;
+}
+
+async function runSnapshot(args: Args, ctx: CommandContext): Promise<number> {
+  const { inputError } = await import('../errors.js');
+  const target = args.target as string | undefined;
+  if (!target) {
+    throw inputError('USAGE', 'hostdev snapshot needs an OUT directory or .tar.gz file', {
+      hint: 'e.g. install-guest hostdev snapshot /tmp/host-snapshot',
+    });
+  }
+  const { captureSnapshot } = await import('../pci/snapshot.js');
+  const r = await captureSnapshot(ctx.host, target);
+  if (ctx.json) ctx.printJson(r);
+  else {
+    ctx.print(`captured ${r.devices} PCI functions (${r.files} files, ${r.links} links) into ${r.out}`);
+    ctx.print(`read it back with: install-guest --host-root ${r.out} hostdev list`);
+  }
+  return 0;
+}
+
+export const hostdevCommand: CommandSpec = {
+  command: 'hostdev <action> [target]',
+  describe: 'list host PCI devices with assignability verdicts, explain one, or snapshot what is read',
+  builder: (y: Argv) =>
+    y
+      .positional('action', { choices: ACTIONS, describe: 'list | show DEVICE | snapshot OUT' })
+      .positional('target', {
+        type: 'string',
+        describe:
+          'show: a device (0000:03:00.0, 03:00.0, pci_0000_03_00_0, 8086:10d3, enp3s0, auto); snapshot: OUT',
+      })
+      .option('class', {
+        choices: ['net', 'storage', 'display', 'all'] as const,
+        default: 'all',
+        describe: 'list: only this class of device',
+      })
+      .option('mgmt-iface', {
+        type: 'string',
+        array: true,
+        describe:
+          'interfaces that carry management traffic and must never be assigned (repeat or comma-separate)',
+      })
+      .example('$0 hostdev list --class net', 'network functions and whether each can be assigned')
+      .example('$0 hostdev show enp3s0', 'why the function behind enp3s0 can or cannot be assigned')
+      .example('$0 hostdev show auto', 'which network function --hostdev auto would pick, and why'),
+  async run(args, ctx) {
+    const action = args.action as HostdevAction;
+    if (action === 'list') return runList(args, ctx);
+    if (action === 'show') return runShow(args, ctx);
+    return runSnapshot(args, ctx);
+  },
+};
