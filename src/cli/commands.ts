@@ -3,7 +3,6 @@ import { batchCommand } from './batch.js';
 import type { CommandSpec } from './command.js';
 import { doctorCommand } from './doctor.js';
 import { hostdevCommand } from './hostdev.js';
-import { hostdevPrepareCommand } from './hostdev-prepare.js';
 import { installCommand } from './install.js';
 import { kickstartCommand } from './kickstart.js';
 import { mediaCommand } from './media.js';
@@ -13,7 +12,6 @@ import { recoverCommand } from './recover.js';
 export const commands: CommandSpec[] = [
   installCommand,
   hostdevCommand,
-  hostdevPrepareCommand,
   doctorCommand,
   recoverCommand,
   batchCommand,

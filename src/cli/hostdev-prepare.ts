@@ -4,21 +4,17 @@
  * `reattach` gives it back); SIGINT/SIGTERM during a detach give it back at once (exit 130).
  *
  * Exported as three sub-command specs (detachCommand, reattachCommand, resetCommand) for the
- * `hostdev` command, and for now also registered as `hostdev-prepare <action> <device>`.
+ * `hostdev` command (detach, reattach, reset).
  */
 import path from 'node:path';
 import type { Argv } from 'yargs';
 import { inputError } from '../errors.js';
-import type { Args, CommandContext, CommandSpec } from './command.js';
+import type { Args, CommandContext } from './command.js';
 
 export type PrepAction = 'detach' | 'reattach' | 'reset';
 
 export function prepOptions(y: Argv): Argv {
   return y
-    .positional('device', {
-      type: 'string',
-      describe: 'PCI address: 0000:03:00.0, 03:00.0 or pci_0000_03_00_0',
-    })
     .option('driver', {
       type: 'string',
       choices: ['vfio-pci', 'pci-stub'],
@@ -57,9 +53,9 @@ export async function resolveStateDir(args: Args, ctx: CommandContext): Promise<
   return defaultStateDir(ctx.host);
 }
 
-async function runAction(action: PrepAction, args: Args, ctx: CommandContext): Promise<number> {
+export async function runAction(action: PrepAction, args: Args, ctx: CommandContext): Promise<number> {
   const { canonicalAddress } = await import('../stages/select-device.js');
-  const given = typeof args.device === 'string' ? args.device : String(args.device);
+  const given = typeof args.target === 'string' ? args.target : '';
   const address = canonicalAddress(given);
   if (!address) {
     throw inputError('BAD_DEVICE', `'${given}' is not a PCI address`, {
@@ -144,29 +140,3 @@ async function runAction(action: PrepAction, args: Args, ctx: CommandContext): P
     );
   return 0;
 }
-
-const spec = (action: PrepAction, describe: string): CommandSpec => ({
-  command: `${action} <device>`,
-  describe,
-  builder: prepOptions,
-  run: (args, ctx) => runAction(action, args, ctx),
-});
-
-export const detachCommand = spec('detach', 'bind a device to vfio-pci (or pci-stub) and leave it there');
-export const reattachCommand = spec('reattach', 'give a detached device back to its original driver');
-export const resetCommand = spec(
-  'reset',
-  'reset a device no host driver uses (libvirt order: FLR, sysfs, PM, bus)',
-);
-
-/** Until `hostdev` merges these as sub-commands: `install-guest hostdev-prepare <action> <device>`. */
-export const hostdevPrepareCommand: CommandSpec = {
-  command: 'hostdev-prepare <action> <device>',
-  describe: 'detach | reattach | reset one PCI device (journaled and leased)',
-  builder: (y) =>
-    prepOptions(y)
-      .positional('action', { type: 'string', choices: ['detach', 'reattach', 'reset'] })
-      .example('$0 hostdev-prepare detach 0000:03:00.0', 'bind it to vfio-pci and keep it there')
-      .example('$0 hostdev-prepare reattach 0000:03:00.0', 'give it back to its original driver'),
-  run: (args, ctx) => runAction(args.action as PrepAction, args, ctx),
-};

@@ -10,9 +10,10 @@
  * are added to ACTIONS by that work.
  */
 import type { Argv } from 'yargs';
+import { prepOptions } from './hostdev-prepare.js';
 import type { Args, CommandContext, CommandSpec } from './command.js';
 
-export const ACTIONS = ['list', 'show', 'snapshot'] as const;
+export const ACTIONS = ['list', 'show', 'snapshot', 'detach', 'reattach', 'reset'] as const;
 export type HostdevAction = (typeof ACTIONS)[number];
 
 function commonContext(args: Args): { mgmtIfaces: string[] } {
@@ -103,8 +104,11 @@ export const hostdevCommand: CommandSpec = {
   command: 'hostdev <action> [target]',
   describe: 'list host PCI devices with assignability verdicts, explain one, or snapshot what is read',
   builder: (y: Argv) =>
-    y
-      .positional('action', { choices: ACTIONS, describe: 'list | show DEVICE | snapshot OUT' })
+    prepOptions(y)
+      .positional('action', {
+        choices: ACTIONS,
+        describe: 'list | show DEVICE | snapshot OUT | detach DEVICE | reattach DEVICE | reset DEVICE',
+      })
       .positional('target', {
         type: 'string',
         describe:
@@ -123,11 +127,19 @@ export const hostdevCommand: CommandSpec = {
       })
       .example('$0 hostdev list --class net', 'network functions and whether each can be assigned')
       .example('$0 hostdev show enp3s0', 'why the function behind enp3s0 can or cannot be assigned')
-      .example('$0 hostdev show auto', 'which network function --hostdev auto would pick, and why'),
+      .example('$0 hostdev show auto', 'which network function --hostdev auto would pick, and why')
+      .example('$0 hostdev detach 0000:03:00.0', 'bind it to vfio-pci (journaled) and keep it there')
+      .example('$0 hostdev reattach 0000:03:00.0', 'give it back to its original driver'),
   async run(args, ctx) {
     const action = args.action as HostdevAction;
     if (action === 'list') return runList(args, ctx);
     if (action === 'show') return runShow(args, ctx);
-    return runSnapshot(args, ctx);
+    if (action === 'snapshot') return runSnapshot(args, ctx);
+    if (!args.target) {
+      const { inputError } = await import('../errors.js');
+      throw inputError('USAGE', `hostdev ${action} needs a DEVICE`, { hint: `install-guest hostdev ${action} 0000:03:00.0` });
+    }
+    const { runAction } = await import('./hostdev-prepare.js');
+    return runAction(action, args, ctx);
   },
 };

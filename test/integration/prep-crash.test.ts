@@ -102,24 +102,24 @@ interface Scenario {
 }
 
 const SCENARIOS: Scenario[] = [
-  { name: 'detach to vfio-pci', spec: standardSpec, argv: ['hostdev-prepare', 'detach', NIC], watch: [NIC] },
+  { name: 'detach to vfio-pci', spec: standardSpec, argv: ['hostdev', 'detach', NIC], watch: [NIC] },
   {
     name: 'detach to pci-stub, with a reset',
     spec: resettable,
-    argv: ['hostdev-prepare', 'detach', NIC, '--driver', 'pci-stub'],
+    argv: ['hostdev', 'detach', NIC, '--driver', 'pci-stub'],
     watch: [NIC],
   },
   {
     name: 'detach a whole group (--group)',
     spec: standardSpec,
-    argv: ['hostdev-prepare', 'detach', PORT0, '--group'],
+    argv: ['hostdev', 'detach', PORT0, '--group'],
     watch: [PORT0, PORT1],
   },
   {
     name: 'reattach',
     spec: standardSpec,
-    setup: ['hostdev-prepare', 'detach', NIC],
-    argv: ['hostdev-prepare', 'reattach', NIC],
+    setup: ['hostdev', 'detach', NIC],
+    argv: ['hostdev', 'reattach', NIC],
     watch: [NIC],
   },
 ];
@@ -216,19 +216,19 @@ describe('device preparation across processes', function () {
   }
 
   it('race: two processes ask for the same device; exactly one wins, the other is told who holds it', async () => {
-    await race(['hostdev-prepare', 'detach', NIC], ['hostdev-prepare', 'detach', NIC]);
+    await race(['hostdev', 'detach', NIC], ['hostdev', 'detach', NIC]);
   });
 
   it('race: two processes ask for two members of one IOMMU group; exactly one wins', async () => {
     await race(
-      ['hostdev-prepare', 'detach', PORT0, '--group'],
-      ['hostdev-prepare', 'detach', PORT1, '--group'],
+      ['hostdev', 'detach', PORT0, '--group'],
+      ['hostdev', 'detach', PORT1, '--group'],
     );
   });
 
   it('signal: SIGINT during a detach gives the device back before exiting 130', async () => {
     const t = await tree(standardSpec());
-    const c = child(t, ['hostdev-prepare', 'detach', NIC], { KERNEL_MODEL_DELAY_MS: '400' });
+    const c = child(t, ['hostdev', 'detach', NIC], { KERNEL_MODEL_DELAY_MS: '400' });
     const until = Date.now() + 30_000;
     while (readWriteLog(t.root).length < 1 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
     c.kill('SIGINT');
@@ -241,7 +241,7 @@ describe('device preparation across processes', function () {
 
   it('a run in this process sees a live lease of a child and a stale one after the child is killed', async () => {
     const t = await tree(standardSpec());
-    const c = child(t, ['hostdev-prepare', 'detach', NIC], { KERNEL_MODEL_DELAY_MS: '1000' });
+    const c = child(t, ['hostdev', 'detach', NIC], { KERNEL_MODEL_DELAY_MS: '1000' });
     const until = Date.now() + 30_000;
     while (readWriteLog(t.root).length < 1 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
     const opts = { host: t.host, stateDir: t.stateDir, addresses: [NIC], guest: 'here', command: 'test' };
@@ -271,7 +271,7 @@ describe('built CLI: recover', function () {
     root = await mkdtemp(path.join(os.tmpdir(), 'ig-prep-built-'));
     buildTree(root, standardSpec());
     const stateDir = path.join(root, 'var/lib/install-guest');
-    const killed = await execa('node', [...CMD, root, 'hostdev-prepare', 'detach', NIC, '--guest', 'web1'], {
+    const killed = await execa('node', [...CMD, root, 'hostdev', 'detach', NIC, '--guest', 'web1'], {
       reject: false,
       env: { KERNEL_MODEL_KILL_AFTER: '2' },
     });

@@ -14,7 +14,7 @@ import { expectClean, quietLog } from './helpers.js';
 
 const NIC = '0000:03:00.0';
 
-describe('hostdev-prepare and recover commands', () => {
+describe('hostdev detach|reattach|reset and recover commands', () => {
   let m: ModelHost;
   afterEach(() => m?.cleanup());
   const cli = (argv: string[], o: { signal?: AbortSignal; env?: Record<string, string> } = {}) =>
@@ -23,7 +23,7 @@ describe('hostdev-prepare and recover commands', () => {
   it('detach keeps the device on vfio-pci; recover leaves it; reattach gives it back', async () => {
     m = await modelHost(standardSpec());
     const d = await cli([
-      'hostdev-prepare',
+      'hostdev',
       'detach',
       '03:00.0',
       '--state-dir',
@@ -44,12 +44,12 @@ describe('hostdev-prepare and recover commands', () => {
     expect(rec.code).to.equal(0);
     expect(rec.stdout).to.include(`${NIC} [8086:10d3]: kept detached on purpose`);
     expect(m.model.driverOf(NIC)).to.equal('vfio-pci');
-    const r = await cli(['hostdev-prepare', 'reattach', NIC]);
+    const r = await cli(['hostdev', 'reattach', NIC]);
     expect(r.code, r.stderr).to.equal(0);
     expect(r.stdout).to.equal(`${NIC}: vfio-pci (driver_override vfio-pci) → e1000e\n`);
     expect(m.model.binding(NIC)).to.deep.equal({ driver: 'e1000e', override: null });
     await expectClean(m);
-    const again = await cli(['hostdev-prepare', 'reattach', NIC]);
+    const again = await cli(['hostdev', 'reattach', NIC]);
     expect(again.stdout).to.equal(`${NIC}: already on e1000e; nothing to do\n`);
   });
 
@@ -59,12 +59,12 @@ describe('hostdev-prepare and recover commands', () => {
         devices: { '0000:04:00.0': { flr: false, pm: { noSoftReset: false }, resetMethods: ['pm'] } },
       }),
     );
-    const busy = await cli(['hostdev-prepare', 'reset', '0000:04:00.0']);
+    const busy = await cli(['hostdev', 'reset', '0000:04:00.0']);
     expect(busy.code).to.equal(3);
     expect(busy.stderr).to.include('is bound to the host driver e1000e');
     expect(busy.stderr).to.include('[DEVICE_IN_USE]');
     const d = await cli([
-      'hostdev-prepare',
+      'hostdev',
       'detach',
       '0000:04:00.0',
       '--driver',
@@ -75,20 +75,20 @@ describe('hostdev-prepare and recover commands', () => {
     expect(d.code, d.stderr).to.equal(0);
     expect(d.stderr).to.include('pci-stub only reserves the device');
     expect(m.model.events).to.deep.equal([]);
-    const r = await cli(['hostdev-prepare', 'reset', '0000:04:00.0']);
+    const r = await cli(['hostdev', 'reset', '0000:04:00.0']);
     expect(r.code, r.stderr).to.equal(0);
     expect(r.stdout).to.equal('0000:04:00.0: reset: sysfs reset (reset_method: pm)\n');
     expect(m.model.events).to.deep.equal(['reset 0000:04:00.0 pm']);
-    const flr = await cli(['hostdev-prepare', 'reset', NIC, '--force', '--json']);
+    const flr = await cli(['hostdev', 'reset', NIC, '--force', '--json']);
     expect(JSON.parse(flr.stdout)).to.deep.include({ method: 'skipped' });
   });
 
   it('rejects a device that is not an address (exit 2) and reports a refusal as one line (exit 3)', async () => {
     m = await modelHost(standardSpec());
-    const bad = await cli(['hostdev-prepare', 'detach', 'eth0']);
+    const bad = await cli(['hostdev', 'detach', 'eth0']);
     expect(bad.code).to.equal(2);
     expect(bad.stderr).to.include("'eth0' is not a PCI address");
-    const refused = await cli(['hostdev-prepare', 'detach', '0000:04:00.0', '--json']);
+    const refused = await cli(['hostdev', 'detach', '0000:04:00.0', '--json']);
     expect(refused.code).to.equal(3);
     expect(JSON.parse(refused.stdout).error.code).to.equal('IOMMU_GROUP_NOT_VIABLE');
   });
@@ -98,7 +98,7 @@ describe('hostdev-prepare and recover commands', () => {
     m = await modelHost(standardSpec(), {
       onWrite: (n) => n === 2 && ac.abort(Object.assign(new Error('SIGTERM'), { signal: 'SIGTERM' })),
     });
-    const r = await cli(['hostdev-prepare', 'detach', NIC], { signal: ac.signal });
+    const r = await cli(['hostdev', 'detach', NIC], { signal: ac.signal });
     expect(r.code).to.equal(130);
     expect(r.stderr).to.include('interrupted by SIGTERM');
     expect(m.model.binding(NIC)).to.deep.equal({ driver: 'e1000e', override: null });
