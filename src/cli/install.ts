@@ -159,6 +159,12 @@ export function installOptions(y: Argv): Argv {
       type: 'string',
       describe: 'overall limit for the install, minutes (exit 4 when exceeded)   e.g. --wait 30',
     })
+    .option('stall-timeout', {
+      group: R,
+      type: 'string',
+      describe:
+        'no new console output for this long ends the install, seconds (exit 4; default 600)   e.g. --stall-timeout 900',
+    })
     .option('dry-run', {
       group: R,
       type: 'boolean',

@@ -14,6 +14,8 @@ import { prepareDisk } from '../stages/prepare-disk.js';
 import { renderKickstartStage } from '../stages/render-kickstart.js';
 import { buildCommand } from '../stages/build-command.js';
 import { launchQemu } from '../stages/launch-qemu.js';
+import { rebootAndConfirm } from '../stages/reboot-and-confirm.js';
+import { report } from '../stages/report.js';
 
 export const installPipeline: readonly Stage<InstallState>[] = [
   validateRequest,
@@ -27,4 +29,6 @@ export const installPipeline: readonly Stage<InstallState>[] = [
   prepareDisk,
   buildCommand,
   launchQemu,
+  rebootAndConfirm,
+  report,
 ];

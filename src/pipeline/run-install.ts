@@ -4,7 +4,9 @@ import { formatArgs } from '../qemu/command.js';
 import { pickInstallArgs } from '../request/options.js';
 import { installPipeline } from './install-pipeline.js';
 import { PipelineError, runStages } from './runner.js';
-import type { StageRecord } from './stage.js';
+import type { StageLog, StageRecord } from './stage.js';
+import { createReporter } from '../report/reporter.js';
+import { summaryLines } from '../stages/report.js';
 import type { InstallState } from './state.js';
 
 export function planOf(state: InstallState, records: StageRecord[]): Record<string, unknown> {
@@ -25,10 +27,48 @@ export function planOf(state: InstallState, records: StageRecord[]): Record<stri
 export async function runInstall(args: Args, ctx: CommandContext): Promise<number> {
   const raw = pickInstallArgs(args);
   const signal = ctx.deps.signal ?? new AbortController().signal;
+  const dryRun = Boolean(raw.dryRun);
+  // a real run reports progress: JSON events on stdout with --json, else plain lines or a status
+  // bar (on a terminal) on stderr; a dry run only prints its plan
+  const reporter = dryRun
+    ? undefined
+    : createReporter(
+        ctx.json ? { stream: ctx.deps.stdout, json: true } : { stream: ctx.deps.stderr, json: false },
+      );
+  // nothing is reported before the request is valid: a bad request gets its error alone
+  let validated = false;
+  const log: StageLog = reporter
+    ? {
+        info: (l) => reporter.info(l),
+        warn: (l) => reporter.warn(l),
+        progress: (f, t) => reporter.progress(f, t),
+        event: (o) => reporter.event(o),
+      }
+    : { info: (l) => ctx.warn(l), warn: (l) => ctx.warn(l) };
   try {
     const { state, records } = await runStages(installPipeline, {
       host: ctx.host,
-      log: { info: (l) => ctx.warn(l), warn: (l) => ctx.warn(l) },
+      log,
+      ...(reporter
+        ? {
+            onStage: (r: StageRecord, phase: 'start' | 'end') => {
+              if (!validated) {
+                validated = r.name === 'validate-request' && phase === 'end' && r.status === 'done';
+                return;
+              }
+              reporter.stage(
+                r.name,
+                phase === 'start'
+                  ? 'start'
+                  : r.status === 'failed'
+                    ? 'fail'
+                    : r.status === 'done'
+                      ? 'done'
+                      : 'skip',
+              );
+            },
+          }
+        : {}),
       signal,
       dryRun: Boolean(raw.dryRun),
       onError: raw.onError === 'keep' ? 'keep' : 'cleanup',
@@ -38,6 +78,17 @@ export async function runInstall(args: Args, ctx: CommandContext): Promise<numbe
         cacheDir: (await import('../media/cache.js')).defaultCacheDir(ctx.deps.env),
       },
     });
+    if (reporter) {
+      const result = { ...(state.result ?? {}), stages: records };
+      reporter.close();
+      if (ctx.json) reporter.result(result);
+      else for (const l of summaryLines(result)) ctx.print(l);
+      if (raw.printCmdline && state.argv)
+        ctx.warn(
+          `the qemu command lines are in ${state.logDir ?? 'the log dir'} (install.args, confirm.args)`,
+        );
+      return 0;
+    }
     if (ctx.json) ctx.printJson(planOf(state, records));
     else if (raw.printCmdline && state.argv) {
       ctx.print(
@@ -49,6 +100,7 @@ export async function runInstall(args: Args, ctx: CommandContext): Promise<numbe
     }
     return 0;
   } catch (e) {
+    reporter?.close();
     // the stage's own error, not the runner's wrapper, is what the user sees
     throw e instanceof PipelineError ? e.error : e;
   }

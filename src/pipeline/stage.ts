@@ -10,6 +10,10 @@ export type Outcome = 'success' | 'failure' | 'interrupted';
 export interface StageLog {
   info(line: string): void;
   warn(line: string): void;
+  /** installer progress (0…1 when known) for a progress bar; optional */
+  progress?(fraction: number | undefined, text: string): void;
+  /** a machine-readable event (milestones, QMP events) for --json output; optional */
+  event?(obj: Record<string, unknown>): void;
 }
 
 export interface StageContext<S> {

@@ -1,5 +1,6 @@
 /** The typed state of one install: each field is written by the stage named beside it. */
 import type { AssignedDevice, BootMedia } from '../qemu/command.js';
+import type { ConfirmReport } from '../kickstart/confirm.js';
 import type { InstallRequest, NetworkRequest, RawInstallArgs } from '../request/request.js';
 
 export interface SelectedDevice extends AssignedDevice {
@@ -68,4 +69,56 @@ export interface InstallState {
   /** build-command */
   argv?: { install: string[]; confirm: string[] };
   warnings?: string[];
+  /** launch-qemu: how the install boot ended, and its files */
+  installRun?: PhaseRun & {
+    how: 'poweroff' | 'reboot-request';
+    shutdownReason: string;
+    /** the console rule pack used */
+    rules: string;
+    resets: number;
+    serialBytes: number;
+    /** console warnings (rule message: line) */
+    warnings: string[];
+  };
+  /** reboot-and-confirm: what the installed guest showed */
+  confirm?: ConfirmState;
+  /** report: the final result object (also `<logDir>/result.json`) */
+  result?: Record<string, unknown>;
 }
+
+export interface PhaseRun {
+  ms: number;
+  argvFile: string;
+  serialLog: string;
+  qmpLog: string;
+  stderrLog: string;
+}
+
+/** One device the confirm boot checked: qemu's view (host side) and the guest's own listing. */
+export interface ConfirmedDevice {
+  /** `assigned` (vfio-pci) or `emulated` (the NIC qemu emulates when nothing is assigned) */
+  kind: 'assigned' | 'emulated';
+  /** the host address for an assigned device, the qemu model for an emulated one */
+  source: string;
+  /** the qdev id in the argv (hostdevN, net0-dev) */
+  qdevId: string;
+  vendorDevice: string;
+  /** where qemu put it on the guest's bus */
+  qemuAddress: string;
+  /** the guest's entry: its address and driver (null: none bound) */
+  guestAddress: string;
+  guestDriver: string | null;
+  /** the guest's interfaces on this device */
+  interfaces: { name: string; mac: string; state: string }[];
+}
+
+export type ConfirmState =
+  | { skipped: true; reason: string }
+  | (PhaseRun & {
+      skipped: false;
+      /** how the confirm boot ended: the block was seen (qemu stopped) or the guest powered off */
+      ended: 'block-seen' | 'poweroff';
+      report: ConfirmReport;
+      devices: ConfirmedDevice[];
+      notes: string[];
+    });

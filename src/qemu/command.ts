@@ -76,6 +76,8 @@ export interface QemuTemplateData {
   }[];
   network: { user: boolean; bridge: string | false; model: string; mac: string };
   qmpSocket: string;
+  /** the serial console's unix socket: install-guest listens, qemu connects */
+  serialSocket: string;
 }
 
 function cpuModel(req: InstallRequest, accel: 'kvm' | 'tcg'): string {
@@ -165,6 +167,7 @@ export function buildQemuPlan(inputs: QemuInputs, phase: Phase): QemuTemplateDat
       mac: net.kind === 'none' ? '' : (net.mac ?? inputs.mac),
     },
     qmpSocket: path.join(inputs.workDir, `qmp-${phase}.sock`),
+    serialSocket: path.join(inputs.workDir, `serial-${phase}.sock`),
   };
 }
 

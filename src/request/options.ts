@@ -39,6 +39,7 @@ export const INSTALL_OPTIONS: Readonly<
   graphics: ['--graphics', 'value'],
   noreboot: ['--noreboot', 'flag'],
   wait: ['--wait', 'value'],
+  stallTimeout: ['--stall-timeout', 'value'],
   dryRun: ['--dry-run', 'flag'],
   printCmdline: ['--print-cmdline', 'flag'],
   logDir: ['--log-dir', 'value'],

@@ -63,6 +63,8 @@ export interface InstallRequest {
   noReboot: boolean;
   /** overall limit for the install phase, minutes; undefined = the default */
   waitMinutes?: number;
+  /** no new console output for this long ends the install (exit 4); undefined = the default */
+  stallTimeoutSeconds?: number;
   dryRun: boolean;
   printCmdline: boolean;
   json: boolean;
@@ -104,6 +106,7 @@ export interface RawInstallArgs {
   graphics?: string;
   noreboot?: boolean;
   wait?: string | number;
+  stallTimeout?: string | number;
   dryRun?: boolean;
   printCmdline?: boolean;
   json?: boolean;
@@ -341,6 +344,17 @@ export function parseInstallRequest(raw: RawInstallArgs, cwd: string): InstallRe
       });
     waitMinutes = w;
   }
+  let stallTimeoutSeconds: number | undefined;
+  if (raw.stallTimeout !== undefined) {
+    const st = Number(raw.stallTimeout);
+    if (!Number.isFinite(st) || st <= 0)
+      throw inputError(
+        'BAD_STALL_TIMEOUT',
+        `--stall-timeout '${raw.stallTimeout}' is not a positive number of seconds`,
+        { hint: '--stall-timeout 600' },
+      );
+    stallTimeoutSeconds = st;
+  }
   const onError = raw.onError ?? 'cleanup';
   if (onError !== 'cleanup' && onError !== 'keep')
     throw inputError('BAD_VALUE', `--on-error '${onError}' is not cleanup or keep`, {
@@ -393,6 +407,7 @@ export function parseInstallRequest(raw: RawInstallArgs, cwd: string): InstallRe
     graphics: 'none',
     noReboot: Boolean(raw.noreboot),
     ...(waitMinutes !== undefined ? { waitMinutes } : {}),
+    ...(stallTimeoutSeconds !== undefined ? { stallTimeoutSeconds } : {}),
     dryRun: Boolean(raw.dryRun),
     printCmdline: Boolean(raw.printCmdline),
     json: Boolean(raw.json),

@@ -1,16 +1,179 @@
-import { hostError } from '../errors.js';
-import type { Stage } from '../pipeline/stage.js';
+/**
+ * The install boot: starts qemu with the install argv, watches its console and QMP until the
+ * installer powers the guest off (or asks to reboot under -no-reboot), and always stops qemu.
+ *
+ * Launch and watch are ONE stage on purpose: the live qemu handle (a process, two sockets, a
+ * stream) is not state another stage could pick up, and the only way to guarantee "never a qemu
+ * left behind" without a module-level registry (stages are shared by parallel batch installs) is
+ * a try/finally around launch + supervision in the same function. The shared helpers below are
+ * used by reboot-and-confirm for the second boot.
+ */
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { InstallGuestError } from '../errors.js';
+import type { Stage, StageContext } from '../pipeline/stage.js';
 import type { InstallState } from '../pipeline/state.js';
+import { formatArgs, type Phase } from '../qemu/command.js';
+import type { SuperviseEvent } from '../qemu/completion.js';
+import type { QemuHandle } from '../qemu/process.js';
+import type { InstallerFamily } from '../qemu/rules/types.js';
 
-/** Starts qemu with the install argv, watches the console and QMP, then boots the installed disk to confirm. */
+/** default for --stall-timeout */
+export const DEFAULT_STALL_TIMEOUT_S = 600;
+/** default for --wait */
+export const DEFAULT_WAIT_MIN = 120;
+
+/** The rule pack for the media's installer: the resolved installer, else guessed from the OS family. */
+export function installerFamily(state: Pick<InstallState, 'media' | 'request'>): InstallerFamily {
+  const inst = state.media?.installer;
+  if (inst === 'anaconda' || inst === 'debian-installer') return inst;
+  const fam = (state.media?.family ?? state.request?.osVariant ?? '').toLowerCase();
+  if (/^(fedora|rhel|centos|rocky|alma|ol\d|oraclelinux)/.test(fam)) return 'anaconda';
+  if (/^(debian|ubuntu)/.test(fam)) return 'debian-installer';
+  return 'generic-linux';
+}
+
+export interface PhaseFiles {
+  argvFile: string;
+  serialLog: string;
+  qmpLog: string;
+  stderrLog: string;
+  qmpSocket: string;
+  serialSocket: string;
+}
+
+/** Where one boot's files go (sockets in the private work dir, logs in the log dir). */
+export function phaseFiles(workDir: string, logDir: string, phase: Phase): PhaseFiles {
+  return {
+    argvFile: path.join(logDir, `${phase}.args`),
+    serialLog: path.join(logDir, `serial-${phase}.log`),
+    qmpLog: path.join(logDir, `qmp-${phase}.jsonl`),
+    stderrLog: path.join(logDir, `qemu-${phase}.log`),
+    qmpSocket: path.join(workDir, `qmp-${phase}.sock`),
+    serialSocket: path.join(workDir, `serial-${phase}.sock`),
+  };
+}
+
+/** Starts one boot's qemu (argv[0] is the binary). Throws QEMU_EXITED_EARLY / QEMU_NOT_FOUND. */
+export async function startPhase(
+  ctx: StageContext<InstallState>,
+  phase: Phase,
+  argv: readonly string[],
+  maxLifetimeMs: number,
+): Promise<{ handle: QemuHandle; files: PhaseFiles }> {
+  const { launchQemu } = await import('../qemu/process.js');
+  const files = phaseFiles(ctx.state.workDir!, ctx.state.logDir!, phase);
+  const handle = await launchQemu({
+    binary: argv[0]!,
+    argv: argv.slice(1),
+    workDir: ctx.state.workDir!,
+    qmpSocketPath: files.qmpSocket,
+    serialSocketPath: files.serialSocket,
+    serialLogPath: files.serialLog,
+    qmpTranscriptPath: files.qmpLog,
+    stderrLogPath: files.stderrLog,
+    argvFilePath: files.argvFile,
+    maxLifetimeMs,
+    signal: ctx.signal,
+  });
+  ctx.log.info(`${phase} boot: qemu pid ${handle.pid}, serial log ${files.serialLog}`);
+  return { handle, files };
+}
+
+/** Forwards supervision events to the stage log (the CLI's reporter). */
+export function forwardEvents(ctx: StageContext<InstallState>, phase: Phase): (e: SuperviseEvent) => void {
+  return (e) => {
+    switch (e.type) {
+      case 'progress':
+        ctx.log.progress?.(e.fraction, e.text);
+        break;
+      case 'milestone':
+        ctx.log.progress?.(undefined, e.text);
+        ctx.log.event?.({ event: 'milestone', phase, text: e.text });
+        break;
+      case 'warning':
+        ctx.log.warn(`${phase} console: ${e.message}: ${e.line}`);
+        break;
+      case 'qmp':
+        ctx.log.event?.({ event: 'qmp', phase, name: e.event, data: e.data });
+        break;
+      case 'stopping':
+        ctx.log.info(`${phase} boot: stopping qemu (${e.reason})`);
+        break;
+      default:
+        break;
+    }
+  };
+}
+
+/**
+ * Adds the names the batch report reads (`fatalLine`, `logPath`) to a supervision error; other
+ * errors pass unchanged.
+ */
+export function withReportFields(e: unknown, serialLog: string): unknown {
+  if (!(e instanceof InstallGuestError)) return e;
+  const data = e.data ?? {};
+  const line = typeof data.line === 'string' ? data.line : undefined;
+  return new InstallGuestError(e.kind, e.code, e.message, {
+    ...(e.hint !== undefined ? { hint: e.hint } : {}),
+    cause: e,
+    data: { ...data, ...(line !== undefined ? { fatalLine: line } : {}), logPath: serialLog },
+  });
+}
+
 export const launchQemu: Stage<InstallState> = {
   name: 'launch-qemu',
   changesHost: true,
-  run() {
-    return Promise.reject(
-      hostError('NOT_IMPLEMENTED', 'running the install is not implemented yet', {
-        hint: 'use --dry-run --print-cmdline to see the qemu command lines',
-      }),
-    );
+  async run(ctx) {
+    const { state } = ctx;
+    const req = state.request!;
+    const argv = state.argv!;
+    const logDir = state.logDir!;
+    await writeFile(path.join(logDir, 'install.args'), formatArgs(argv.install), { mode: 0o600 });
+    await writeFile(path.join(logDir, 'confirm.args'), formatArgs(argv.confirm), { mode: 0o600 });
+
+    const stallTimeoutMs = (req.stallTimeoutSeconds ?? DEFAULT_STALL_TIMEOUT_S) * 1000;
+    const deadlineMs = (req.waitMinutes ?? DEFAULT_WAIT_MIN) * 60_000;
+    const family = installerFamily(state);
+    const { rulesFor, watch } = await import('../qemu/watch.js');
+    const { superviseInstall } = await import('../qemu/completion.js');
+
+    const t0 = performance.now();
+    const { handle, files } = await startPhase(ctx, 'install', argv.install, deadlineMs + 60_000);
+    try {
+      const watcher = watch(handle.serial.stream, { rules: rulesFor(family) });
+      const outcome = await superviseInstall({
+        handle,
+        watcher,
+        stallTimeoutMs,
+        deadlineMs,
+        signal: ctx.signal,
+        onEvent: forwardEvents(ctx, 'install'),
+        serialLogPath: files.serialLog,
+        noReboot: true,
+      });
+      const ms = Math.round(performance.now() - t0);
+      ctx.log.info(
+        `install finished in ${(ms / 1000).toFixed(1)} s (${outcome.how}, ${outcome.shutdownReason})`,
+      );
+      return {
+        installRun: {
+          ms,
+          how: outcome.how,
+          shutdownReason: outcome.shutdownReason,
+          rules: family,
+          resets: outcome.resets,
+          serialBytes: outcome.serialBytes,
+          warnings: outcome.warnings.map((w) => `${w.message}: ${w.line}`),
+          ...files,
+        },
+      };
+    } catch (e) {
+      throw withReportFields(e, files.serialLog);
+    } finally {
+      await handle.stop('install phase over').catch((e: unknown) => {
+        ctx.log.warn(`stopping the install qemu failed: ${e instanceof Error ? e.message : String(e)}`);
+      });
+    }
   },
 };

@@ -189,6 +189,7 @@ const FULL: Required<RawInstallArgs> = {
   graphics: 'none',
   noreboot: true,
   wait: '5',
+  stallTimeout: '60',
   dryRun: true,
   printCmdline: true,
   json: true,

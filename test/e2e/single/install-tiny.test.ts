@@ -1,0 +1,241 @@
+/**
+ * The whole `install-guest install` against the tiny installer under single TCG (real qemu, real
+ * kernel, real disk): install boot watched to its power-off, confirm boot from the installed disk,
+ * result and logs; then the failure paths (fatal console lines, a stall, qemu killed), each with no
+ * qemu left behind.
+ */
+import { expect } from 'chai';
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { main } from '../../../src/cli/main.js';
+import { type Bed, ensureBed } from '../bed/index.js';
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+  ms: number;
+  /** the qemu pids the run printed */
+  pids: number[];
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Runs the CLI in-process; `onPid` is called as each qemu starts (from the progress output). */
+async function install(argv: string[], cwd: string, onPid?: (pid: number) => void): Promise<Run> {
+  let stdout = '';
+  let stderr = '';
+  const pids: number[] = [];
+  const scan = (s: string): void => {
+    for (const m of s.matchAll(/boot: qemu pid (\d+)/g)) {
+      const pid = Number(m[1]);
+      pids.push(pid);
+      onPid?.(pid);
+    }
+  };
+  const t0 = performance.now();
+  const code = await main({
+    argv: ['install', ...argv],
+    env: {},
+    stdout: {
+      write: (s: string) => {
+        stdout += s;
+        scan(s);
+      },
+    },
+    stderr: {
+      write: (s: string) => {
+        stderr += s;
+        scan(s);
+      },
+    },
+    cwd,
+  });
+  return { code, stdout, stderr, ms: Math.round(performance.now() - t0), pids };
+}
+
+function lastJson(stdout: string): Record<string, unknown> {
+  const lines = stdout.trim().split('\n');
+  return JSON.parse(lines[lines.length - 1]!) as Record<string, unknown>;
+}
+
+describe('install-guest install: tiny installer end to end (single TCG)', function () {
+  this.timeout(180_000);
+  let bed: Bed;
+  let tmp: string;
+  let n = 0;
+
+  before(async function () {
+    this.timeout(15 * 60_000);
+    bed = await ensureBed();
+    tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'ig-install-'));
+  });
+  after(async () => {
+    if (tmp) await fs.rm(tmp, { recursive: true, force: true });
+  });
+
+  const baseArgs = (name: string, extra: string[] = []): string[] => [
+    '--boot',
+    `kernel=${bed.media.treeKernel},initrd=${bed.media.treeInitrd}`,
+    '--os-variant',
+    'fedora',
+    '--name',
+    name,
+    '--disk',
+    'size=1',
+    '--accel',
+    'tcg',
+    '--memory',
+    '512',
+    '--network',
+    'user,model=e1000e',
+    '--log-dir',
+    path.join(tmp, `${name}-logs`),
+    ...extra,
+  ];
+
+  async function caseDir(): Promise<string> {
+    const dir = path.join(tmp, `case${++n}`);
+    await fs.mkdir(dir);
+    return dir;
+  }
+
+  it('installs, boots the installed disk and confirms the guest sees the emulated NIC (exit 0)', async () => {
+    const cwd = await caseDir();
+    const logDir = path.join(tmp, 't1-logs');
+    const r = await install([...baseArgs('t1'), '--json'], cwd);
+    expect(r.code, r.stderr + r.stdout.slice(-3000)).to.equal(0);
+    expect(r.pids).to.have.length(2);
+    for (const pid of r.pids) expect(alive(pid), `qemu ${pid} still running`).to.equal(false);
+
+    const files = await fs.readdir(logDir);
+    for (const f of [
+      'install.args',
+      'confirm.args',
+      'serial-install.log',
+      'serial-confirm.log',
+      'qmp-install.jsonl',
+      'qmp-confirm.jsonl',
+      'ks.cfg.redacted',
+      'result.json',
+      'timings.json',
+    ])
+      expect(files, f).to.include(f);
+    const installArgs = (await fs.readFile(path.join(logDir, 'install.args'), 'utf8')).split('\n');
+    const confirmArgs = (await fs.readFile(path.join(logDir, 'confirm.args'), 'utf8')).split('\n');
+    expect(installArgs).to.include('-kernel');
+    expect(confirmArgs).to.not.include('-kernel');
+    expect(installArgs.some((a) => a.startsWith('socket,id=serial0,path='))).to.equal(true);
+    const serial = await fs.readFile(path.join(logDir, 'serial-install.log'), 'utf8');
+    expect(serial).to.include('Installation complete');
+    // SeaBIOS prints to the serial port with graphics=off
+    expect(await fs.readFile(path.join(logDir, 'serial-confirm.log'), 'utf8')).to.match(/SeaBIOS/);
+
+    // --json: events, one per line, then the result object
+    const events = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { event: string; name?: string; status?: string });
+    expect(
+      events.some((e) => e.event === 'stage' && e.name === 'launch-qemu' && e.status === 'done'),
+    ).to.equal(true);
+    expect(events.some((e) => e.event === 'progress')).to.equal(true);
+    const result = lastJson(r.stdout);
+    expect(result.event).to.equal('result');
+    expect(result.verdict).to.equal('confirmed');
+    const devices = result.devices as {
+      kind: string;
+      source: string;
+      vendorDevice: string;
+      guestDriver: string;
+    }[];
+    expect(devices).to.have.length(1);
+    // e1000e's id comes from qemu's query-pci and must match the guest's own listing
+    expect(devices[0]).to.include({
+      kind: 'emulated',
+      source: 'e1000e',
+      vendorDevice: '8086:10d3',
+      guestDriver: 'e1000e',
+    });
+    const onDisk = JSON.parse(await fs.readFile(path.join(logDir, 'result.json'), 'utf8')) as Record<
+      string,
+      unknown
+    >;
+    expect(onDisk.verdict).to.equal('confirmed');
+    const phases = onDisk.phases as { install: { ms: number }; confirm: { ms: number } };
+    expect(phases.install.ms).to.be.greaterThan(0);
+    expect(phases.confirm.ms).to.be.greaterThan(0);
+    // the answer file's secrets never reach the log dir
+    const redacted = await fs.readFile(path.join(logDir, 'ks.cfg.redacted'), 'utf8');
+    expect(redacted).to.include('%post');
+    // the disk the install wrote stays (the install succeeded)
+    expect((await fs.stat(path.join(cwd, 't1.qcow2'))).size).to.be.greaterThan(0);
+    console.log(
+      `      install+confirm: ${r.ms} ms (install ${phases.install.ms} ms, confirm ${phases.confirm.ms} ms)`,
+    );
+  });
+
+  for (const mode of ['traceback', 'panic'] as const) {
+    it(`ig.fail=${mode}: exit 1 soon after the fatal line, the line reported, qemu gone`, async () => {
+      const cwd = await caseDir();
+      const name = `f-${mode}`;
+      const r = await install([...baseArgs(name, ['--extra-args', `ig.fail=${mode}`]), '--json'], cwd);
+      expect(r.code, r.stderr + r.stdout.slice(-2000)).to.equal(1);
+      const err = (lastJson(r.stdout).error ?? {}) as {
+        code: string;
+        message: string;
+        data: { fatalLine: string; logPath: string; stopLatencyMs: number };
+      };
+      expect(err.code).to.equal('INSTALL_FAILED');
+      expect(err.data.fatalLine).to.match(
+        mode === 'traceback'
+          ? /PayloadInstallationError: Failed to install package tiny-base/
+          : /Kernel panic/,
+      );
+      expect(err.message).to.include(err.data.fatalLine.slice(0, 40));
+      expect(err.data.logPath).to.equal(path.join(tmp, `${name}-logs`, 'serial-install.log'));
+      // qemu is stopped as soon as the line is seen
+      expect(err.data.stopLatencyMs).to.be.lessThan(3000);
+      expect(r.pids).to.have.length(1);
+      expect(alive(r.pids[0]!)).to.equal(false);
+      // a failed install removes the disk it created
+      expect(await fs.readdir(cwd)).to.not.include(`${name}.qcow2`);
+      console.log(`      ig.fail=${mode}: exit after ${r.ms} ms, stop latency ${err.data.stopLatencyMs} ms`);
+    });
+  }
+
+  it('ig.fail=hang with --stall-timeout 5: exit 4, qemu gone', async () => {
+    const cwd = await caseDir();
+    const r = await install(
+      [...baseArgs('f-hang', ['--extra-args', 'ig.fail=hang', '--stall-timeout', '5']), '--json'],
+      cwd,
+    );
+    expect(r.code, r.stderr + r.stdout.slice(-2000)).to.equal(4);
+    const err = (lastJson(r.stdout).error ?? {}) as { code: string };
+    expect(err.code).to.equal('INSTALL_STALLED');
+    expect(alive(r.pids[0]!)).to.equal(false);
+  });
+
+  it('qemu killed mid-install: exit 1, everything cleaned up', async () => {
+    const cwd = await caseDir();
+    let killed = false;
+    const r = await install([...baseArgs('f-kill')], cwd, (pid) => {
+      if (killed) return;
+      killed = true;
+      setTimeout(() => process.kill(pid, 'SIGKILL'), 2000);
+    });
+    expect(killed).to.equal(true);
+    expect(r.code, r.stderr).to.equal(1);
+    expect(r.stderr).to.match(/QEMU_CRASHED|killed by SIGKILL/);
+    expect(alive(r.pids[0]!)).to.equal(false);
+    expect(await fs.readdir(cwd)).to.not.include('f-kill.qcow2');
+  });
+});
