@@ -137,7 +137,9 @@ export const hostdevCommand: CommandSpec = {
     if (action === 'snapshot') return runSnapshot(args, ctx);
     if (!args.target) {
       const { inputError } = await import('../errors.js');
-      throw inputError('USAGE', `hostdev ${action} needs a DEVICE`, { hint: `install-guest hostdev ${action} 0000:03:00.0` });
+      throw inputError('USAGE', `hostdev ${action} needs a DEVICE`, {
+        hint: `install-guest hostdev ${action} 0000:03:00.0`,
+      });
     }
     const { runAction } = await import('./hostdev-prepare.js');
     return runAction(action, args, ctx);

@@ -69,6 +69,8 @@ export interface InstallState {
   /** build-command */
   argv?: { install: string[]; confirm: string[] };
   warnings?: string[];
+  /** select-device: why no device was assigned (auto found none) */
+  fallbackReason?: string;
   /** launch-qemu: how the install boot ended, and its files */
   installRun?: PhaseRun & {
     how: 'poweroff' | 'reboot-request';

@@ -40,9 +40,39 @@ async function describe(
   };
 }
 
+type Picked =
+  | { kind: 'device'; address: string }
+  | { kind: 'none'; message: string; refused: { address: string; why: string }[] };
+
+async function pickFromInventory(host: Host, selector: string): Promise<Picked> {
+  const [{ listDevices }, { parseHostdevSpec, selectHostdev, requireAssignable }] = await Promise.all([
+    import('../pci/inventory.js'),
+    import('../pci/hostdev-spec.js'),
+  ]);
+  const inventory = await listDevices(host);
+  const sel = selectHostdev(parseHostdevSpec(selector), inventory);
+  if (sel.kind === 'none') {
+    return {
+      kind: 'none',
+      message: sel.message,
+      refused: sel.refused.map((r) => ({
+        address: r.address,
+        why: r.assessment.reasons
+          .filter((x) => x.severity === 'block')
+          .map((x) => x.code)
+          .join(', '),
+      })),
+    };
+  }
+  requireAssignable(sel.device, sel.assessment);
+  return { kind: 'device', address: sel.device.address };
+}
+
 /**
- * Resolves each --hostdev to a host PCI function. Explicit addresses only, for now; in a dry run a
- * device missing from this host is planned with a warning (the real run would stop here).
+ * Resolves each --hostdev to a host PCI function: explicit addresses directly; `auto`, vendor:device
+ * and interface names through the inventory and its verdicts. When `auto` finds no assignable NIC
+ * the install falls back (user networking, local media) and the plan and report say why. In a dry
+ * run an explicit device missing from this host is planned with a warning.
  */
 export const selectDevice: Stage<InstallState> = {
   name: 'select-device',
@@ -51,16 +81,20 @@ export const selectDevice: Stage<InstallState> = {
     const req = state.request!;
     const devices: SelectedDevice[] = [];
     const warnings = [...(state.warnings ?? [])];
+    let fallbackReason: string | undefined;
     for (const h of req.hostdevs) {
-      const address = canonicalAddress(h.selector);
+      let address = canonicalAddress(h.selector);
       if (!address) {
-        throw inputError(
-          'NOT_IMPLEMENTED',
-          `--hostdev '${h.selector}': selecting by vendor:device, interface name or auto is not implemented yet`,
-          {
-            hint: 'give the PCI address, e.g. --hostdev 0000:03:00.0',
-          },
-        );
+        // auto, vendor:device, interface name: resolved against the inventory (the same code as hostdev list)
+        const picked = await pickFromInventory(host, h.selector);
+        if (picked.kind === 'none') {
+          const note = `--hostdev ${h.selector}: ${picked.message} (${picked.refused.map((r) => `${r.address}: ${r.why}`).join('; ') || 'no network functions'}); installing with ${req.network.kind === 'none' ? 'no' : req.network.kind} networking and local media instead`;
+          warnings.push(note);
+          log.warn(`warning: ${note}`);
+          fallbackReason = note;
+          continue;
+        }
+        address = picked.address;
       }
       if (devices.some((d) => d.address === address)) {
         throw inputError('DUPLICATE_HOSTDEV', `--hostdev ${address} is given twice`, {
@@ -85,6 +119,6 @@ export const selectDevice: Stage<InstallState> = {
       }
       devices.push({ address, ...opts, ...found });
     }
-    return { devices, network: req.network, warnings };
+    return { devices, network: req.network, warnings, ...(fallbackReason ? { fallbackReason } : {}) };
   },
 };
