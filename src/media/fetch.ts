@@ -20,6 +20,7 @@ import { InstallGuestError, hostError, inputError, timeoutError } from '../error
 import { MediaCache } from './cache.js';
 import type { UrlMeta } from './cache.js';
 import type { Checksum } from './types.js';
+import { systemClock } from '../host/host.js';
 
 export interface FetchProgress {
   url: string;
@@ -105,23 +106,7 @@ function looksLikeHtmlPath(url: string): boolean {
   return /\.html?$/i.test(new URL(url).pathname);
 }
 
-function defaultSleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) {
-      reject(signal.reason as Error);
-      return;
-    }
-    const t = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = (): void => {
-      clearTimeout(t);
-      reject(signal?.reason as Error);
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}
+const defaultSleep = (ms: number, signal?: AbortSignal): Promise<void> => systemClock.sleep(ms, signal);
 
 async function hashFile(file: string, hashes: Hash[]): Promise<void> {
   for await (const chunk of createReadStream(file)) for (const h of hashes) h.update(chunk as Buffer);
