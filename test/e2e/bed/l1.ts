@@ -90,6 +90,8 @@ export function l1QemuArgs(
     'panic=-1',
     ...(iommu ? ['intel_iommu=on'] : []),
     `ig.run=${files.runDir}`,
+    // the checkout the command runs in; kept visible when it lies under a directory L1 mounts tmpfs on
+    `ig.keep=${options.cwd ?? repoRoot()}`,
     `ig.moddir=${bed.kernel.modulesDir}`,
     ...(options.outDir !== undefined ? ['ig.outtag=igout', `ig.outdir=${options.outDir}`] : []),
   ];

@@ -95,6 +95,12 @@ mount -t tmpfs tmpfs $R/dev/shm 2>/dev/null
 for d in /tmp /run /var/tmp; do
   mount -t tmpfs -o mode=1777 tmpfs "$R$d" 2>/dev/null
 done
+# a checkout under /tmp, /run or /var/tmp (a CI clone, say) would be hidden by those tmpfs mounts:
+# bind it back from the host root
+KEEP=$(karg ig.keep) || KEEP=""
+case "$KEEP" in
+  /tmp/* | /run/* | /var/tmp/*) mkdir -p "$R$KEEP" && mount --bind "/lower$KEEP" "$R$KEEP" ;;
+esac
 mkdir -p $R/var/lib/install-guest 2>/dev/null
 mount -t tmpfs -o mode=0755 tmpfs $R/var/lib/install-guest 2>/dev/null
 mkdir -p $R/root 2>/dev/null
