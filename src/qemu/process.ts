@@ -17,7 +17,7 @@
  * console watcher. `-serial file:<path>` also works (pass no serialSocketPath), but then nothing
  * can be watched live.
  */
-import { createWriteStream, promises as fs } from 'node:fs';
+import { constants as fsConstants, createWriteStream, promises as fs } from 'node:fs';
 import net from 'node:net';
 import { PassThrough } from 'node:stream';
 import { execa } from 'execa';
@@ -54,6 +54,46 @@ export interface LaunchQemuOptions {
   /** aborting stops qemu (and a launch in progress) */
   signal?: AbortSignal;
   env?: Record<string, string>;
+  /**
+   * Tie qemu's life to this process (default true): qemu is started through util-linux's
+   * `setpriv --pdeathsig KILL`, so when install-guest dies, even by SIGKILL, the kernel kills qemu
+   * too and the device's /dev/vfio group is released for `install-guest recover`. Without setpriv
+   * on PATH qemu starts directly (an orphaned qemu then keeps the device until it exits).
+   */
+  dieWithParent?: boolean;
+}
+
+let setprivPath: Promise<string | null> | undefined;
+
+/** util-linux's setpriv on PATH, looked up once. */
+function findSetpriv(): Promise<string | null> {
+  setprivPath ??= (async () => {
+    for (const dir of (process.env.PATH ?? '/usr/bin:/bin').split(':')) {
+      if (!dir) continue;
+      const candidate = `${dir}/setpriv`;
+      if (
+        await fs.access(candidate, fsConstants.X_OK).then(
+          () => true,
+          () => false,
+        )
+      )
+        return candidate;
+    }
+    return null;
+  })();
+  return setprivPath;
+}
+
+/**
+ * The program and arguments that start qemu (pure): through `setpriv --pdeathsig KILL --` when a
+ * setpriv path is given. setpriv execs qemu, so the PID is qemu's and the argv is unchanged.
+ */
+export function qemuSpawnArgv(
+  binary: string,
+  argv: readonly string[],
+  setpriv: string | null,
+): [string, string[]] {
+  return setpriv ? [setpriv, ['--pdeathsig', 'KILL', '--', binary, ...argv]] : [binary, [...argv]];
 }
 
 export interface QemuExit {
@@ -252,7 +292,12 @@ export async function launchQemu(opts: LaunchQemuOptions): Promise<QemuHandle> {
     : undefined;
   stderrLog?.on('error', () => undefined);
 
-  const child = execa(opts.binary, [...opts.argv], {
+  const [program, programArgs] = qemuSpawnArgv(
+    opts.binary,
+    opts.argv,
+    opts.dieWithParent === false ? null : await findSetpriv(),
+  );
+  const child = execa(program, programArgs, {
     cwd: opts.workDir,
     stdin: 'ignore',
     stdout: 'pipe',
@@ -364,6 +409,9 @@ export async function launchQemu(opts: LaunchQemuOptions): Promise<QemuHandle> {
     // connection closed before the greeting means "look at the process" too
     const ex = exitInfo ?? (await timeout(exited, giveUp.signal.aborted ? 10_000 : 2000));
     if (ex) {
+      // through setpriv, a missing emulator is setpriv's exit 127 with "failed to execute"
+      const execFailed = /^setpriv: failed to execute .*$/m.exec(ex.stderrTail);
+      if (!spawnError && ex.code === 127 && execFailed) spawnError = execFailed[0].replace(/^setpriv: /, '');
       if (spawnError) {
         throw hostError('QEMU_NOT_FOUND', `cannot run ${opts.binary}: ${spawnError}`, {
           hint: 'install qemu-system-x86 (Debian) / qemu-kvm (Fedora) or pass the emulator path',

@@ -6,6 +6,7 @@
 import { expect } from 'chai';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import { execa } from 'execa';
 import { InstallGuestError } from '../../src/errors.js';
 import { superviseInstall } from '../../src/qemu/completion.js';
 import { launchQemu, type QemuHandle } from '../../src/qemu/process.js';
@@ -197,6 +198,53 @@ describe('qemu process and QMP (real qemu, firmware only)', function () {
     );
     expect(tooLong.code).to.equal('SOCKET_PATH_TOO_LONG');
   });
+
+  for (const die of [true, false]) {
+    it(
+      die
+        ? 'ends qemu with its supervisor: a SIGKILLed install-guest leaves no qemu holding the device'
+        : 'without the parent-death tie (dieWithParent: false) qemu outlives a SIGKILLed supervisor',
+      async () => {
+        const child = execa(
+          process.execPath,
+          [
+            '--import',
+            'tsx',
+            path.join(import.meta.dirname, 'qemu-launcher-child.ts'),
+            dir!,
+            die ? 'yes' : 'no',
+          ],
+          { buffer: false, stdout: 'pipe', stderr: 'inherit', reject: false },
+        );
+        const pid = await new Promise<number>((resolve, reject) => {
+          let text = '';
+          child.stdout.on('data', (d: Buffer) => {
+            text += d.toString();
+            const m = /^(\d+)\n/.exec(text);
+            if (m) resolve(Number(m[1]));
+          });
+          void child.then((r) => reject(new Error(`launcher ended first: ${String(r.exitCode)}`)));
+        });
+        const comm = (await fs.readFile(`/proc/${pid}/comm`, 'utf8')).trim();
+        expect(comm).to.equal('qemu-system-x86');
+        child.kill('SIGKILL');
+        await child;
+        const gone = async (): Promise<boolean> =>
+          fs.stat(`/proc/${pid}`).then(
+            () => false,
+            () => true,
+          );
+        let isGone = false;
+        for (let i = 0; i < 50 && !(isGone = await gone()); i += 1)
+          await new Promise((r) => setTimeout(r, 100));
+        try {
+          expect(isGone, `qemu ${pid} after its supervisor was SIGKILLed`).to.equal(die);
+        } finally {
+          if (!isGone) process.kill(pid, 'SIGKILL');
+        }
+      },
+    );
+  }
 
   describe('supervising an install', () => {
     it('stops qemu on a fatal console line and names the line and the serial log', async () => {
