@@ -245,6 +245,18 @@ function within<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
   );
 }
 
+/** INSTALL_FAILED for a fatal console line: the line, the rule, where it is in the serial log. */
+function installFailed(f: FatalEvent, serialLog: string, extra: Record<string, unknown>): InstallGuestError {
+  return guestError(
+    'INSTALL_FAILED',
+    `install failed: ${f.message}: "${f.line}" (serial log ${serialLog}, byte ${f.offset})`,
+    {
+      hint: f.hint ?? `read the serial log ${serialLog} around byte ${f.offset}`,
+      data: { rule: f.rule, line: f.line, offset: f.offset, trigger: f.trigger, serialLog, ...extra },
+    },
+  );
+}
+
 /**
  * Watches one install run to its end. Resolves when the guest shut down (or asked to reboot) with
  * no fatal console line; otherwise stops qemu and throws:
@@ -303,22 +315,10 @@ export function superviseInstall(opts: SuperviseOptions): Promise<InstallOutcome
       const stop = await stopQemu(`fatal console line (${f.rule})`);
       const gone = now();
       fail(
-        guestError(
-          'INSTALL_FAILED',
-          `install failed: ${f.message}: "${f.line}" (serial log ${serialLog}, byte ${f.offset})`,
-          {
-            hint: f.hint ?? `read the serial log ${serialLog} around byte ${f.offset}`,
-            data: {
-              rule: f.rule,
-              line: f.line,
-              offset: f.offset,
-              trigger: f.trigger,
-              serialLog,
-              stopSteps: stop?.steps,
-              stopLatencyMs: Math.round(gone - seenAt),
-            },
-          },
-        ),
+        installFailed(f, serialLog, {
+          stopSteps: stop?.steps,
+          stopLatencyMs: Math.round(gone - seenAt),
+        }),
       );
     };
 
@@ -340,23 +340,7 @@ export function superviseInstall(opts: SuperviseOptions): Promise<InstallOutcome
       const fatal = watcher.fatals[0];
       if (fatal) {
         // The console said what went wrong before the guest went down: that is the failure.
-        fail(
-          guestError(
-            'INSTALL_FAILED',
-            `install failed: ${fatal.message}: "${fatal.line}" (serial log ${serialLog}, byte ${fatal.offset})`,
-            {
-              hint: fatal.hint ?? `read the serial log ${serialLog} around byte ${fatal.offset}`,
-              data: {
-                rule: fatal.rule,
-                line: fatal.line,
-                offset: fatal.offset,
-                trigger: fatal.trigger,
-                serialLog,
-                lifecycle: v,
-              },
-            },
-          ),
-        );
+        fail(installFailed(fatal, serialLog, { lifecycle: v }));
         return;
       }
       const data = { serialLog, notes: lc.notes, exit, lastLine: lastLineText() };
