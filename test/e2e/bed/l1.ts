@@ -11,7 +11,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { Bed } from './build.js';
-import { type QemuResult, runQemu, tail } from './qemu.js';
+import { type QemuResult, baseTcgArgs, runQemu, tail } from './qemu.js';
 import { privateTempDir, repoRoot, rmrf, shQuote } from './util.js';
 
 export interface RunInL1Options {
@@ -99,21 +99,7 @@ export function l1QemuArgs(
   if (preload.length > 0) append.push(`ig.preload=${preload.join(',')}`);
   append.push(...(options.append ?? []));
   const esc = (s: string): string => s.replace(/,/g, ',,');
-  const args = [
-    '-nodefaults',
-    '-no-user-config',
-    '-display',
-    'none',
-    '-machine',
-    'q35',
-    '-accel',
-    'tcg',
-    '-m',
-    String(options.memoryMiB ?? 1024),
-    '-smp',
-    String(options.cpus ?? 1),
-    '-no-reboot',
-  ];
+  const args = [...baseTcgArgs(options.memoryMiB ?? 1024), '-smp', String(options.cpus ?? 1), '-no-reboot'];
   // the IOMMU must come before the devices it translates for
   if (iommu) {
     args.push('-device', `intel-iommu,intremap=${options.intremap === false ? 'off' : 'on'},caching-mode=on`);

@@ -63,6 +63,22 @@ function installExitHook(): void {
 }
 
 /** Kills every qemu the bed started that is still running (for after/afterEach hooks). */
+/** The start of every bed qemu argv: a q35 machine under TCG with no default devices and no display. */
+export function baseTcgArgs(memoryMiB: number): string[] {
+  return [
+    '-nodefaults',
+    '-no-user-config',
+    '-display',
+    'none',
+    '-machine',
+    'q35',
+    '-accel',
+    'tcg',
+    '-m',
+    String(memoryMiB),
+  ];
+}
+
 export function killAllQemu(): void {
   for (const child of live) child.kill('SIGKILL');
 }

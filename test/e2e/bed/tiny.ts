@@ -12,7 +12,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { Bed } from './build.js';
-import { type QemuResult, runQemu } from './qemu.js';
+import { type QemuResult, baseTcgArgs, runQemu } from './qemu.js';
 import { cpioNewc, privateTempDir, rmrf, run } from './util.js';
 
 export type TinyMedia = 'direct' | 'tree' | 'netboot' | 'iso' | 'disk';
@@ -92,18 +92,7 @@ export function tinyQemuArgs(
   options: BootTinyOptions,
   files: { initrd?: string; oemdrv?: string },
 ): string[] {
-  const args = [
-    '-nodefaults',
-    '-no-user-config',
-    '-display',
-    'none',
-    '-machine',
-    'q35',
-    '-accel',
-    'tcg',
-    '-m',
-    String(options.memoryMiB ?? 512),
-  ];
+  const args = baseTcgArgs(options.memoryMiB ?? 512);
   if (options.noReboot !== false) args.push('-no-reboot');
   const restrict = options.ksUrl === undefined ? 'on' : 'off';
   const nics = options.nics ?? [{ model: 'e1000e' }];
