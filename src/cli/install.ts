@@ -62,6 +62,12 @@ export function installOptions(y: Argv): Argv {
       describe:
         'install tree: http(s) URL, local directory or ISO file   e.g. --location https://mirror/fedora/40/Everything/x86_64/os/',
     })
+    .option('fallback-location', {
+      group: M,
+      type: 'string',
+      describe:
+        'local tree or ISO to install from instead of network media when --hostdev auto finds no assignable NIC   e.g. --fallback-location ./Fedora-40-dvd.iso',
+    })
     .option('cdrom', {
       group: M,
       type: 'string',

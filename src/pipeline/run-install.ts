@@ -24,6 +24,16 @@ export function planOf(state: InstallState, records: StageRecord[]): Record<stri
   };
 }
 
+interface Argvs {
+  install: readonly string[];
+  confirm: readonly string[];
+}
+
+/** Both argvs, one argument per line, each under a `# … boot` heading. */
+function formatCmdlines(argv: Argvs): string {
+  return `# install boot\n${formatArgs(argv.install)}\n# confirm boot\n${formatArgs(argv.confirm).trimEnd()}`;
+}
+
 export async function runInstall(args: Args, ctx: CommandContext): Promise<number> {
   const raw = pickInstallArgs(args);
   const signal = ctx.deps.signal ?? new AbortController().signal;
@@ -42,7 +52,11 @@ export async function runInstall(args: Args, ctx: CommandContext): Promise<numbe
         info: (l) => reporter.info(l),
         warn: (l) => reporter.warn(l),
         progress: (f, t) => reporter.progress(f, t),
-        event: (o) => reporter.event(o),
+        event: (o) => {
+          // --print-cmdline in a real run: the argvs in the --print-cmdline format on stdout, or as a JSON event
+          if (o.event === 'cmdline' && !ctx.json) ctx.print(formatCmdlines(o as unknown as Argvs));
+          else reporter.event(o);
+        },
       }
     : { info: (l) => ctx.warn(l), warn: (l) => ctx.warn(l) };
   try {
@@ -83,17 +97,11 @@ export async function runInstall(args: Args, ctx: CommandContext): Promise<numbe
       reporter.close();
       if (ctx.json) reporter.result(result);
       else for (const l of summaryLines(result)) ctx.print(l);
-      if (raw.printCmdline && state.argv)
-        ctx.warn(
-          `the qemu command lines are in ${state.logDir ?? 'the log dir'} (install.args, confirm.args)`,
-        );
       return 0;
     }
     if (ctx.json) ctx.printJson(planOf(state, records));
     else if (raw.printCmdline && state.argv) {
-      ctx.print(
-        `# install boot\n${formatArgs(state.argv.install)}\n# confirm boot\n${formatArgs(state.argv.confirm).trimEnd()}`,
-      );
+      ctx.print(formatCmdlines(state.argv));
     } else if (raw.dryRun) {
       for (const r of records) ctx.print(`${r.status.padEnd(8)} ${r.name}`);
       ctx.print('dry run: nothing on the host was changed (add --print-cmdline for the qemu command lines)');

@@ -71,6 +71,8 @@ export interface InstallState {
   warnings?: string[];
   /** select-device: why no device was assigned (auto found none) */
   fallbackReason?: string;
+  /** select-device: the local media (--fallback-location) that replace network media after a fallback */
+  fallbackMedia?: { location: string };
   /** launch-qemu: how the install boot ended, and its files */
   installRun?: PhaseRun & {
     how: 'poweroff' | 'reboot-request';

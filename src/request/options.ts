@@ -22,6 +22,7 @@ export const INSTALL_OPTIONS: Readonly<
   osVariant: ['--os-variant', 'value'],
   location: ['--location', 'value'],
   cdrom: ['--cdrom', 'value'],
+  fallbackLocation: ['--fallback-location', 'value'],
   import: ['--import', 'flag'],
   boot: ['--boot', 'value'],
   extraArgs: ['--extra-args', 'value'],

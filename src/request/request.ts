@@ -46,6 +46,8 @@ export interface InstallRequest {
   disks: DiskRequest[];
   location?: string;
   cdrom?: string;
+  /** local media (directory or ISO) used instead of network media when no NIC can be assigned */
+  fallbackLocation?: string;
   import: boolean;
   boot?: BootRequest;
   extraArgs?: string;
@@ -93,6 +95,7 @@ export interface RawInstallArgs {
   disk?: (string | number)[];
   location?: string;
   cdrom?: string;
+  fallbackLocation?: string;
   import?: boolean;
   boot?: string;
   extraArgs?: string;
@@ -272,6 +275,19 @@ function parseBoot(text: string, cwd: string): BootRequest {
   };
 }
 
+/** --fallback-location: a local directory or ISO (network media cannot stand in for a missing NIC). */
+function parseFallbackLocation(value: string, cwd: string): string {
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value))
+    throw inputError(
+      'FALLBACK_NOT_LOCAL',
+      `--fallback-location '${value}' is network media; the fallback must be local`,
+      {
+        hint: 'give a local install tree directory or ISO, e.g. --fallback-location ./Fedora-40-dvd.iso',
+      },
+    );
+  return abs(cwd, value);
+}
+
 export function parseInstallRequest(raw: RawInstallArgs, cwd: string): InstallRequest {
   const name = raw.name ?? 'install-guest';
   assertPlainValue('--name', name);
@@ -283,6 +299,7 @@ export function parseInstallRequest(raw: RawInstallArgs, cwd: string): InstallRe
   for (const [opt, val] of [
     ['--location', raw.location],
     ['--cdrom', raw.cdrom],
+    ['--fallback-location', raw.fallbackLocation],
     ['--extra-args', raw.extraArgs],
     ['--os-variant', raw.osVariant],
     ['--kickstart', raw.kickstart],
@@ -386,6 +403,9 @@ export function parseInstallRequest(raw: RawInstallArgs, cwd: string): InstallRe
       ? { location: /^[a-z]+:\/\//i.test(raw.location) ? raw.location : abs(cwd, raw.location) }
       : {}),
     ...(raw.cdrom ? { cdrom: abs(cwd, raw.cdrom) } : {}),
+    ...(raw.fallbackLocation !== undefined
+      ? { fallbackLocation: parseFallbackLocation(raw.fallbackLocation, cwd) }
+      : {}),
     import: Boolean(raw.import),
     ...(boot ? { boot } : {}),
     ...(raw.extraArgs ? { extraArgs: raw.extraArgs } : {}),

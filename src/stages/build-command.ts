@@ -29,13 +29,14 @@ export function qemuInputs(state: InstallState): QemuInputs {
 export const buildCommand: Stage<InstallState> = {
   name: 'build-command',
   changesHost: false,
-  run({ state }) {
+  run({ state, dryRun, log }) {
     const inputs = qemuInputs(state);
-    return Promise.resolve({
-      argv: {
-        install: renderArgs('install', buildQemuPlan(inputs, 'install')),
-        confirm: renderArgs('confirm', buildQemuPlan(inputs, 'confirm')),
-      },
-    });
+    const argv = {
+      install: renderArgs('install', buildQemuPlan(inputs, 'install')),
+      confirm: renderArgs('confirm', buildQemuPlan(inputs, 'confirm')),
+    };
+    // a real run with --print-cmdline shows both argvs before qemu starts (a dry run prints its plan)
+    if (!dryRun && state.request!.printCmdline) log.event?.({ event: 'cmdline', ...argv });
+    return Promise.resolve({ argv });
   },
 };

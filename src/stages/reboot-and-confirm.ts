@@ -173,8 +173,12 @@ export const rebootAndConfirm: Stage<InstallState> = {
     const t0 = performance.now();
     const { handle, files } = await startPhase(ctx, 'confirm', state.argv!.confirm, deadlineMs + 60_000);
     try {
-      // qemu's own view of the bus: fixed once the devices are realized, before the guest runs
-      const qemuPci = await queryPci(handle.qmp);
+      // qemu's own view of the bus. Devices behind a bridge (the pcie-root-port each assigned device
+      // sits on) are listed only once the guest's firmware numbered the bridge's secondary bus, so
+      // the view that counts is taken when the guest printed its block; this early one is what is
+      // left when the guest powers off first.
+      const earlyPci = await queryPci(handle.qmp);
+      let latePci: Promise<GuestPciDevice[] | null> | undefined;
       // the console feeds the fatal-line watcher and the IG-CONFIRM reader
       const watcher = new ConsoleWatcher({ rules: rulesFor('generic-linux') });
       let text = '';
@@ -189,7 +193,10 @@ export const rebootAndConfirm: Stage<InstallState> = {
             text += chunk.toString('latin1');
             if (!report && text.indexOf(END_MARK, from) >= 0) {
               report = parseConfirmLines(text);
-              if (report) onBlock();
+              if (report) {
+                latePci = queryPci(handle.qmp).catch(() => null);
+                onBlock();
+              }
             }
           }
         } catch {
@@ -230,6 +237,7 @@ export const rebootAndConfirm: Stage<InstallState> = {
         }
         ended = 'block-seen';
       }
+      const qemuPci = (await latePci) ?? earlyPci;
       if (ended === 'block-seen') {
         await handle.stop('confirmation block read');
       } else {

@@ -26,14 +26,18 @@ async function resolveInstallMedia(ctx: StageContext<InstallState>): Promise<Par
   const { state, signal, log } = ctx;
   const req = state.request!;
   const { resolveMedia: resolve } = await import('../media/resolve.js');
+  // after a fallback (select-device), --fallback-location replaces the network media
+  const fallback = state.fallbackMedia;
   const resolved = await resolve(
-    {
-      ...(req.location ? { location: req.location } : {}),
-      ...(req.cdrom ? { cdrom: req.cdrom } : {}),
-      ...(req.boot?.kernel
-        ? { boot: { kernel: req.boot.kernel, ...(req.boot.initrd ? { initrd: req.boot.initrd } : {}) } }
-        : {}),
-    },
+    fallback
+      ? { location: fallback.location }
+      : {
+          ...(req.location ? { location: req.location } : {}),
+          ...(req.cdrom ? { cdrom: req.cdrom } : {}),
+          ...(req.boot?.kernel
+            ? { boot: { kernel: req.boot.kernel, ...(req.boot.initrd ? { initrd: req.boot.initrd } : {}) } }
+            : {}),
+        },
     { cacheDir: state.cacheDir!, signal, onProgress: (p) => log.info(formatProgress(p)) },
   );
   // a local anaconda tree is served below, so the media module's "must be served" note does not apply
@@ -47,6 +51,7 @@ async function resolveInstallMedia(ctx: StageContext<InstallState>): Promise<Par
     installer: resolved.installer,
     ...(resolved.version ? { version: resolved.version } : {}),
     arch: resolved.arch,
+    ...(fallback && state.fallbackReason ? { fallbackReason: state.fallbackReason } : {}),
   };
   if (resolved.kind === 'cdrom' || !resolved.kernel) {
     return {

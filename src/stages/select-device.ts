@@ -40,6 +40,35 @@ async function describe(
   };
 }
 
+/**
+ * The media after a fallback (media/fallback.ts decides): network media are replaced by
+ * --fallback-location when given; local media stay. A guest with a bridge still reaches the network.
+ */
+async function fallbackMediaFor(
+  req: InstallState['request'] & object,
+  why: string,
+): Promise<{ location?: string; note: string }> {
+  const { chooseFallback } = await import('../media/fallback.js');
+  const decision = chooseFallback({
+    request: {
+      ...(req.location ? { location: req.location } : {}),
+      ...(req.cdrom ? { cdrom: req.cdrom } : {}),
+      ...(req.boot?.kernel
+        ? { boot: { kernel: req.boot.kernel, ...(req.boot.initrd ? { initrd: req.boot.initrd } : {}) } }
+        : {}),
+    },
+    nic: { status: 'none-assignable', why },
+    ...(req.fallbackLocation ? { fallbackLocation: req.fallbackLocation } : {}),
+    userNetworking: req.network.kind !== 'none',
+  });
+  if (decision.fellBack && decision.media.location)
+    return {
+      location: decision.media.location,
+      note: `the local media ${decision.media.location} (--fallback-location) instead`,
+    };
+  return { note: 'its own media' };
+}
+
 type Picked =
   | { kind: 'device'; address: string }
   | { kind: 'none'; message: string; refused: { address: string; why: string }[] };
@@ -82,13 +111,18 @@ export const selectDevice: Stage<InstallState> = {
     const devices: SelectedDevice[] = [];
     const warnings = [...(state.warnings ?? [])];
     let fallbackReason: string | undefined;
+    let fallbackMedia: { location: string } | undefined;
     for (const h of req.hostdevs) {
       let address = canonicalAddress(h.selector);
       if (!address) {
         // auto, vendor:device, interface name: resolved against the inventory (the same code as hostdev list)
         const picked = await pickFromInventory(host, h.selector);
         if (picked.kind === 'none') {
-          const note = `--hostdev ${h.selector}: ${picked.message} (${picked.refused.map((r) => `${r.address}: ${r.why}`).join('; ') || 'no network functions'}); installing with ${req.network.kind === 'none' ? 'no' : req.network.kind} networking and local media instead`;
+          const refused = picked.refused.map((r) => `${r.address}: ${r.why}`).join('; ');
+          const why = `--hostdev ${h.selector}: ${picked.message}${refused ? ` (${refused})` : ''}`;
+          const media = await fallbackMediaFor(req, why);
+          if (media.location) fallbackMedia = { location: media.location };
+          const note = `${why}; installing with ${req.network.kind === 'none' ? 'no' : req.network.kind} networking and ${media.note}`;
           warnings.push(note);
           log.warn(`warning: ${note}`);
           fallbackReason = note;
@@ -119,6 +153,12 @@ export const selectDevice: Stage<InstallState> = {
       }
       devices.push({ address, ...opts, ...found });
     }
-    return { devices, network: req.network, warnings, ...(fallbackReason ? { fallbackReason } : {}) };
+    return {
+      devices,
+      network: req.network,
+      warnings,
+      ...(fallbackReason ? { fallbackReason } : {}),
+      ...(fallbackMedia ? { fallbackMedia } : {}),
+    };
   },
 };

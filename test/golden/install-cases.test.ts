@@ -93,7 +93,15 @@ describe('golden install cases', function () {
       );
 
       // meaning, not only text
-      const requested = pairs(argv, '--hostdev').map((h) => canonicalAddress(h.split(',')[0]!));
+      // explicit addresses are assigned as given; selectors (auto, vendor:device, names) go through the inventory
+      const requested = pairs(argv, '--hostdev')
+        .map((h) => canonicalAddress(h.split(',')[0]!))
+        .filter((a) => a !== null)
+        .concat(
+          plan.devices
+            .map((d) => d.address)
+            .filter((a) => !pairs(argv, '--hostdev').some((h) => canonicalAddress(h.split(',')[0]!) === a)),
+        );
       for (const boot of [install, confirm]) {
         const vfio = pairs(boot, '-device').filter((d) => d.startsWith('vfio-pci,'));
         expect(vfio.map((d) => /host=([^,]+)/.exec(d)![1])).to.deep.equal(requested);

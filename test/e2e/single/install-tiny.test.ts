@@ -111,7 +111,7 @@ describe('install-guest install: tiny installer end to end (single TCG)', functi
   it('installs, boots the installed disk and confirms the guest sees the emulated NIC (exit 0)', async () => {
     const cwd = await caseDir();
     const logDir = path.join(tmp, 't1-logs');
-    const r = await install([...baseArgs('t1'), '--json'], cwd);
+    const r = await install([...baseArgs('t1'), '--json', '--print-cmdline'], cwd);
     expect(r.code, r.stderr + r.stdout.slice(-3000)).to.equal(0);
     expect(r.pids).to.have.length(2);
     for (const pid of r.pids) expect(alive(pid), `qemu ${pid} still running`).to.equal(false);
@@ -148,6 +148,14 @@ describe('install-guest install: tiny installer end to end (single TCG)', functi
       events.some((e) => e.event === 'stage' && e.name === 'launch-qemu' && e.status === 'done'),
     ).to.equal(true);
     expect(events.some((e) => e.event === 'progress')).to.equal(true);
+    // --print-cmdline in a real run: both argvs as an event before qemu starts, equal to the log dir's files
+    const cmdline = events.find((e) => e.event === 'cmdline') as unknown as
+      { install: string[]; confirm: string[] } | undefined;
+    expect(cmdline?.install).to.deep.equal(installArgs.filter((a) => a !== ''));
+    expect(cmdline?.confirm).to.deep.equal(confirmArgs.filter((a) => a !== ''));
+    expect(events.indexOf(cmdline as never)).to.be.lessThan(
+      events.findIndex((e) => e.event === 'stage' && e.name === 'launch-qemu'),
+    );
     const result = lastJson(r.stdout);
     expect(result.event).to.equal('result');
     expect(result.verdict).to.equal('confirmed');

@@ -171,6 +171,7 @@ const FULL: Required<RawInstallArgs> = {
   disk: ['size=1'],
   location: '/l',
   cdrom: '/c',
+  fallbackLocation: '/f',
   import: true,
   boot: 'kernel=/k',
   extraArgs: 'x',
