@@ -6,6 +6,7 @@
  */
 import type { Argv } from 'yargs';
 import type { Host } from '../host/host.js';
+import type { WizardOverrides } from '../wizard/types.js';
 
 export interface Output {
   write(chunk: string): unknown;
@@ -22,6 +23,14 @@ export interface CliDeps {
   signal?: AbortSignal;
   /** tests inject a host (e.g. a fixture tree with a kernel model); otherwise one is made from --host-root */
   host?: Host;
+  /** the terminal input the interactive install checks for a TTY; src/bin leaves it unset: process.stdin */
+  stdin?: { isTTY?: boolean };
+  /**
+   * replaces parts of the interactive install (tests): the prompts (otherwise @inquirer/prompts), and
+   * the device list, media inspection and kickstart lint (otherwise the ones `hostdev list`,
+   * `media inspect` and `kickstart lint` use)
+   */
+  wizard?: WizardOverrides;
 }
 
 export interface CommandContext {

@@ -5,13 +5,14 @@
  * Plain passwords are refused on the command line (argv is visible to every user of the host):
  * give them in a --vars file or with rootPasswordFile= / user.passwordFile=.
  */
+import path from 'node:path';
 import type { Argv } from 'yargs';
 import { EXIT, inputError } from '../errors.js';
+import type { Finding, LintOptions } from '../kickstart/lint.js';
 import type { Args, CommandContext, CommandSpec } from './command.js';
 
 async function render(args: Args, ctx: CommandContext): Promise<number> {
   const { readFile, writeFile } = await import('node:fs/promises');
-  const path = await import('node:path');
   const { renderKickstart, DEFAULT_TEMPLATE } = await import('../kickstart/render.js');
   const { applySetItems } = await import('../kickstart/vars.js');
   const { lintKickstart, countBySeverity } = await import('../kickstart/lint.js');
@@ -76,10 +77,25 @@ function isNic(v: unknown): v is { mac?: string; name?: string } {
   return typeof v === 'object' && v !== null && typeof (v as { mac?: unknown }).mac === 'string';
 }
 
-async function lint(args: Args, ctx: CommandContext): Promise<number> {
-  const path = await import('node:path');
+/** What `kickstart lint` finds in a file: includes resolved, findings mapped to the file and line written. */
+export async function lintFile(
+  file: string,
+  options: LintOptions = {},
+): Promise<{ findings: Finding[]; errors: number; warnings: number }> {
   const { lintKickstart, countBySeverity } = await import('../kickstart/lint.js');
   const { resolveIncludes, mapFindings } = await import('../kickstart/user-kickstart.js');
+  const resolved = await resolveIncludes(file);
+  const findings = mapFindings(lintKickstart(resolved.text, options), resolved.origins);
+  return { findings, ...countBySeverity(findings) };
+}
+
+/** One finding as `kickstart lint` prints it: `FILE:LINE: SEVERITY CODE: MESSAGE`. */
+export function findingLine(f: Finding, cwd: string, target: string): string {
+  const where = f.file ? path.relative(cwd, f.file) || f.file : target;
+  return `${where}:${f.line}: ${f.severity} ${f.code}: ${f.message}`;
+}
+
+async function lint(args: Args, ctx: CommandContext): Promise<number> {
   if (typeof args.target !== 'string') {
     throw inputError('USAGE', 'kickstart lint needs a FILE', { hint: 'install-guest kickstart lint ks.cfg' });
   }
@@ -90,22 +106,14 @@ async function lint(args: Args, ctx: CommandContext): Promise<number> {
       ? { mac: nicArg }
       : { name: nicArg }
     : undefined;
-  const resolved = await resolveIncludes(file);
-  const findings = mapFindings(
-    lintKickstart(resolved.text, {
-      headless: Boolean(args.headless),
-      ...(assignedNic ? { assignedNic } : {}),
-    }),
-    resolved.origins,
-  );
-  const { errors, warnings } = countBySeverity(findings);
+  const { findings, errors, warnings } = await lintFile(file, {
+    headless: Boolean(args.headless),
+    ...(assignedNic ? { assignedNic } : {}),
+  });
   if (ctx.json) {
     ctx.printJson({ file, findings, errors, warnings });
   } else {
-    for (const f of findings) {
-      const where = f.file ? path.relative(ctx.deps.cwd, f.file) || f.file : args.target;
-      ctx.print(`${where}:${f.line}: ${f.severity} ${f.code}: ${f.message}`);
-    }
+    for (const f of findings) ctx.print(findingLine(f, ctx.deps.cwd, args.target));
     ctx.print(`${errors} error${errors === 1 ? '' : 's'}, ${warnings} warning${warnings === 1 ? '' : 's'}`);
   }
   return errors > 0 ? EXIT.BAD_INPUT : EXIT.OK;

@@ -4,7 +4,31 @@
  * every image against the tree's checksums (exit 2 when one does not match). Not recognised: exit
  * 2, saying what was looked for and where.
  */
+import type { InspectOptions, InspectReport } from '../media/inspect.js';
 import type { CommandSpec } from './command.js';
+
+/**
+ * What `media inspect` reports for a location typed by the user: a URL as it is, a path resolved
+ * against `cwd`, the download cache from --cache-dir or the environment. The interactive install's
+ * media step calls this too.
+ */
+export async function inspectMedia(
+  location: string,
+  options: Omit<InspectOptions, 'cacheDir'> & {
+    cwd: string;
+    env: Readonly<Record<string, string | undefined>>;
+    cacheDir?: string;
+  },
+): Promise<InspectReport> {
+  const { inspectLocation } = await import('../media/inspect.js');
+  const { defaultCacheDir } = await import('../media/cache.js');
+  const path = await import('node:path');
+  const { cwd, env, cacheDir, ...rest } = options;
+  return inspectLocation(/^[a-z][a-z0-9+.-]*:\/\//i.test(location) ? location : path.resolve(cwd, location), {
+    ...rest,
+    cacheDir: path.resolve(cwd, cacheDir ?? defaultCacheDir(env)),
+  });
+}
 
 export const mediaCommand: CommandSpec = {
   command: 'media <action> <location>',
@@ -31,30 +55,24 @@ export const mediaCommand: CommandSpec = {
         describe: 'download cache (default $INSTALL_GUEST_CACHE_DIR or ~/.cache/install-guest/media)',
       }),
   async run(args, ctx) {
-    const { inspectLocation, formatInspect } = await import('../media/inspect.js');
-    const { defaultCacheDir } = await import('../media/cache.js');
     const { createProgressPrinter } = await import('../media/progress.js');
-    const path = await import('node:path');
-    const cacheDir = path.resolve(
-      ctx.deps.cwd,
-      (args.cacheDir as string | undefined) ?? defaultCacheDir(ctx.deps.env),
-    );
-    const location = String(args.location);
-    const report = await inspectLocation(
-      /^[a-z][a-z0-9+.-]*:\/\//i.test(location) ? location : path.resolve(ctx.deps.cwd, location),
-      {
-        cacheDir,
-        verify: Boolean(args.verify),
-        xen: Boolean(args.xen),
-        ...(typeof args.arch === 'string' ? { arch: args.arch } : {}),
-        ...(ctx.deps.signal ? { signal: ctx.deps.signal } : {}),
-        onProgress: createProgressPrinter(ctx.deps.stderr, {
-          tty: Boolean(ctx.deps.stderr.isTTY) && !ctx.json,
-        }),
-      },
-    );
+    const report = await inspectMedia(String(args.location), {
+      cwd: ctx.deps.cwd,
+      env: ctx.deps.env,
+      ...(typeof args.cacheDir === 'string' ? { cacheDir: args.cacheDir } : {}),
+      verify: Boolean(args.verify),
+      xen: Boolean(args.xen),
+      ...(typeof args.arch === 'string' ? { arch: args.arch } : {}),
+      ...(ctx.deps.signal ? { signal: ctx.deps.signal } : {}),
+      onProgress: createProgressPrinter(ctx.deps.stderr, {
+        tty: Boolean(ctx.deps.stderr.isTTY) && !ctx.json,
+      }),
+    });
     if (ctx.json) ctx.printJson(report);
-    else for (const line of formatInspect(report)) ctx.print(line);
+    else {
+      const { formatInspect } = await import('../media/inspect.js');
+      for (const line of formatInspect(report)) ctx.print(line);
+    }
     return report.verify?.some((v) => !v.ok) ? 2 : 0;
   },
 };

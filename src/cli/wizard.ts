@@ -9,18 +9,6 @@ import { toCommandLine } from '../wizard/command-line.js';
 import type { WizardDeps, WizardPrompts } from '../wizard/types.js';
 import type { Args, CommandContext } from './command.js';
 
-// The wizard's inputs on CliDeps (move into command.ts when this is merged): the terminal input to
-// check for a TTY (src/bin leaves it unset: process.stdin), and tests' replacements for the prompts
-// and providers.
-declare module './command.js' {
-  interface CliDeps {
-    /** terminal input; default process.stdin */
-    stdin?: { isTTY?: boolean };
-    /** replaces the wizard's prompts and providers (tests) */
-    wizard?: Partial<Pick<WizardDeps, 'prompts' | 'listDevices' | 'inspectMedia' | 'lintKickstart'>>;
-  }
-}
-
 export function isInteractiveTerminal(ctx: CommandContext): boolean {
   const stdin = ctx.deps.stdin ?? process.stdin;
   return Boolean(stdin.isTTY) && Boolean(ctx.deps.stdout.isTTY);
@@ -98,7 +86,11 @@ async function runInteractive(args: Args, ctx: CommandContext, prompts: WizardPr
   ]);
   const globals = typeof args.hostRoot === 'string' ? { hostRoot: args.hostRoot } : {};
   const deps: WizardDeps = {
-    ...defaultProviders(ctx.host),
+    ...defaultProviders(ctx.host, {
+      cwd: ctx.deps.cwd,
+      env: ctx.deps.env,
+      ...(ctx.deps.signal ? { signal: ctx.deps.signal } : {}),
+    }),
     ...ctx.deps.wizard,
     prompts,
     stdout: ctx.deps.stdout,

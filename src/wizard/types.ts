@@ -5,38 +5,41 @@
  * the host; the wizard only reads until the final confirm.
  */
 import type { Output } from '../cli/command.js';
+import type { Finding } from '../kickstart/lint.js';
+import type { Assessment, Reason } from '../pci/assignability.js';
 import type { RawInstallArgs } from '../request/request.js';
 
 /** Whether a host PCI function can be given to a guest, as `hostdev list` reports it. */
-export type Verdict = 'assignable' | 'warnings' | 'not-assignable';
+export type Verdict = Assessment['verdict'];
 
+/** One network function of the host with its `hostdev list` verdict. */
 export interface DeviceChoice {
-  /** canonical PCI address, e.g. 0000:03:00.0 */
+  /** canonical PCI address, e.g. 0000:05:00.0 */
   address: string;
-  /** lspci-like, e.g. `Intel 82574L Gigabit (8086:10d3) enp3s0` */
+  /** as `hostdev show auto` describes a candidate: `0000:05:00.0 Ethernet controller [8086:1533] driver=igb enp5s0` */
   label: string;
   /** e.g. `Ethernet controller` */
   className: string;
   verdict: Verdict;
-  /** why not assignable, or the warnings, in one line */
-  reason?: string;
+  /** the verdict's reasons that are not informational, as `hostdev list --json` gives them */
+  reasons: Pick<Reason, 'code' | 'severity' | 'message'>[];
+  /** the MAC of its first interface (the kickstart must configure it), when it has one */
+  mac?: string;
 }
 
 /** What `media inspect` found in an install tree or ISO. */
 export interface MediaFacts {
+  /** e.g. `Fedora 39` */
+  name: string;
   family: string;
-  version: string;
+  version: string | null;
   arch: string;
-  kernel: string;
-  initrd: string;
+  /** the lines `media inspect` prints */
+  lines: string[];
 }
 
-export interface LintFinding {
-  /** 1-based line in the kickstart file; 0 when the finding is about the whole file */
-  line: number;
-  severity: 'error' | 'warning';
-  message: string;
-}
+/** A `kickstart lint` finding (line and file as the user wrote them). */
+export type LintFinding = Finding;
 
 /** A choice of a select prompt; `disabled` with a string shows the entry greyed with that reason. */
 export interface PromptChoice<V> {
@@ -98,12 +101,15 @@ export interface WizardDeps {
   /** the host's network functions with verdicts: the same code path as `hostdev list` */
   listDevices(): Promise<DeviceChoice[]>;
   /**
-   * What an install tree / ISO holds. Resolves with the facts, or with (or rejects with) an error for
-   * media that is not recognised; an error with code NOT_IMPLEMENTED means "cannot check in this build".
+   * What an install tree / ISO holds, as `media inspect` finds it (`location` is absolute or a URL).
+   * Rejects with the typed error `media inspect` exits with (MEDIA_NOT_RECOGNISED, MEDIA_NOT_FOUND, …).
    */
-  inspectMedia(location: string): Promise<MediaFacts | Error>;
-  /** Findings for a kickstart file; errors block, warnings are shown. May reject with NOT_IMPLEMENTED. */
-  lintKickstart(path: string): Promise<LintFinding[]>;
+  inspectMedia(location: string): Promise<MediaFacts>;
+  /**
+   * `kickstart lint` of a file, as the install lints it (headless; the assigned NIC when one is
+   * given). Errors block, warnings are shown; rejects with a typed error for an unreadable %include.
+   */
+  lintKickstart(file: string, options: { assignedNic?: { mac: string } }): Promise<LintFinding[]>;
   /** where the wizard prints what it found and the summary */
   stdout: Output;
   /** relative paths typed by the user are resolved against this directory */
@@ -115,3 +121,8 @@ export interface WizardDeps {
   /** aborts the open prompt (SIGTERM while asking) */
   signal?: AbortSignal;
 }
+
+/** What tests may replace on CliDeps.wizard; the rest comes from the command line and the host. */
+export type WizardOverrides = Partial<
+  Pick<WizardDeps, 'prompts' | 'listDevices' | 'inspectMedia' | 'lintKickstart'>
+>;

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { InstallGuestError, isInstallGuestError } from '../errors.js';
 import { parseInstallRequest, parseNetwork, safeFileName, type RawInstallArgs } from '../request/request.js';
 import { parseMiB } from '../request/suboptions.js';
+import { findingLine } from '../cli/kickstart.js';
 import { shellQuote, subValue, toCommandLine } from './command-line.js';
 import type {
   DeviceChoice,
@@ -145,28 +146,29 @@ export interface MediaAnswer {
   facts?: MediaFacts;
 }
 
-/** What inspectMedia says, as found / not checked in this build / not recognised. */
+/**
+ * What `media inspect` says about a location: its facts, or the message of the typed error it exits
+ * with. A CD-ROM ISO that is not an install tree is booted as it is (as the install does), so that
+ * one is not an error there.
+ */
 export type Inspection =
   | { kind: 'found'; facts: MediaFacts }
-  | { kind: 'unchecked'; message: string }
+  | { kind: 'unrecognised-cdrom'; message: string }
   | { kind: 'error'; message: string };
 
-export async function inspect(deps: WizardDeps, source: string): Promise<Inspection> {
-  let r: MediaFacts | Error;
+export async function inspect(deps: WizardDeps, source: string, cdrom = false): Promise<Inspection> {
   try {
-    r = await deps.inspectMedia(source);
+    return { kind: 'found', facts: await deps.inspectMedia(source) };
   } catch (e) {
-    if (isPromptCancel(e)) throw e;
-    r = e instanceof Error ? e : new Error(String(e));
+    if (isPromptCancel(e) || !isInstallGuestError(e)) throw e;
+    const message = e.hint ? `${e.message} (hint: ${e.hint})` : e.message;
+    if (cdrom && e.code === 'MEDIA_NOT_RECOGNISED') return { kind: 'unrecognised-cdrom', message };
+    return { kind: 'error', message };
   }
-  if (!(r instanceof Error)) return { kind: 'found', facts: r };
-  const text = isInstallGuestError(r) && r.hint ? `${r.message} (hint: ${r.hint})` : r.message;
-  if (isInstallGuestError(r) && r.code === 'NOT_IMPLEMENTED') return { kind: 'unchecked', message: text };
-  return { kind: 'error', message: text };
 }
 
 export function describeFacts(f: MediaFacts): string {
-  return `${f.family} ${f.version} ${f.arch} (kernel ${f.kernel}, initrd ${f.initrd})`;
+  return `${f.name} ${f.arch} (${f.family}${f.version ? ` ${f.version}` : ''})`;
 }
 
 export async function askMedia(deps: WizardDeps): Promise<MediaAnswer> {
@@ -232,33 +234,44 @@ export async function askMedia(deps: WizardDeps): Promise<MediaAnswer> {
       'file',
       ...(isLocation ? (['dir'] as const) : []),
     ]);
+    const sourceOf = (v: string): string => (isLocation && isUrl(v) ? v : path.resolve(deps.cwd, v));
+    // `media inspect` runs when the answer is entered: what it does not recognise is asked again
+    const seen = new Map<string, Inspection>();
     const answer = await p.input(
       {
         message: isLocation ? 'Location (URL, directory or ISO file)' : 'CD-ROM ISO file',
         ...(lastSource !== undefined ? { default: lastSource } : {}),
         validate: async (v) => {
-          if (isLocation && isUrl(v))
-            return /^(https?|ftp):\/\/\S+$/i.test(v) ? true : 'a URL must be http://, https:// or ftp://';
-          return fileCheck(v);
+          const basic =
+            isLocation && isUrl(v)
+              ? /^(https?|ftp):\/\/\S+$/i.test(v)
+                ? true
+                : 'a URL must be http://, https:// or ftp://'
+              : await fileCheck(v);
+          if (basic !== true) return basic;
+          const found = await inspect(deps, sourceOf(v), !isLocation);
+          seen.set(v, found);
+          return found.kind === 'error' ? found.message : true;
         },
       },
       ctxOf(deps),
     );
-    const source = isLocation && isUrl(answer) ? answer : path.resolve(deps.cwd, answer);
+    const source = sourceOf(answer);
     lastSource = answer;
-    const found = await inspect(deps, source);
+    const found = seen.get(answer) ?? (await inspect(deps, source, !isLocation));
     const options = isLocation ? { location: source } : { cdrom: source };
     const what = isLocation ? `--location ${source}` : `--cdrom ${source}`;
     if (found.kind === 'found') {
-      line(deps, `  found: ${describeFacts(found.facts)}`);
+      for (const l of found.facts.lines) line(deps, `  ${l}`);
       return { kind, options, description: `${what}: ${describeFacts(found.facts)}`, facts: found.facts };
     }
-    if (found.kind === 'unchecked') {
+    if (found.kind === 'unrecognised-cdrom') {
       line(deps, `  note: ${found.message}`);
-      return { kind, options, description: `${what} (not inspected)` };
+      line(deps, '  the ISO is booted as it is');
+      return { kind, options, description: `${what} (not an install tree install-guest recognises)` };
     }
+    // only when the prompt took an answer its validation refused (a scripted prompt does not)
     line(deps, `  ✗ ${found.message}`);
-    line(deps, '  choose the media again');
   }
 }
 
@@ -271,23 +284,31 @@ export interface NetworkAnswer {
   description: string;
 }
 
-/** One entry of the device list: greyed with its reason when not assignable, warnings shown. */
+/** Why a device is greyed (its blocking reasons) or what to mind (its warnings), in one line. */
+export function reasonText(d: DeviceChoice): string {
+  const wanted = d.verdict === 'not-assignable' ? 'block' : 'warn';
+  return d.reasons
+    .filter((r) => r.severity === wanted)
+    .map((r) => r.message)
+    .join('; ');
+}
+
+/**
+ * One entry of the device list: greyed with its `hostdev list` reason when not assignable, the
+ * warnings shown when assignable with warnings.
+ */
 export function deviceChoice(d: DeviceChoice): PromptChoice<string> {
-  const name = `${d.address}  ${d.label}`;
+  const why = reasonText(d) || 'see install-guest hostdev show ' + d.address;
   if (d.verdict === 'not-assignable')
-    return {
-      value: d.address,
-      name,
-      disabled: `(not assignable: ${d.reason ?? 'see install-guest hostdev list'})`,
-    };
+    return { value: d.address, name: d.label, disabled: `(not assignable: ${why})` };
   if (d.verdict === 'warnings')
     return {
       value: d.address,
-      name: `${name}  (warning: ${d.reason ?? 'see install-guest hostdev list'})`,
+      name: `${d.label}  (warning: ${why})`,
       short: d.address,
-      description: `${d.className}; assignable with a warning: ${d.reason ?? ''}`,
+      description: `${d.className}; assignable with warnings: ${why}`,
     };
-  return { value: d.address, name, short: d.address, description: `${d.className}; assignable` };
+  return { value: d.address, name: d.label, short: d.address, description: `${d.className}; assignable` };
 }
 
 const BACK = '\u0000back';
@@ -369,7 +390,7 @@ export async function askNetwork(deps: WizardDeps): Promise<NetworkAnswer> {
     );
     if (address === BACK) continue;
     const device = devices.find((d) => d.address === address)!;
-    if (device.verdict === 'warnings') line(deps, `  warning: ${device.address} ${device.reason ?? ''}`);
+    if (device.verdict === 'warnings') line(deps, `  warning: ${reasonText(device)}`);
     const alsoUser = await p.confirm(
       {
         message: 'Also give the guest user networking (the installer can download through it)?',
@@ -381,7 +402,7 @@ export async function askNetwork(deps: WizardDeps): Promise<NetworkAnswer> {
       network: alsoUser ? 'user' : 'none',
       hostdev: [device.address],
       device,
-      description: `assign ${device.address} ${device.label}${alsoUser ? '; user networking as well' : '; no other network'}`,
+      description: `assign ${device.label}${alsoUser ? '; user networking as well' : '; no other network'}`,
     };
   }
 }
@@ -450,32 +471,49 @@ export async function askDisk(deps: WizardDeps, name: string, sizeGiB: number): 
 // ---------------------------------------------------------------- step 5: kickstart
 
 export interface KickstartAnswer {
-  options: Pick<RawInstallArgs, 'osVariant' | 'initrdInject' | 'extraArgs'>;
+  options: Pick<RawInstallArgs, 'osVariant' | 'kickstart'>;
   description: string;
 }
 
-export function formatFinding(file: string, f: LintFinding): string {
-  return `${file}${f.line > 0 ? `:${f.line}` : ''}: ${f.severity}: ${f.message}`;
-}
+/** A --kickstart value that names a file, not a built-in template (as the install tells them apart). */
+const isKickstartFile = (v: string | undefined): v is string => v !== undefined && /[/.]/.test(v);
 
-export async function askKickstart(deps: WizardDeps, facts?: MediaFacts): Promise<KickstartAnswer> {
+/**
+ * The built-in template, or the user's kickstart file given as --kickstart after `kickstart lint`
+ * (as the install lints it: headless, and the assigned NIC's MAC when a device was chosen): its
+ * findings are shown, and errors ask again.
+ */
+export async function askKickstart(
+  deps: WizardDeps,
+  facts?: MediaFacts,
+  device?: DeviceChoice,
+): Promise<KickstartAnswer> {
   const p = deps.prompts;
   const init = deps.initial ?? {};
-  let kind: 'built-in' | 'file' = init.initrdInject?.length ? 'file' : 'built-in';
+  const initFile = isKickstartFile(init.kickstart) ? init.kickstart : undefined;
+  const initTemplate = init.kickstart !== undefined && !initFile ? init.kickstart : undefined;
+  let kind: 'built-in' | 'file' = initFile ? 'file' : 'built-in';
+  let lastFile = initFile;
   for (;;) {
     kind = await p.select<'built-in' | 'file'>(
       {
         message: 'Kickstart (the installer’s answers)',
         default: kind,
         choices: [
-          { value: 'built-in', name: 'The built-in template for the OS' },
+          {
+            value: 'built-in',
+            name: `The built-in template for the OS${initTemplate ? ` (--kickstart ${initTemplate})` : ''}`,
+          },
           { value: 'file', name: 'My kickstart file (linted before going on)' },
         ],
       },
       ctxOf(deps),
     );
     if (kind === 'built-in') {
-      const suggested = facts ? `${facts.family}${facts.version}`.toLowerCase() : init.osVariant;
+      const suggested =
+        facts && facts.family !== 'generic'
+          ? `${facts.family}${facts.version ?? ''}`.toLowerCase()
+          : init.osVariant;
       const osVariant = await p.input(
         {
           message: 'OS variant (e.g. fedora40, debian12; empty: decided from the media)',
@@ -488,58 +526,41 @@ export async function askKickstart(deps: WizardDeps, facts?: MediaFacts): Promis
       return {
         options: {
           ...(osVariant ? { osVariant } : {}),
-          ...(init.extraArgs ? { extraArgs: init.extraArgs } : {}),
+          ...(initTemplate ? { kickstart: initTemplate } : {}),
         },
-        description: `built-in template${osVariant ? ` (${osVariant})` : ''}`,
+        description: `built-in template${initTemplate ? ` ${initTemplate}` : ''}${osVariant ? ` (${osVariant})` : ''}`,
       };
     }
     const answer = await p.input(
       {
         message: 'Kickstart file',
-        validate: async (v) => {
-          const ok = await pathValidator(deps, 'a file', ['file'])(v);
-          if (ok !== true) return ok;
-          return /[\s,]/.test(path.basename(v))
-            ? 'the file name goes into the kernel argument inst.ks=file:/NAME: rename it without spaces or commas'
-            : true;
-        },
+        ...(lastFile !== undefined ? { default: lastFile } : {}),
+        validate: pathValidator(deps, 'a file', ['file']),
       },
       ctxOf(deps),
     );
+    lastFile = answer;
     const file = path.resolve(deps.cwd, answer);
-    let findings: LintFinding[] = [];
-    let note: string | undefined;
+    let findings: LintFinding[];
     try {
-      findings = await deps.lintKickstart(file);
+      findings = await deps.lintKickstart(file, device?.mac ? { assignedNic: { mac: device.mac } } : {});
     } catch (e) {
-      if (isPromptCancel(e)) throw e;
-      if (isInstallGuestError(e) && e.code === 'NOT_IMPLEMENTED') note = e.message;
-      else {
-        line(deps, `  ✗ ${e instanceof Error ? e.message : String(e)}`);
-        continue;
-      }
-    }
-    for (const f of findings) line(deps, `  ${formatFinding(answer, f)}`);
-    const errors = findings.filter((f) => f.severity === 'error').length;
-    const warnings = findings.length - errors;
-    if (errors > 0) {
-      line(deps, `  ✗ ${answer} has ${errors} error${errors === 1 ? '' : 's'}: fix it or choose again`);
+      if (isPromptCancel(e) || !isInstallGuestError(e)) throw e;
+      line(deps, `  ✗ ${e.message}${e.hint ? ` (hint: ${e.hint})` : ''}`);
       continue;
     }
-    if (note) line(deps, `  note: ${note}`);
-    else
-      line(
-        deps,
-        `  lint: ${warnings === 0 ? 'no findings' : `${warnings} warning${warnings === 1 ? '' : 's'}`}`,
-      );
-    const ks = `inst.ks=file:/${path.basename(file)}`;
+    for (const f of findings) line(deps, `  ${findingLine(f, deps.cwd, answer)}`);
+    const errors = findings.filter((f) => f.severity === 'error').length;
+    const warnings = findings.length - errors;
+    const tally = `${errors} error${errors === 1 ? '' : 's'}, ${warnings} warning${warnings === 1 ? '' : 's'}`;
+    if (errors > 0) {
+      line(deps, `  ✗ kickstart lint: ${tally}: fix ${answer} or choose again`);
+      continue;
+    }
+    line(deps, `  kickstart lint: ${tally}`);
     return {
-      options: {
-        ...(init.osVariant ? { osVariant: init.osVariant } : {}),
-        initrdInject: [file],
-        extraArgs: init.extraArgs ? `${init.extraArgs} ${ks}` : ks,
-      },
-      description: `${file} (${note ? 'not linted' : warnings === 0 ? 'lint clean' : `${warnings} lint warning${warnings === 1 ? '' : 's'}`}), injected into the initrd`,
+      options: { ...(init.osVariant ? { osVariant: init.osVariant } : {}), kickstart: file },
+      description: `${file} (kickstart lint: ${tally})`,
     };
   }
 }
@@ -559,8 +580,7 @@ const ASKED: readonly (keyof RawInstallArgs)[] = [
   'network',
   'hostdev',
   'osVariant',
-  'initrdInject',
-  'extraArgs',
+  'kickstart',
 ];
 
 export function summaryLines(
@@ -617,7 +637,7 @@ export async function runWizard(deps: WizardDeps): Promise<RawInstallArgs | null
     let ks: KickstartAnswer | null = null;
     if (media.kind !== 'import') {
       at('kickstart');
-      ks = await askKickstart(deps, media.facts);
+      ks = await askKickstart(deps, media.facts, net.device);
     }
     const carried = Object.fromEntries(
       Object.entries(deps.initial ?? {}).filter(([k]) => !ASKED.includes(k as keyof RawInstallArgs)),
@@ -632,11 +652,8 @@ export async function runWizard(deps: WizardDeps): Promise<RawInstallArgs | null
       disk: disk.disk,
       network: net.network,
       ...(net.hostdev ? { hostdev: net.hostdev } : {}),
-      // importing asks no kickstart question: the command line's --os-variant / --extra-args stay
-      ...(ks?.options ?? {
-        ...(deps.initial?.osVariant ? { osVariant: deps.initial.osVariant } : {}),
-        ...(deps.initial?.extraArgs ? { extraArgs: deps.initial.extraArgs } : {}),
-      }),
+      // importing asks no kickstart question: the command line's --os-variant stays
+      ...(ks?.options ?? (deps.initial?.osVariant ? { osVariant: deps.initial.osVariant } : {})),
     };
     at('summary');
     const commandLine = shellQuote(['install-guest', ...toCommandLine(raw, deps.globals)]);

@@ -1,7 +1,9 @@
 /**
  * The interactive install driven through a real pseudo-terminal: the BUILT cli runs inside a private
- * tmux server; keys go in with `send-keys`, the screen comes back with `capture-pane`. The host is a
- * fixture tree (two NICs, enp3s0 carrying the default route) given with --host-root.
+ * tmux server; keys go in with `send-keys`, the screen comes back with `capture-pane`. The host is the
+ * fixtures/hosts `two-nics` tree (one NIC carrying the default route, one free) given with
+ * --host-root; what the wizard must show is taken from `hostdev list --json` and `media inspect` run
+ * on the same tree and media, not written here.
  */
 import { expect } from 'chai';
 import { execa } from 'execa';
@@ -9,7 +11,9 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { buildHostTree, loadProfile, snapshotTree } from '../unit/wizard/fixture-host.js';
+import type { ListedDevice, ListJson } from '../../src/pci/render.js';
+import { buildHostTree, loadProfile } from '../helpers/sysfs-fixture.js';
+import { snapshotTree } from '../unit/wizard/tree-snapshot.js';
 
 const CLI = path.resolve('dist/src/bin/install-guest.js');
 const ISO = path.resolve('fixtures/cases/_media/install.iso');
@@ -107,6 +111,8 @@ describe('interactive install in a real terminal (tmux, built CLI)', function ()
   let cwd: string;
   let conf: string;
   let term: Terminal | undefined;
+  let routed: ListedDevice;
+  let free: ListedDevice;
 
   before(async function () {
     if (!existsSync(CLI)) throw new Error(`${CLI} is missing: build first (npx tsc -p .)`);
@@ -116,7 +122,24 @@ describe('interactive install in a real terminal (tmux, built CLI)', function ()
     tmp = await mkdtemp(path.join(os.tmpdir(), 'ig-wizard-tty-'));
     conf = path.join(tmp, 'tmux.conf');
     await writeFile(conf, 'set -g remain-on-exit on\nset -g history-limit 5000\n');
-    root = await buildHostTree(await loadProfile('two-nics'), path.join(tmp, 'host'));
+    root = path.join(tmp, 'host');
+    await buildHostTree(loadProfile('two-nics'), root);
+    // what `hostdev list` says about this host: the NIC with the default route, and the free one
+    const listed = await execa('node', [
+      CLI,
+      '--host-root',
+      root,
+      'hostdev',
+      'list',
+      '--class',
+      'net',
+      '--json',
+    ]);
+    const devices = (JSON.parse(listed.stdout) as ListJson).devices;
+    routed = devices.find((d) => d.net.some((n) => n.defaultRoutes.length > 0))!;
+    free = devices.find((d) => d.verdict === 'assignable')!;
+    expect(routed.verdict).to.equal('not-assignable');
+    expect(free.address).to.not.equal(routed.address);
   });
   beforeEach(async () => {
     cwd = await mkdtemp(path.join(tmp, 'cwd-'));
@@ -128,8 +151,9 @@ describe('interactive install in a real terminal (tmux, built CLI)', function ()
   });
   after(() => rm(tmp, { recursive: true, force: true }));
 
-  it('assigns the free NIC, shows the default-route NIC greyed, and runs the command line it printed', async () => {
+  it('greys the default-route NIC with hostdev list’s reason, assigns the free NIC, runs the printed line', async () => {
     const before = await snapshotTree(root);
+    const inspected = await execa('node', [CLI, 'media', 'inspect', ISO], { cwd });
     const t = term!;
     await t.start(cwd, [
       'node',
@@ -145,19 +169,26 @@ describe('interactive install in a real terminal (tmux, built CLI)', function ()
     await t.answer(/Memory/, 'Enter');
     await t.answer(/vCPUs/, 'Enter');
     await t.answer(/Disk size/, 'Enter');
-    await t.answer(/Install media/, 'Down');
-    await t.waitFor(/❯ Boot a CD-ROM ISO/);
-    await t.keys('Enter');
-    await t.answer(/CD-ROM ISO file/, `=${ISO}`, 'Enter');
+    await t.answer(/Install media/, 'Enter');
+    await t.answer(/Location/, `=${ISO}`, 'Enter');
+
+    // the media step shows what `media inspect` prints for the same ISO
+    const media = await t.waitFor(/\? Network/);
+    for (const l of inspected.stdout.split('\n')) expect(media).to.include(`  ${l}\n`);
+
     await t.answer(/Network/, 'Down', 'Down');
     await t.waitFor(/❯ Assign a physical device/);
     await t.keys('Enter');
 
-    const list = await t.waitFor(/\? Device to assign/);
-    expect(list).to.include(
-      "- 0000:03:00.0  Intel Ethernet controller (8086:10d3) enp3s0 (not assignable: carries the host's default route)",
-    );
-    expect(list).to.include('❯ 0000:04:00.0  Intel Ethernet controller (8086:10d3) enp4s0');
+    const list = (await t.waitFor(/\? Device to assign/)).split('\n');
+    const routedLine = list.find((l) => l.includes(routed.address));
+    const blocking = routed.reasons.filter((r) => r.severity === 'block').map((r) => r.message);
+    expect(blocking, 'hostdev list gives a reason').to.have.length.greaterThan(0);
+    expect(routedLine, list.join('\n')).to.match(/^- /); // a disabled choice: greyed, not selectable
+    expect(routedLine).to.include(`(not assignable: ${blocking.join('; ')})`);
+    const freeLine = list.find((l) => l.includes(free.address));
+    expect(freeLine, list.join('\n')).to.match(/^❯ /); // the cursor starts on the first selectable one
+    expect(freeLine).to.not.include('not assignable');
     await t.keys('Enter');
     await t.answer(/Also give the guest user networking/, 'Enter');
     await t.answer(/Disk/, 'Enter');
@@ -167,15 +198,16 @@ describe('interactive install in a real terminal (tmux, built CLI)', function ()
     const summary = await t.waitFor(/\? Run it now \(dry run\)\?/);
     const printed = /Equivalent command:\n {2}(install-guest install .*)\n/.exec(summary)?.[1];
     expect(printed, summary).to.be.a('string');
-    expect(printed).to.include(' --hostdev 0000:04:00.0 ');
+    expect(printed).to.include(` --hostdev ${free.address} `);
     expect(printed).to.include(' --dry-run --print-cmdline ');
     await t.keys('Enter');
 
     const done = await t.waitFor(/\[exit \d+\]/);
     expect(done, done).to.include('[exit 0]');
     const ran = done.slice(done.indexOf('✔ Run it now (dry run)? Yes'), done.indexOf('[exit 0]'));
-    expect(ran).to.include('vfio-pci,host=0000:04:00.0,id=hostdev0,bus=hostdev0-port');
-    expect(ran).to.not.include('host=0000:03:00.0');
+    // the dry run resolved --hostdev to the free NIC, and only to it
+    expect(ran).to.include(`vfio-pci,host=${free.address},id=hostdev0,bus=hostdev0-port`);
+    expect(ran).to.not.include(`host=${routed.address}`);
 
     // the printed line, as a shell splits it, run directly: the same qemu command lines
     const words = await shWords(printed!);
@@ -198,10 +230,8 @@ describe('interactive install in a real terminal (tmux, built CLI)', function ()
     await t.answer(/Memory/, 'Enter');
     await t.answer(/vCPUs/, 'Enter');
     await t.answer(/Disk size/, 'Enter');
-    await t.answer(/Install media/, 'Down');
-    await t.waitFor(/❯ Boot a CD-ROM ISO/);
-    await t.keys('Enter');
-    await t.answer(/CD-ROM ISO file/, `=${ISO}`, 'Enter');
+    await t.answer(/Install media/, 'Enter');
+    await t.answer(/Location/, `=${ISO}`, 'Enter');
     await t.answer(/Network/, 'Down', 'Down');
     await t.waitFor(/❯ Assign a physical device/);
     await t.keys('Enter');

@@ -1,6 +1,7 @@
 /**
- * `install --interactive` through main(), in-process, with scripted prompts and the default providers
- * reading a fixture host tree given by --host-root.
+ * `install --interactive` through main(), in-process: scripted prompts injected the documented way
+ * (CliDeps.stdin / CliDeps.wizard), the real providers reading a fixture host tree (fixtures/hosts)
+ * given by --host-root.
  */
 import { expect } from 'chai';
 import { execa } from 'execa';
@@ -9,7 +10,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { main } from '../../../src/cli/main.js';
 import { ctrlC, DEFAULT, inp, num, ScriptedPrompts, sel, yes, type ScriptStep } from './fake-prompts.js';
-import { buildHostTree, loadProfile, snapshotTree } from './fixture-host.js';
+import { buildHostTree, loadProfile, makeTempRoot } from '../../helpers/sysfs-fixture.js';
+import { snapshotTree } from './tree-snapshot.js';
 
 const ISO = path.resolve('fixtures/cases/_media/install.iso');
 
@@ -59,7 +61,7 @@ const toDevice: ScriptStep[] = [
   sel(/^Network/, 'hostdev'),
 ];
 const rest: ScriptStep[] = [
-  sel(/Device to assign/, '0000:04:00.0'),
+  sel(/Device to assign/, '0000:05:00.0'),
   yes(/user networking/),
   sel(/^Disk/, 'new'),
   sel(/Kickstart/, 'built-in'),
@@ -70,7 +72,8 @@ describe('install --interactive (CLI, in-process)', () => {
   let root: string;
   let cwd: string;
   before(async () => {
-    root = await buildHostTree(await loadProfile('two-nics'));
+    root = makeTempRoot('wizard-cli');
+    await buildHostTree(loadProfile('two-nics'), root);
   });
   beforeEach(async () => {
     cwd = await mkdtemp(path.join(os.tmpdir(), 'ig-wizard-cwd-'));
@@ -97,12 +100,12 @@ describe('install --interactive (CLI, in-process)', () => {
       '--host-root',
       root,
       '--hostdev',
-      '0000:04:00.0',
+      '0000:05:00.0',
     ]);
     // the wizard's run is what follows the summary; the same argv run directly must print the same
     const wizardRun = w.stdout.slice(w.stdout.indexOf(m![0]) + m![0].length);
-    expect(wizardRun).to.include('vfio-pci,host=0000:04:00.0,id=hostdev0,bus=hostdev0-port');
-    expect(wizardRun).to.not.include('0000:03:00.0');
+    expect(wizardRun).to.include('vfio-pci,host=0000:05:00.0,id=hostdev0,bus=hostdev0-port');
+    expect(wizardRun).to.not.include('0000:00:1f.6');
     const direct = await run(words.slice(1), [], { cwd, tty: false });
     expect(direct.code, direct.stderr).to.equal(0);
     expect(stable(wizardRun).trim()).to.equal(stable(direct.stdout).trim());

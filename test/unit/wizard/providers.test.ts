@@ -1,202 +1,174 @@
+/**
+ * The wizard's providers are the commands' own code: on fixture host trees (fixtures/hosts) the
+ * device list equals what `hostdev list --json --class net` prints, the media facts are the lines
+ * `media inspect` prints, and the kickstart findings are those of `kickstart lint --headless`.
+ */
 import { expect } from 'chai';
-import { rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { main } from '../../../src/cli/main.js';
 import { isInstallGuestError } from '../../../src/errors.js';
 import { createHost } from '../../../src/host/host.js';
-import {
-  DEFAULT_ROUTE_REASON,
-  defaultProviders,
-  defaultRouteInterfaces,
-  listNetworkDevices,
-  nicVerdict,
-  type NicFacts,
-} from '../../../src/wizard/providers.js';
-import { buildHostTree, loadProfile, snapshotTree, type HostProfile } from './fixture-host.js';
+import type { ListJson } from '../../../src/pci/render.js';
+import { defaultProviders } from '../../../src/wizard/providers.js';
+import type { DeviceChoice } from '../../../src/wizard/types.js';
+import { deviceChoice } from '../../../src/wizard/wizard.js';
+import { loadProfile, withHostTree } from '../../helpers/sysfs-fixture.js';
+import { snapshotTree } from './tree-snapshot.js';
 
-const HEADER = 'Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT';
-const v4 = (...rows: string[]): string => [HEADER, ...rows].join('\n');
-const V6_DEFAULT = (iface: string): string =>
-  `${'0'.repeat(32)} 00 ${'0'.repeat(32)} 00 fe800000000000000000000000000001 00000400 00000001 00000000 00000003 ${iface}`;
+const ISO = path.resolve('fixtures/cases/_media/install.iso');
 
-describe('wizard default providers', () => {
-  describe('defaultRouteInterfaces', () => {
-    const cases: [string, string | null, string | null, string[]][] = [
-      ['no route files', null, null, []],
-      ['IPv4 default', v4('eth0\t00000000\t0102A8C0\t0003\t0\t0\t100\t00000000\t0\t0\t0'), null, ['eth0']],
-      ['only a subnet route', v4('eth0\t0002A8C0\t00000000\t0001\t0\t0\t100\t00FFFFFF\t0\t0\t0'), null, []],
-      [
-        'a default route that is down',
-        v4('eth0\t00000000\t0102A8C0\t0002\t0\t0\t100\t00000000\t0\t0\t0'),
-        null,
-        [],
-      ],
-      ['IPv6 default', null, V6_DEFAULT('enp5s0'), ['enp5s0']],
-      ['IPv6 unreachable default on lo', null, V6_DEFAULT('lo'), []],
-      [
-        'both, on two interfaces',
-        v4('br0\t00000000\t0102A8C0\t0003\t0\t0\t100\t00000000\t0\t0\t0'),
-        V6_DEFAULT('enp5s0'),
-        ['br0', 'enp5s0'],
-      ],
-    ];
-    for (const [title, a, b, want] of cases)
-      it(title, () => expect([...defaultRouteInterfaces(a, b)].sort()).to.deep.equal(want));
+async function cli(argv: string[], cwd = process.cwd()): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const code = await main({
+    argv,
+    env: {},
+    stdout: { write: (s: string) => (out += s) },
+    stderr: { write: (s: string) => (err += s) },
+    cwd,
   });
+  return { code, out, err };
+}
 
-  describe('nicVerdict', () => {
-    const nic = (over: Partial<NicFacts>): NicFacts => ({
-      address: '0000:03:00.0',
-      classCode: 0x020000,
-      vendor: '8086',
-      device: '10d3',
-      driver: 'e1000e',
-      iommuGroup: '7',
-      groupPeers: [],
-      interfaces: [{ name: 'enp3s0', master: null }],
-      ...over,
-    });
-    const routes = new Set(['enp3s0', 'br0']);
-    const cases: [string, Partial<NicFacts>, string, RegExp | undefined][] = [
-      [
-        'a free NIC alone in its group',
-        { interfaces: [{ name: 'enp4s0', master: null }] },
-        'assignable',
-        undefined,
-      ],
-      ['the NIC with the default route', {}, 'not-assignable', /^carries the host's default route$/],
-      [
-        'a port of the bridge with the default route',
-        { interfaces: [{ name: 'enp4s0', master: 'br0' }] },
-        'not-assignable',
-        /default route \(through br0\)/,
-      ],
-      [
-        'no IOMMU group',
-        { iommuGroup: null, interfaces: [] },
-        'not-assignable',
-        /no IOMMU group.*intel_iommu=on/,
-      ],
-      [
-        'a group shared with another function',
-        { interfaces: [], groupPeers: ['0000:03:00.1'] },
-        'warnings',
-        /shares IOMMU group 7 with 0000:03:00.1/,
-      ],
-      [
-        'an InfiniBand card without interfaces',
-        { classCode: 0x020700, vendor: '15b3', interfaces: [] },
-        'assignable',
-        undefined,
-      ],
+const providers = (root: string, cwd = process.cwd()) =>
+  defaultProviders(createHost({ root }), { cwd, env: { INSTALL_GUEST_CACHE_DIR: path.join(cwd, 'cache') } });
+
+describe('wizard providers: the commands’ own code', () => {
+  describe('listDevices is `hostdev list`', () => {
+    const PROFILES = [
+      'two-nics',
+      'one-nic-default-route',
+      'nic-group-with-endpoint',
+      'amd-bond-mgmt',
+      'sriov-pf-vfs',
+      'no-iommu',
     ];
-    for (const [title, over, verdict, reason] of cases)
-      it(title, () => {
-        const d = nicVerdict(nic(over), routes);
-        expect(d.verdict).to.equal(verdict);
-        if (reason) expect(d.reason).to.match(reason);
-        else expect(d.reason).to.equal(undefined);
-      });
+    const verdictsSeen = new Set<string>();
+    after(() => expect([...verdictsSeen].sort()).to.deep.equal(['assignable', 'not-assignable', 'warnings']));
 
-    it('labels like lspci: vendor, class, ids, interfaces', () => {
-      expect(nicVerdict(nic({}), new Set()).label).to.equal('Intel Ethernet controller (8086:10d3) enp3s0');
-      const ib = nicVerdict(
-        nic({ classCode: 0x020700, vendor: '15b3', device: '1017', interfaces: [] }),
-        new Set(),
-      );
-      expect(ib.label).to.equal('Mellanox InfiniBand controller (15b3:1017)');
-      expect(ib.className).to.equal('InfiniBand controller');
-      expect(nicVerdict(nic({ vendor: 'abcd' }), new Set()).label).to.match(/^abcd Ethernet/);
-    });
-  });
+    for (const name of PROFILES)
+      it(`${name}: the same functions, verdicts and reasons as hostdev list --json --class net`, () =>
+        withHostTree(loadProfile(name), async (root) => {
+          const before = await snapshotTree(root);
+          const listed = await cli(['--host-root', root, 'hostdev', 'list', '--class', 'net', '--json']);
+          expect(listed.code, listed.err).to.equal(0);
+          const json = JSON.parse(listed.out) as ListJson;
+          const choices = await providers(root).listDevices();
+          expect(choices.map((c) => [c.address, c.verdict])).to.deep.equal(
+            json.devices.map((d) => [d.address, d.verdict]),
+          );
+          for (const [i, d] of json.devices.entries()) {
+            const c = choices[i]!;
+            verdictsSeen.add(c.verdict);
+            expect(c.reasons).to.deep.equal(
+              d.reasons
+                .filter((r) => r.severity !== 'info')
+                .map((r) => ({ code: r.code, severity: r.severity, message: r.message })),
+            );
+            expect(c.label.startsWith(`${d.address} ${d.className} [${d.vendorId}:${d.deviceId}]`)).to.equal(
+              true,
+            );
+            // greyed exactly when hostdev list says not assignable, with every blocking sentence
+            const shown = deviceChoice(c);
+            expect(Boolean(shown.disabled)).to.equal(d.verdict === 'not-assignable');
+            for (const r of d.reasons.filter((x) => x.severity === 'block'))
+              expect(String(shown.disabled)).to.include(r.message);
+            for (const r of d.reasons.filter((x) => x.severity === 'warn' && d.verdict === 'warnings'))
+              expect(shown.name).to.include(r.message);
+          }
+          expect(await snapshotTree(root), 'listing only reads').to.deep.equal(before);
+        }));
 
-  describe('listNetworkDevices on a fixture host tree', () => {
-    let root: string | undefined;
-    afterEach(async () => {
-      if (root) await rm(root, { recursive: true, force: true });
-      root = undefined;
-    });
-
-    it('lists the two NICs (not the SATA controller) and greys the default-route one', async () => {
-      root = await buildHostTree(await loadProfile('two-nics'));
-      const before = await snapshotTree(root);
-      const list = await listNetworkDevices(createHost({ root }));
-      expect(list).to.deep.equal([
-        {
-          address: '0000:03:00.0',
-          label: 'Intel Ethernet controller (8086:10d3) enp3s0',
-          className: 'Ethernet controller',
-          verdict: 'not-assignable',
-          reason: DEFAULT_ROUTE_REASON,
-        },
-        {
-          address: '0000:04:00.0',
-          label: 'Intel Ethernet controller (8086:10d3) enp4s0',
-          className: 'Ethernet controller',
+    it('two-nics: the default-route NIC greyed, the free NIC offered with its MAC', () =>
+      withHostTree(loadProfile('two-nics'), async (root) => {
+        const byAddress = new Map<string, DeviceChoice>(
+          (await providers(root).listDevices()).map((c) => [c.address, c]),
+        );
+        expect([...byAddress.keys()]).to.deep.equal(['0000:00:1f.6', '0000:05:00.0']);
+        expect(byAddress.get('0000:00:1f.6')!.reasons.map((r) => r.code)).to.deep.equal(['DEFAULT_ROUTE']);
+        expect(byAddress.get('0000:05:00.0')).to.deep.include({
           verdict: 'assignable',
-        },
-      ]);
-      expect(await snapshotTree(root), 'listing reads only').to.deep.equal(before);
+          mac: 'a0:36:9f:11:22:33',
+        });
+      }));
+  });
+
+  describe('inspectMedia is `media inspect`', () => {
+    let cwd: string;
+    beforeEach(async () => {
+      cwd = await mkdtemp(path.join(os.tmpdir(), 'ig-wizard-media-'));
+    });
+    afterEach(() => rm(cwd, { recursive: true, force: true }));
+
+    it('an ISO: the lines media inspect prints', async () => {
+      const inspected = await cli(['media', 'inspect', ISO], cwd);
+      expect(inspected.code, inspected.err).to.equal(0);
+      const facts = await providers('/nonexistent', cwd).inspectMedia(ISO);
+      expect(facts.lines.map((l) => `${l}\n`).join('')).to.equal(inspected.out);
+      expect(facts).to.deep.include({
+        name: 'Fixture Linux 1',
+        family: 'generic',
+        version: '1',
+        arch: 'x86_64',
+      });
     });
 
-    it('reads shared groups, bridge ports and missing groups from the tree', async () => {
-      const profile: HostProfile = {
-        devices: [
-          {
-            address: '0000:05:00.0',
-            class: '0x020000',
-            vendor: '0x8086',
-            device: '0x1521',
-            driver: 'igb',
-            iommuGroup: '9',
-            net: ['enp5s0f0'],
-          },
-          {
-            address: '0000:05:00.1',
-            class: '0x020000',
-            vendor: '0x8086',
-            device: '0x1521',
-            driver: 'igb',
-            iommuGroup: '9',
-            net: [{ name: 'enp5s0f1', master: 'br0' }],
-          },
-          { address: '0000:06:00.0', class: '0x028000', vendor: '0x14e4', device: '0x43a0', net: ['wlp6s0'] },
-        ],
-        files: { '/proc/net/route': v4('br0\t00000000\t0102A8C0\t0003\t0\t0\t100\t00000000\t0\t0\t0') },
-      };
-      root = await buildHostTree(profile);
-      const list = await listNetworkDevices(createHost({ root }));
-      expect(list.map((d) => [d.address, d.verdict, d.reason])).to.deep.equal([
-        [
-          '0000:05:00.0',
-          'warnings',
-          'shares IOMMU group 9 with 0000:05:00.1: they are detached from the host together',
-        ],
-        ['0000:05:00.1', 'not-assignable', `${DEFAULT_ROUTE_REASON} (through br0)`],
-        [
-          '0000:06:00.0',
-          'not-assignable',
-          'has no IOMMU group: the IOMMU is off or unsupported (boot with intel_iommu=on or amd_iommu=on)',
-        ],
-      ]);
-      expect(list[2]!.label).to.equal('Broadcom Network controller (14e4:43a0) wlp6s0');
-    });
-
-    it('an empty host lists nothing', async () => {
-      root = await buildHostTree({ devices: [] });
-      expect(await listNetworkDevices(createHost({ root }))).to.deep.equal([]);
+    it('a directory that is not a tree: the error media inspect exits 2 with', async () => {
+      const inspected = await cli(['media', 'inspect', cwd], cwd);
+      expect(inspected.code).to.equal(2);
+      const e = await providers('/nonexistent', cwd)
+        .inspectMedia(cwd)
+        .then(
+          () => null,
+          (x: unknown) => x,
+        );
+      expect(isInstallGuestError(e) && e.code).to.equal('MEDIA_NOT_RECOGNISED');
+      expect(inspected.err).to.include((e as Error).message);
     });
   });
 
-  it('says media inspection and kickstart lint are not available in this build', async () => {
-    const p = defaultProviders(createHost({ root: '/nonexistent' }));
-    for (const attempt of [p.inspectMedia('/srv/os.iso'), p.lintKickstart('/srv/ks.cfg')]) {
-      const e: unknown = await attempt.then(
-        () => null,
-        (err: unknown) => err,
+  describe('lintKickstart is `kickstart lint --headless`', () => {
+    const dir = path.resolve('fixtures/kickstarts');
+    let tmp: string;
+    before(async () => {
+      tmp = await mkdtemp(path.join(os.tmpdir(), 'ig-wizard-ks-'));
+      await writeFile(path.join(tmp, 'part.cfg'), 'rootpwd --plaintext x\n');
+      await writeFile(
+        path.join(tmp, 'bad.ks'),
+        'graphical\nnetwork --device=eth7 --bootproto=dhcp\n%include part.cfg\n%packages\n@core\n',
       );
-      expect(isInstallGuestError(e) && e.code).to.equal('NOT_IMPLEMENTED');
-      expect((e as Error).message).to.match(
-        /not available in this build: '\/srv\/(os\.iso|ks\.cfg)' was not checked/,
-      );
-    }
+    });
+    after(() => rm(tmp, { recursive: true, force: true }));
+
+    it('the same findings for every kickstart fixture and a bad one, with and without the assigned NIC', async () => {
+      const files = [path.resolve('fixtures/cases/_media/user.ks'), path.join(tmp, 'bad.ks')];
+      for (const d of await readdir(dir))
+        for (const f of await readdir(path.join(dir, d)))
+          if (f.endsWith('.ks') && !f.includes('redacted')) files.push(path.join(dir, d, f));
+      expect(files.length).to.be.greaterThan(3);
+      const p = providers('/nonexistent');
+      let compared = 0;
+      for (const file of files) {
+        const linted = await cli(['kickstart', 'lint', file, '--headless', '--json']);
+        const json = JSON.parse(linted.out) as { findings: unknown[] };
+        expect(await p.lintKickstart(file, {}), file).to.deep.equal(json.findings);
+        const mac = 'a0:36:9f:11:22:33';
+        const withNic = await cli(['kickstart', 'lint', file, '--headless', '--nic', mac, '--json']);
+        expect(await p.lintKickstart(file, { assignedNic: { mac } }), file).to.deep.equal(
+          (JSON.parse(withNic.out) as { findings: unknown[] }).findings,
+        );
+        compared++;
+        if (file.endsWith('bad.ks')) {
+          const found = await p.lintKickstart(file, { assignedNic: { mac } });
+          expect(found.filter((f) => f.severity === 'error').length, JSON.stringify(found)).to.be.greaterThan(
+            1,
+          );
+          expect(found.some((f) => f.file === path.join(tmp, 'part.cfg'))).to.equal(true);
+        }
+      }
+      expect(compared).to.equal(files.length);
+    });
   });
 });

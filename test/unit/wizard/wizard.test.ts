@@ -20,40 +20,52 @@ import {
   askMedia,
   askNetwork,
   askResources,
+  deviceChoice,
   runWizard,
   STEPS,
 } from '../../../src/wizard/wizard.js';
 import { ctrlC, DEFAULT, inp, num, ScriptedPrompts, sel, yes, type ScriptStep } from './fake-prompts.js';
-import { buildHostTree, loadProfile, snapshotTree } from './fixture-host.js';
+import { loadProfile, withHostTree } from '../../helpers/sysfs-fixture.js';
+import { snapshotTree } from './tree-snapshot.js';
+
+const ISO = path.resolve('fixtures/cases/_media/install.iso');
 
 const FEDORA: MediaFacts = {
-  family: 'Fedora',
+  name: 'Fedora 40',
+  family: 'fedora',
   version: '40',
   arch: 'x86_64',
-  kernel: 'images/pxeboot/vmlinuz',
-  initrd: 'images/pxeboot/initrd.img',
+  lines: ['Fedora 40 x86_64', '  family     fedora (installer: anaconda)'],
 };
+
+const ROUTE_REASON =
+  "eno1 on 0000:00:1f.6 carries the host's default route; assigning it would cut the host off the network";
+const GROUP_REASON =
+  'IOMMU group 9 also holds 0000:06:00.1, which must stay unbound or on vfio-pci while 0000:06:00.0 is assigned';
 
 const DEVICES: DeviceChoice[] = [
   {
-    address: '0000:03:00.0',
-    label: 'Intel 82574L Gigabit (8086:10d3) enp3s0',
+    address: '0000:00:1f.6',
+    label: '0000:00:1f.6 Ethernet controller [8086:15b8] driver=e1000e eno1',
     className: 'Ethernet controller',
     verdict: 'not-assignable',
-    reason: "carries the host's default route",
-  },
-  {
-    address: '0000:04:00.0',
-    label: 'Intel 82574L Gigabit (8086:10d3) enp4s0',
-    className: 'Ethernet controller',
-    verdict: 'assignable',
+    reasons: [{ code: 'DEFAULT_ROUTE', severity: 'block', message: ROUTE_REASON }],
+    mac: 'b4:2e:99:01:02:03',
   },
   {
     address: '0000:05:00.0',
-    label: 'Intel I350 (8086:1521) enp5s0f0',
+    label: '0000:05:00.0 Ethernet controller [8086:1533] driver=igb enp5s0',
+    className: 'Ethernet controller',
+    verdict: 'assignable',
+    reasons: [],
+    mac: 'a0:36:9f:11:22:33',
+  },
+  {
+    address: '0000:06:00.0',
+    label: '0000:06:00.0 Ethernet controller [8086:1521] driver=igb enp6s0f0',
     className: 'Ethernet controller',
     verdict: 'warnings',
-    reason: 'shares IOMMU group 9 with 0000:05:00.1',
+    reasons: [{ code: 'IOMMU_GROUP_SHARED', severity: 'warn', message: GROUP_REASON }],
   },
 ];
 
@@ -127,7 +139,7 @@ describe('interactive install wizard (steps, with scripted prompts)', () => {
   });
 
   describe('install media', () => {
-    it('shows what media inspection found in a URL', async () => {
+    it('shows what media inspect found in a URL', async () => {
       const seen: string[] = [];
       const { d, p } = deps(
         [
@@ -140,65 +152,57 @@ describe('interactive install wizard (steps, with scripted prompts)', () => {
       expect(m.options).to.deep.equal({ location: 'https://mirror/fedora/40/os/' });
       expect(m.facts).to.deep.equal(FEDORA);
       expect(seen).to.deep.equal(['https://mirror/fedora/40/os/']);
-      expect(out).to.include(
-        'found: Fedora 40 x86_64 (kernel images/pxeboot/vmlinuz, initrd images/pxeboot/initrd.img)',
-      );
+      expect(out).to.equal('  Fedora 40 x86_64\n    family     fedora (installer: anaconda)\n');
+      expect(m.description).to.equal('--location https://mirror/fedora/40/os/: Fedora 40 x86_64 (fedora 40)');
       expect(p.find(/Location/).rejections).to.deep.equal([
         'a URL must be http://, https:// or ftp://',
         'no such file or directory: nowhere/at/all',
       ]);
     });
 
-    it('re-asks when the media is not recognised, keeping the last answer as the default', async () => {
-      let n = 0;
-      const { d, p } = deps(
-        [
-          sel(/Install media/, 'location'),
-          inp(/Location/, 'tree'),
-          sel(/Install media/, DEFAULT),
-          inp(/Location/, 'os.iso'),
-        ],
-        {
-          inspectMedia: () =>
-            n++ === 0
-              ? Promise.resolve(
-                  inputError('MEDIA_NOT_RECOGNISED', `'${dir}/tree' has no .treeinfo`, {
-                    hint: 'point at the os/ dir',
-                  }),
-                )
-              : Promise.resolve(FEDORA),
+    it('re-asks with the error’s message when media inspect does not recognise the location', async () => {
+      const seen: string[] = [];
+      const { d, p } = deps([sel(/Install media/, 'location'), inp(/Location/, 'os.iso', ['tree'])], {
+        inspectMedia: (l) => {
+          seen.push(l);
+          return l.endsWith('/tree')
+            ? Promise.reject(
+                inputError('MEDIA_NOT_RECOGNISED', `${l} is not an install tree`, {
+                  hint: 'give the tree root',
+                }),
+              )
+            : Promise.resolve(FEDORA);
         },
-      );
+      });
       const m = await askMedia(d);
       expect(m.options).to.deep.equal({ location: path.join(dir, 'os.iso') });
-      expect(out).to.include(`✗ '${dir}/tree' has no .treeinfo (hint: point at the os/ dir)`);
-      expect(p.calls[2]!.config.default).to.equal('location');
-      expect(p.calls[3]!.config.default).to.equal('tree');
+      expect(p.find(/Location/).rejections).to.deep.equal([
+        `${dir}/tree is not an install tree (hint: give the tree root)`,
+      ]);
+      // inspected once per answer: the answer taken is not inspected again
+      expect(seen).to.deep.equal([path.join(dir, 'tree'), path.join(dir, 'os.iso')]);
     });
 
-    it('treats a rejected inspection as not recognised, and NOT_IMPLEMENTED as "not checked"', async () => {
-      let n = 0;
-      const { d } = deps(
-        [
-          sel(/Install media/, 'cdrom'),
-          inp(/ISO/, 'os.iso'),
-          sel(/Install media/, 'cdrom'),
-          inp(/ISO/, 'os.iso'),
-        ],
-        {
-          inspectMedia: () =>
-            n++ === 0
-              ? Promise.reject(new Error('not an ISO 9660 image'))
-              : Promise.reject(
-                  inputError('NOT_IMPLEMENTED', 'media inspection is not available in this build'),
-                ),
-        },
-      );
+    it('boots a CD-ROM ISO that is not an install tree as it is, as the install does', async () => {
+      const { d } = deps([sel(/Install media/, 'cdrom'), inp(/ISO/, 'os.iso')], {
+        inspectMedia: (l) =>
+          Promise.reject(inputError('MEDIA_NOT_RECOGNISED', `${l} is not an install tree`)),
+      });
       const m = await askMedia(d);
       expect(m.options).to.deep.equal({ cdrom: path.join(dir, 'os.iso') });
-      expect(m.description).to.include('(not inspected)');
-      expect(out).to.include('✗ not an ISO 9660 image');
-      expect(out).to.include('note: media inspection is not available in this build');
+      expect(m.description).to.include('(not an install tree install-guest recognises)');
+      expect(out).to.include(`note: ${dir}/os.iso is not an install tree`);
+    });
+
+    it('passes an error that is not a typed one (a bug) through', async () => {
+      const { d } = deps([sel(/Install media/, 'cdrom'), inp(/ISO/, 'os.iso')], {
+        inspectMedia: () => Promise.reject(new TypeError('boom')),
+      });
+      const e = await askMedia(d).then(
+        () => null,
+        (x: Error) => x,
+      );
+      expect(e).to.be.instanceOf(TypeError);
     });
 
     it('asks for a CD-ROM ISO file, not a directory', async () => {
@@ -255,30 +259,36 @@ describe('interactive install wizard (steps, with scripted prompts)', () => {
     it('lists the host’s NICs: not-assignable greyed with the reason, warnings shown', async () => {
       const { d, p } = deps([
         sel(/^Network/, 'hostdev'),
-        sel(/Device to assign/, '0000:04:00.0'),
+        sel(/Device to assign/, '0000:05:00.0'),
         yes(/user networking/),
       ]);
       const n = await askNetwork(d);
-      expect(n).to.deep.include({ network: 'user', hostdev: ['0000:04:00.0'] });
+      expect(n).to.deep.include({ network: 'user', hostdev: ['0000:05:00.0'], device: DEVICES[1] });
       const choices = p
         .find(/Device to assign/)
         .config.choices!.filter((c): c is PromptChoice<unknown> => 'value' in c);
       expect(choices.map((c) => [c.name, c.disabled ?? false])).to.deep.equal([
-        [
-          '0000:03:00.0  Intel 82574L Gigabit (8086:10d3) enp3s0',
-          "(not assignable: carries the host's default route)",
-        ],
-        ['0000:04:00.0  Intel 82574L Gigabit (8086:10d3) enp4s0', false],
-        [
-          '0000:05:00.0  Intel I350 (8086:1521) enp5s0f0  (warning: shares IOMMU group 9 with 0000:05:00.1)',
-          false,
-        ],
+        [DEVICES[0]!.label, `(not assignable: ${ROUTE_REASON})`],
+        [DEVICES[1]!.label, false],
+        [`${DEVICES[2]!.label}  (warning: ${GROUP_REASON})`, false],
         ['← Back to the network choices', false],
       ]);
     });
 
+    it('joins several blocking reasons, and leaves informational ones out', () => {
+      const c = deviceChoice({
+        ...DEVICES[0]!,
+        reasons: [
+          { code: 'A', severity: 'block', message: 'one' },
+          { code: 'B', severity: 'warn', message: 'minor' },
+          { code: 'C', severity: 'block', message: 'two' },
+        ],
+      });
+      expect(c.disabled).to.equal('(not assignable: one; two)');
+    });
+
     it('cannot pick a greyed device', async () => {
-      const { d } = deps([sel(/^Network/, 'hostdev'), sel(/Device to assign/, '0000:03:00.0')]);
+      const { d } = deps([sel(/^Network/, 'hostdev'), sel(/Device to assign/, '0000:00:1f.6')]);
       const e = await askNetwork(d).then(
         () => null,
         (x: Error) => x,
@@ -289,11 +299,11 @@ describe('interactive install wizard (steps, with scripted prompts)', () => {
     it('repeats the warning of the chosen device, and gives no other network when asked', async () => {
       const { d } = deps([
         sel(/^Network/, 'hostdev'),
-        sel(/Device to assign/, '0000:05:00.0'),
+        sel(/Device to assign/, '0000:06:00.0'),
         yes(/user networking/, false),
       ]);
-      expect(await askNetwork(d)).to.deep.include({ network: 'none', hostdev: ['0000:05:00.0'] });
-      expect(out).to.include('warning: 0000:05:00.0 shares IOMMU group 9 with 0000:05:00.1');
+      expect(await askNetwork(d)).to.deep.include({ network: 'none', hostdev: ['0000:06:00.0'] });
+      expect(out).to.include(`warning: ${GROUP_REASON}`);
     });
 
     it('goes back from the device list to the network choices', async () => {
@@ -385,52 +395,89 @@ describe('interactive install wizard (steps, with scripted prompts)', () => {
       expect(p.find(/OS variant/).config.default).to.equal('fedora40');
     });
 
-    it('a file, linted first: errors block and ask again', async () => {
+    it('a file, linted first as the install lints it: findings shown, errors ask again', async () => {
       const findings: LintFinding[] = [
-        { line: 3, severity: 'error', message: "unknown command 'rootpwd'" },
-        { line: 0, severity: 'warning', message: 'no %post section' },
+        { line: 3, severity: 'error', code: 'UNKNOWN_COMMAND', message: "unknown command 'rootpwd'" },
+        {
+          line: 1,
+          severity: 'warning',
+          code: 'NO_POST',
+          message: 'no %post section',
+          file: `${dir}/inc.cfg`,
+        },
       ];
-      const linted: string[] = [];
-      const { d } = deps(
+      const linted: unknown[] = [];
+      const { d, p } = deps(
         [
           sel(/Kickstart/, 'file'),
-          inp(/Kickstart file/, 'ks.cfg'),
+          inp(/Kickstart file/, 'ks.cfg', ['tree', 'no.cfg']),
           sel(/Kickstart/, DEFAULT),
-          inp(/Kickstart file/, 'ks.cfg'),
+          inp(/Kickstart file/, DEFAULT),
         ],
         {
-          lintKickstart: (f) => {
-            linted.push(f);
+          lintKickstart: (f, o) => {
+            linted.push([f, o]);
             return Promise.resolve(linted.length === 1 ? findings : [findings[1]!]);
           },
         },
       );
-      const k = await askKickstart(d);
-      expect(linted).to.deep.equal([`${dir}/ks.cfg`, `${dir}/ks.cfg`]);
-      expect(out).to.include("ks.cfg:3: error: unknown command 'rootpwd'");
-      expect(out).to.include('✗ ks.cfg has 1 error: fix it or choose again');
-      expect(out).to.include('ks.cfg: warning: no %post section');
-      expect(out).to.include('lint: 1 warning');
-      expect(k.options).to.deep.equal({ initrdInject: [`${dir}/ks.cfg`], extraArgs: 'inst.ks=file:/ks.cfg' });
+      const k = await askKickstart(d, FEDORA, DEVICES[1]);
+      const opts = { assignedNic: { mac: 'a0:36:9f:11:22:33' } };
+      expect(linted).to.deep.equal([
+        [`${dir}/ks.cfg`, opts],
+        [`${dir}/ks.cfg`, opts],
+      ]);
+      expect(out).to.equal(
+        [
+          "  ks.cfg:3: error UNKNOWN_COMMAND: unknown command 'rootpwd'",
+          '  inc.cfg:1: warning NO_POST: no %post section',
+          '  ✗ kickstart lint: 1 error, 1 warning: fix ks.cfg or choose again',
+          '  inc.cfg:1: warning NO_POST: no %post section',
+          '  kickstart lint: 0 errors, 1 warning',
+          '',
+        ].join('\n'),
+      );
+      expect(p.find(/Kickstart file/).rejections).to.deep.equal([
+        'tree is not a file',
+        'no such file or directory: no.cfg',
+      ]);
+      expect(p.calls[2]!.config.default).to.equal('file');
+      expect(p.calls[3]!.config.default).to.equal('ks.cfg');
+      expect(k.options).to.deep.equal({ kickstart: `${dir}/ks.cfg` });
     });
 
-    it('adds inst.ks= to the kernel arguments given on the command line', async () => {
+    it('an unreadable %include is shown and asks again; --os-variant and a template are kept', async () => {
+      let n = 0;
       const { d } = deps(
-        [sel(/Kickstart/, 'file'), inp(/Kickstart file/, 'ks.cfg', ['my ks.cfg', 'tree', 'no.cfg'])],
+        [
+          sel(/Kickstart/, 'file'),
+          inp(/Kickstart file/, 'ks.cfg'),
+          sel(/Kickstart/, 'built-in'),
+          inp(/OS variant/, DEFAULT),
+        ],
         {
-          initial: { extraArgs: 'inst.text', osVariant: 'debian12' },
+          initial: { osVariant: 'debian12', kickstart: 'debian' },
           lintKickstart: () =>
-            Promise.reject(inputError('NOT_IMPLEMENTED', 'kickstart lint is not available in this build')),
+            n++ === 0
+              ? Promise.reject(
+                  inputError('KICKSTART_INCLUDE', 'cannot read %include part.cfg', { hint: 'x' }),
+                )
+              : Promise.resolve([]),
         },
       );
       const k = await askKickstart(d);
-      expect(k.options).to.deep.equal({
-        osVariant: 'debian12',
-        initrdInject: [`${dir}/ks.cfg`],
-        extraArgs: 'inst.text inst.ks=file:/ks.cfg',
-      });
-      expect(k.description).to.include('not linted');
-      expect(out).to.include('note: kickstart lint is not available in this build');
+      expect(out).to.equal('  ✗ cannot read %include part.cfg (hint: x)\n');
+      expect(k.options).to.deep.equal({ osVariant: 'debian12', kickstart: 'debian' });
+    });
+
+    it('the install reads the kickstart file back from the command line', async () => {
+      const { d } = deps([sel(/Kickstart/, 'file'), inp(/Kickstart file/, 'ks.cfg')]);
+      const k = await askKickstart(d);
+      const req = parseInstallRequest(
+        { ...k.options, cdrom: '/x.iso', disk: ['size=1'], name: 'a' },
+        '/elsewhere',
+      );
+      expect(req.kickstart).to.equal(`${dir}/ks.cfg`);
     });
   });
 
@@ -443,7 +490,7 @@ describe('interactive install wizard (steps, with scripted prompts)', () => {
       sel(/Install media/, 'cdrom'),
       inp(/ISO/, 'os.iso'),
       sel(/^Network/, 'hostdev'),
-      sel(/Device to assign/, '0000:04:00.0'),
+      sel(/Device to assign/, '0000:05:00.0'),
       yes(/user networking/),
       sel(/^Disk/, 'new'),
       sel(/Kickstart/, 'built-in'),
@@ -451,9 +498,8 @@ describe('interactive install wizard (steps, with scripted prompts)', () => {
       yes(/Run it now/),
     ];
 
-    it('returns the options and prints the exact command line first; the host is only read', async () => {
-      const root = await buildHostTree(await loadProfile('two-nics'));
-      try {
+    it('with the real providers on a fixture host: options returned, command line printed first, host only read', async () => {
+      await withHostTree(loadProfile('two-nics'), async (root) => {
         const before = await snapshotTree(root);
         const initial: RawInstallArgs = {
           accel: 'auto',
@@ -461,8 +507,10 @@ describe('interactive install wizard (steps, with scripted prompts)', () => {
           dryRun: true,
           logDir: '/var/log/ig',
         };
-        const { d, p } = deps(happy(), {
-          ...defaultProviders(createHost({ root })),
+        const script = happy();
+        script[5] = inp(/ISO/, ISO);
+        const { d, p } = deps(script, {
+          ...defaultProviders(createHost({ root }), { cwd: dir, env: {} }),
           initial,
           globals: { hostRoot: root },
         });
@@ -472,25 +520,28 @@ describe('interactive install wizard (steps, with scripted prompts)', () => {
           name: 'web1',
           memory: '2048',
           vcpus: '2',
-          cdrom: `${dir}/os.iso`,
+          cdrom: ISO,
           disk: ['size=8'],
           network: 'user',
-          hostdev: ['0000:04:00.0'],
+          hostdev: ['0000:05:00.0'],
         });
         expect(p.remaining).to.equal(0);
         const printed = shellQuote(['install-guest', ...toCommandLine(raw!, { hostRoot: root })]);
         expect(out).to.include(`Equivalent command:\n  ${printed}\n`);
         expect(printed).to.match(
-          / --hostdev 0000:04:00\.0 .*--dry-run --log-dir \/var\/log\/ig --host-root /,
+          / --hostdev 0000:05:00\.0 .*--dry-run --log-dir \/var\/log\/ig --host-root /,
         );
+        expect(out).to.include('  Fixture Linux 1 x86_64\n'); // what media inspect found
         expect(out).to.include(`${STEPS.length}/${STEPS.length} Summary`);
         expect(out).to.include('2048 MiB (all of it is pinned while a device is assigned)');
         expect(out).to.include('dry run    yes: nothing on the host changes');
+        const greyed = p
+          .find(/Device to assign/)
+          .config.choices!.find((c) => 'value' in c && c.value === '0000:00:1f.6');
+        expect(greyed && 'disabled' in greyed && greyed.disabled).to.match(/^\(not assignable: eno1 on /);
         expect(await snapshotTree(root)).to.deep.equal(before);
         expect((await readdir(dir)).filter((f) => f.startsWith('web1'))).to.deep.equal([]);
-      } finally {
-        await rm(root, { recursive: true, force: true });
-      }
+      });
     });
 
     it('returns null when the final confirm is declined', async () => {
