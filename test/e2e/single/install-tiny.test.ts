@@ -191,7 +191,40 @@ describe('install-guest install: tiny installer end to end (single TCG)', functi
     );
   });
 
-  for (const mode of ['traceback', 'panic'] as const) {
+  // the media forms a user gives: the tree (served to the guest over HTTP), the ISO as --location
+  // (kernel and initrd read from it, the ISO attached), and the ISO booted by the firmware (--cdrom)
+  for (const form of ['tree', 'iso-location', 'cdrom'] as const) {
+    it(`installs from the tiny ${form === 'tree' ? 'tree with --location' : form === 'cdrom' ? 'ISO with --cdrom' : 'ISO with --location'} and confirms the guest's NIC`, async () => {
+      const cwd = await caseDir();
+      const name = `m-${form}`;
+      const media =
+        form === 'tree'
+          ? ['--location', bed.media.treeDir]
+          : form === 'iso-location'
+            ? ['--location', bed.media.iso]
+            : ['--cdrom', bed.media.iso];
+      const r = await install(
+        [
+          ...media,
+          ...['--name', name, '--disk', 'size=1', '--accel', 'tcg', '--memory', '512'],
+          ...['--network', 'user,model=e1000e', '--log-dir', path.join(tmp, `${name}-logs`), '--json'],
+        ],
+        cwd,
+      );
+      expect(r.code, r.stderr + r.stdout.slice(-3000)).to.equal(0);
+      const result = lastJson(r.stdout);
+      expect(result.verdict).to.equal('confirmed');
+      expect((result.media as { kind: string }).kind).to.equal(
+        form === 'tree' ? 'tree-local' : form === 'cdrom' ? 'cdrom' : 'iso',
+      );
+      const devices = result.devices as { vendorDevice: string; guestDriver: string }[];
+      expect(devices.map((d) => `${d.vendorDevice} ${d.guestDriver}`)).to.deep.equal(['8086:10d3 e1000e']);
+      for (const pid of r.pids) expect(alive(pid), `qemu ${pid} still running`).to.equal(false);
+      console.log(`      ${form}: install+confirm ${r.ms} ms`);
+    });
+  }
+
+  for (const mode of ['traceback', 'panic', 'diskfull'] as const) {
     it(`ig.fail=${mode}: exit 1 soon after the fatal line, the line reported, qemu gone`, async () => {
       const cwd = await caseDir();
       const name = `f-${mode}`;
@@ -206,7 +239,9 @@ describe('install-guest install: tiny installer end to end (single TCG)', functi
       expect(err.data.fatalLine).to.match(
         mode === 'traceback'
           ? /PayloadInstallationError: Failed to install package tiny-base/
-          : /Kernel panic/,
+          : mode === 'panic'
+            ? /Kernel panic/
+            : /No space left on device/,
       );
       expect(err.message).to.include(err.data.fatalLine.slice(0, 40));
       expect(err.data.logPath).to.equal(path.join(tmp, `${name}-logs`, 'serial-install.log'));
