@@ -7,7 +7,9 @@
  * - debian-netboot: the netboot tarball's layout (as the Debian package
  *   debian-installer-12-netboot-amd64 installs it, which virt-install does not recognise):
  *   `version.info` + `debian-installer/ARCH/linux` + `initrd.gz`;
- * - debian-cd: a CD/DVD's layout (ISO or its copy): `.disk/info` + `install.amd/vmlinuz` (per arch).
+ * - debian-cd: a CD/DVD's layout (ISO or its copy): `.disk/info` + `install.amd/vmlinuz` (per arch:
+ *   `install.a64/`, `install.386/`, ppc64el `install/vmlinux`, s390x `boot/linux_vm` + `root.bin`);
+ *   over HTTP or from a directory the netboot kernel under `install/netboot/` when the CD has one.
  */
 import { inputError } from '../errors.js';
 import { debianArch, normalizeArch } from './arch.js';
@@ -159,9 +161,10 @@ export const debianMirrorDetector: Detector = {
     const sumsPath = `${layout.prefix}SHA256SUMS`;
     const sums = view.text(sumsPath);
     const parsed = sums ? parseSumsFile(sums, 'sha256', layout.prefix) : { checksums: {}, warnings: [] };
+    // daily builds are of the release being prepared: virt-install calls them debiantesting
     const { version, codename } =
       layout.kind === 'daily'
-        ? { version: null, codename: null }
+        ? { version: deb === 'debian' ? 'testing' : null, codename: null }
         : versionFrom(deb, ctx.location, view.text(`${layout.prefix}netboot/version.info`));
     return {
       detector: 'debian-mirror',
@@ -171,7 +174,7 @@ export const debianMirrorDetector: Detector = {
       arch,
       name:
         layout.kind === 'daily'
-          ? `${capitalise(deb)} (daily installer build)`
+          ? `${capitalise(deb)}${version ? ` ${version}` : ''} (daily installer build)`
           : releaseName(deb, version, codename),
       kernel,
       initrd,
@@ -274,19 +277,36 @@ export function cdPair(deb: Deb, arch: Arch): [string, string] | null {
   }
 }
 
-function cdCandidates(view: ProbeView, ctx: DetectContext) {
+/**
+ * A CD's contents served over HTTP or copied to a directory: its network-booting kernel
+ * (`install/netboot/ARCH-installer/ARCH/linux`, virt-install's "mounted ISO" paths) comes first,
+ * because the CD kernel looks for its CD; an ISO read directly uses the CD kernel.
+ */
+export function mountedIsoPair(deb: Deb, arch: Arch): [string, string] | null {
+  const pair = netbootPair(deb, arch, { prefix: 'install/' });
+  return arch === 's390x' ? null : pair;
+}
+
+type CdBoot = { arch: Arch; pair: [string, string]; netboot: boolean };
+
+function cdCandidates(view: ProbeView, ctx: DetectContext): { files: string[]; value: CdBoot }[] {
   const info = parseDiskInfo(view.text('.disk/info') ?? '');
   if (!info.distro) return [];
   const deb = info.distro;
   return archCandidates(ctx, info.arch).flatMap((arch) => {
-    const pair = cdPair(deb, arch);
-    return pair ? [{ files: pair, value: arch }] : [];
+    const out: { files: string[]; value: CdBoot }[] = [];
+    const net = ctx.medium === 'iso' ? null : mountedIsoPair(deb, arch);
+    if (net) out.push({ files: net, value: { arch, pair: net, netboot: true } });
+    const cd = cdPair(deb, arch);
+    if (cd) out.push({ files: cd, value: { arch, pair: cd, netboot: false } });
+    return out;
   });
 }
 
 export const debianCdDetector: Detector = {
   name: 'debian-cd',
-  lookingFor: '.disk/info with install.amd/vmlinuz (Debian/Ubuntu CD and DVD layout)',
+  lookingFor:
+    '.disk/info with install.amd/vmlinuz, install.a64/, install.386/, install/vmlinux or boot/linux_vm (Debian/Ubuntu CD and DVD layout)',
   wants(view, ctx) {
     if (!view.known('.disk/info')) return { read: [{ path: '.disk/info', maxBytes: LIMITS.small }] };
     const probe = firstExisting(view, cdCandidates(view, ctx));
@@ -304,8 +324,8 @@ export const debianCdDetector: Detector = {
     if (ctx.xen) {
       throw inputError('MEDIA_NO_XEN_IMAGES', 'a Debian CD has no Xen PV images', { hint: 'drop --xen' });
     }
-    const arch = probe.value;
-    const [kernel, initrd] = cdPair(info.distro, arch)!;
+    const { arch, pair, netboot } = probe.value;
+    const [kernel, initrd] = pair;
     const sums = cdSums(view);
     const codename =
       info.codename ??
@@ -322,11 +342,11 @@ export const debianCdDetector: Detector = {
       variants: [],
       checksums: sums.checksums,
       ...(sums.source ? { checksumSource: sums.source } : {}),
-      netInstall: ctx.medium === 'http' || info.netinst,
+      netInstall: ctx.medium === 'http' || info.netinst || netboot,
       evidence: ['.disk/info', kernel, initrd, ...(sums.source ? [sums.source] : [])],
       warnings: [
         ...sums.warnings,
-        ...(ctx.medium !== 'iso'
+        ...(ctx.medium !== 'iso' && !netboot
           ? [
               'this is a CD installer: its initrd looks for the CD, so the guest needs the ISO attached (use --location ISO)',
             ]

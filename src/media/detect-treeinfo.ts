@@ -5,11 +5,12 @@
  * Whether the tree carries its packages is told by `repodata/repomd.xml` under a variant's repository.
  */
 import { inputError } from '../errors.js';
+import { normalizeArch } from './arch.js';
 import { LIMITS } from './detector.js';
 import type { DetectContext, Detector, ProbeView } from './detector.js';
 import { parseTreeInfo } from './treeinfo.js';
 import type { TreeInfo } from './treeinfo.js';
-import type { Detection } from './types.js';
+import type { Arch, Detection } from './types.js';
 
 const NAMES = ['.treeinfo', 'treeinfo'] as const;
 
@@ -35,9 +36,23 @@ function tryParse(found: { where: string; text: string }): TreeInfo | null {
   }
 }
 
+/**
+ * A tree whose .treeinfo names no arch: the requested one's section, else the host's, else the only
+ * `[images-ARCH]` section there is.
+ */
+function archFromImages(ti: TreeInfo, ctx: DetectContext): Arch | null {
+  const arches = Object.keys(ti.images)
+    .filter((p) => p !== 'xen')
+    .map((p) => normalizeArch(p))
+    .filter((a): a is Arch => a !== null);
+  if (arches.includes(ctx.hostArch)) return ctx.hostArch;
+  return arches.length === 1 ? arches[0]! : null;
+}
+
 export const treeinfoDetector: Detector = {
   name: 'treeinfo',
-  lookingFor: '.treeinfo or treeinfo (Fedora, RHEL, CentOS, AlmaLinux, Rocky, openSUSE)',
+  lookingFor:
+    '.treeinfo or treeinfo with [images-ARCH] (Fedora, RHEL, CentOS, AlmaLinux, Rocky, openSUSE, SLE)',
   wants(view) {
     if (!view.known('.treeinfo')) return { read: [{ path: '.treeinfo', maxBytes: LIMITS.treeinfo }] };
     if (!view.has('.treeinfo') && !view.known('treeinfo')) {
@@ -51,18 +66,29 @@ export const treeinfoDetector: Detector = {
     const found = treeinfoText(view);
     if (!found) return null;
     const ti = parseTreeInfo(found.text, found.where);
-    const arch = ctx.arch ?? ti.arch;
+    const arch = ctx.arch ?? ti.arch ?? archFromImages(ti, ctx);
     if (!arch) {
-      throw inputError('MEDIA_NO_ARCH', `${found.where} names no arch ([tree] arch or [general] arch)`, {
-        hint: 'pass --arch',
-      });
+      throw inputError(
+        'MEDIA_NO_ARCH',
+        `${found.where} names no arch ([tree] arch or [general] arch) and has no single [images-ARCH]`,
+        { hint: 'pass --arch' },
+      );
     }
     if (ctx.arch && ti.arch && ctx.arch !== ti.arch) {
       throw inputError('MEDIA_ARCH_MISMATCH', `the tree is for ${ti.rawArch}, --arch asked for ${ctx.arch}`, {
         hint: 'point --location at the tree for that architecture, or drop --arch',
       });
     }
-    const platforms = ctx.xen ? ['xen'] : [...new Set([ti.rawArch ?? arch, arch])];
+    // [images-ARCH] as the tree spells it (`i386`, `ppc64le`), or any spelling of the same arch
+    const platforms = ctx.xen
+      ? ['xen']
+      : [
+          ...new Set([
+            ti.rawArch ?? arch,
+            arch,
+            ...Object.keys(ti.images).filter((p) => normalizeArch(p) === arch),
+          ]),
+        ];
     const platform = platforms.find((p) => ti.images[p]?.kernel && ti.images[p]?.initrd);
     if (!platform) {
       const listed = Object.keys(ti.images).map((p) => `[images-${p}]`);
@@ -79,13 +105,16 @@ export const treeinfoDetector: Detector = {
     }
     const images = ti.images[platform]!;
     const hasLocalRepo = repomdPaths(ti).some((p) => view.has(p));
+    // openSUSE Tumbleweed's .treeinfo names no version: it is a rolling release
+    const version =
+      ti.version ?? (ti.family === 'suse' && /tumbleweed/i.test(ti.releaseName) ? 'tumbleweed' : null);
     const name = [ti.releaseName, ti.version].filter(Boolean).join(' ');
     return {
       detector: 'treeinfo',
       family: ti.family,
       // openSUSE publishes .treeinfo too; its installer is linuxrc, not anaconda
       installer: ti.family === 'suse' ? 'suse-linuxrc' : 'anaconda',
-      version: ti.version,
+      version,
       arch,
       name,
       kernel: images.kernel!,

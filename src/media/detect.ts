@@ -105,7 +105,7 @@ export async function detectTree(
   const unique = [...new Set(lookedAt)];
   throw inputError(
     'MEDIA_NOT_RECOGNISED',
-    `${reader.describe} is not an install tree install-guest recognises: looked for ${detectors
+    `${reader.describe} is not an install tree install-guest recognises${ctx.arch ? ` for ${ctx.arch}` : ''}: looked for ${detectors
       .map((d) => d.lookingFor)
       .join('; ')}`,
     {

@@ -210,8 +210,8 @@ const CASES: Case[] = [
     ctx: { location: 'https://d-i.debian.org/daily-images/amd64/' },
     want: {
       family: 'debian',
-      version: null,
-      name: 'Debian (daily installer build)',
+      version: 'testing',
+      name: 'Debian testing (daily installer build)',
       kernel: 'daily/netboot/debian-installer/amd64/linux',
     },
   },
