@@ -3,7 +3,7 @@ import { execa } from 'execa';
 import { cp, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { main } from '../../src/cli/main.js';
+import { type CliRun, runCli } from '../helpers/cli.js';
 import { startHttpServer } from '../helpers/http-server.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -24,20 +24,8 @@ async function builtIsStale(): Promise<boolean> {
   return false;
 }
 
-async function run(
-  argv: string[],
-  env: Record<string, string> = {},
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const code = await main({
-    argv,
-    env,
-    cwd: ROOT,
-    stdout: { write: (s: string) => (stdout += s) },
-    stderr: { write: (s: string) => (stderr += s) },
-  });
-  return { code, stdout, stderr };
+function run(argv: string[], env: Record<string, string> = {}): Promise<CliRun> {
+  return runCli(argv, { env, cwd: ROOT });
 }
 
 describe('cli: install-guest media inspect', function () {

@@ -9,7 +9,7 @@ import { execa } from 'execa';
 import { mkdir, mkdtemp, readdir, realpath, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { main } from '../../src/cli/main.js';
+import { type CliRun, runCli } from '../helpers/cli.js';
 import { startHttpServer } from '../helpers/http-server.js';
 import type { TestHttpServer } from '../helpers/http-server.js';
 import { LAYOUTS, wantOn } from '../unit/media/layouts.js';
@@ -31,20 +31,8 @@ interface InspectJson {
   };
 }
 
-async function run(
-  argv: string[],
-  env: Record<string, string>,
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const code = await main({
-    argv,
-    env,
-    cwd: ROOT,
-    stdout: { write: (s: string) => (stdout += s) },
-    stderr: { write: (s: string) => (stderr += s) },
-  });
-  return { code, stdout, stderr };
+function run(argv: string[], env: Record<string, string>): Promise<CliRun> {
+  return runCli(argv, { env, cwd: ROOT });
 }
 
 async function writeTree(dir: string, files: Record<string, string>): Promise<void> {
