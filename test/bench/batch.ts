@@ -40,6 +40,7 @@ export async function benchBatch(opts: BatchBenchOptions = {}): Promise<Figure[]
             '  disk: size=1',
             '  accel: tcg',
             '  network: user,model=e1000e',
+            `  extra-args: ${bed.fastKernelArgs.join(' ')}`,
             'guests:',
             ...Array.from({ length: n }, (_, k) => `  - name: t${k + 1}`),
             '',

@@ -87,8 +87,10 @@ export async function benchProvision(opts: ProvisionBenchOptions = {}): Promise<
     const dir = await mkdtemp(path.join(os.tmpdir(), 'ig-bench-provision-'));
     try {
       const cache = path.join(dir, 'cache');
+      const extraArgs = bed.fastKernelArgs.join(' ');
       const raw = {
         name: 'base',
+        extraArgs,
         memory: '512',
         disk: ['size=1'],
         accel: 'tcg',
@@ -104,6 +106,8 @@ export async function benchProvision(opts: ProvisionBenchOptions = {}): Promise<
           'size=1',
           '--location',
           bed.media.treeDir,
+          '--extra-args',
+          extraArgs,
           ...TINY_OPTIONS,
           '--log-dir',
           path.join(dir, 'base-logs'),

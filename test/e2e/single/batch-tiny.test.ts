@@ -68,6 +68,8 @@ describe('install-guest batch: three tiny guests at concurrency 2 (single TCG)',
         '  disk: size=1',
         '  accel: tcg',
         '  network: user,model=e1000e',
+        // the bed's TCG boot arguments (no_timer_check: a starved TCG vCPU can fail the IO-APIC timer check)
+        `  extra-args: ${bed.fastKernelArgs.join(' ')}`,
         '  hostdev: auto',
         'guests:',
         ...GUESTS.map((g) => `  - name: ${g}`),
