@@ -1,7 +1,8 @@
 /**
  * `install-guest batch MANIFEST`: check the manifest (every error, with path and line), then either
  * print the plan (--dry-run) or run the guests through the scheduler and report: a summary table,
- * --json results, --junit FILE, --print-xml / --print-kubevirt for the installed guests. Exit 0 only
+ * --json results, --junit FILE, --print-xml / --print-kubevirt for the installed guests. The device
+ * pool is this host's assignable PCI functions (src/batch/host-pool.ts) or --inventory FILE. Exit 0 only
  * when every guest passed (or was skipped by --resume).
  */
 import { readFile, mkdir, writeFile } from 'node:fs/promises';
@@ -10,7 +11,7 @@ import type { Args, CommandContext } from '../cli/command.js';
 import { inputError } from '../errors.js';
 import type { ExportDevice } from '../export/libvirt.js';
 import { formatManifestError } from './manifest.js';
-import { planBatch } from './plan.js';
+import { applyAutoFallback, planBatch } from './plan.js';
 import type { BatchGuest, BatchPlan } from './plan.js';
 import { describeMatch } from './pool.js';
 import type { PoolDevice, PoolFilterData } from './pool.js';
@@ -20,7 +21,7 @@ import type { PredictedStart } from './simulate.js';
 export interface BatchDeps {
   /** the install of one guest (default: the install pipeline, in-process) */
   install?: InstallFn<BatchGuest>;
-  /** the device pool's inventory (default: --inventory FILE) */
+  /** the device pool's inventory (default: --inventory FILE, else this host's PCI functions) */
   inventory?: PoolDevice[];
 }
 
@@ -56,12 +57,21 @@ function networkText(g: BatchGuest): string {
 const deviceText = (d: PoolDevice): string =>
   `${d.address} [${d.vendorDevice}, group ${d.iommuGroup ?? 'none'}]`;
 
+/** What the plan shows besides the plan itself: where the pool came from, `auto` fallbacks. */
+export interface PlanExtra {
+  /** e.g. "this host's devices" (default "the inventory") */
+  poolSource?: string;
+  /** guest → why it installs without a device it asked for */
+  notes?: ReadonlyMap<string, string>;
+}
+
 /** Pure: the dry run's plan as text. */
 export function formatPlan(
   plan: BatchPlan,
   concurrency: number,
   predicted: PredictedStart[] | undefined,
   failFast: boolean,
+  extra: PlanExtra = {},
 ): string[] {
   const out: string[] = [];
   out.push(
@@ -103,6 +113,8 @@ export function formatPlan(
       r.onError === 'keep' ? 'on-error keep' : '',
     ].filter(Boolean);
     if (run.length) out.push(`   run: ${run.join(', ')}`);
+    const note = extra.notes?.get(g.name);
+    if (note) out.push(`   note: ${note}`);
     out.push(`   log: ${g.logDir}`);
   }
   out.push('');
@@ -115,7 +127,9 @@ export function formatPlan(
     );
     return out;
   }
-  out.push('order (simulated against the inventory, every install taking the same time):');
+  out.push(
+    `order (simulated against ${extra.poolSource ?? 'the inventory'}, every install taking the same time):`,
+  );
   const width = Math.max(...predicted.map((p) => p.name.length));
   const byStart = [...predicted].sort((a, b) => (a.order ?? Infinity) - (b.order ?? Infinity));
   for (const p of byStart) {
@@ -138,9 +152,11 @@ export function planJson(
   plan: BatchPlan,
   concurrency: number,
   predicted: PredictedStart[] | undefined,
+  extra: PlanExtra = {},
 ): Record<string, unknown> {
   return {
     dryRun: true,
+    ...(extra.poolSource ? { poolSource: extra.poolSource } : {}),
     batch: plan.name,
     manifest: plan.manifestPath,
     concurrency,
@@ -157,6 +173,7 @@ export function planJson(
         devices: g.devices,
         vars: g.vars,
         logDir: g.logDir,
+        ...(extra.notes?.has(g.name) ? { note: extra.notes.get(g.name) } : {}),
         ...(p
           ? {
               predicted: {
@@ -188,6 +205,12 @@ function eventLine(e: BatchEvent): string {
     case 'warning':
       return `${t} ${e.guest}: warning: ${e.message}`;
   }
+}
+
+function mgmtIfacesOf(args: Args): string[] {
+  const raw = args.mgmtIface;
+  const list = Array.isArray(raw) ? raw : raw === undefined ? [] : [raw];
+  return list.flatMap((x) => String(x).split(',')).filter(Boolean);
 }
 
 function positiveInt(option: string, value: unknown): number {
@@ -239,13 +262,13 @@ export async function runBatchCommand(
   const dryRun = Boolean(args.dryRun);
   const printXml = Boolean(args.printXml);
   const printKube = Boolean(args.printKubevirt);
-  const { plan, errors } = planBatch(text, {
+  const { plan: planned, errors } = planBatch(text, {
     manifestPath,
     cwd: ctx.deps.cwd,
     ...(typeof args.logDir === 'string' ? { logRoot: args.logDir } : {}),
     ...(typeof args.stateDir === 'string' ? { stateDir: args.stateDir } : {}),
   });
-  if (!plan) {
+  if (!planned) {
     if (!ctx.json) for (const e of errors) ctx.warn(`${manifestArg}: ${formatManifestError(e)}`);
     throw inputError(
       'BAD_MANIFEST',
@@ -258,13 +281,33 @@ export async function runBatchCommand(
       },
     );
   }
+  let plan: BatchPlan = planned;
+  const fallbackNotes = new Map<string, string>();
 
+  // the device pool: --inventory FILE, or (the default) this host's PCI functions and their verdicts
+  const needsDevices = plan.guests.some((g) => g.devices.length > 0);
   let inventory = deps.inventory;
+  let poolSource: string | undefined;
   if (!inventory && typeof args.inventory === 'string') {
     const { readInventory } = await import('./inventory.js');
     inventory = await readInventory(path.resolve(ctx.deps.cwd, args.inventory));
+    poolSource = 'the inventory';
+  } else if (!inventory && needsDevices) {
+    const { readHostPool } = await import('./host-pool.js');
+    const hostPool = await readHostPool(ctx.host, { mgmtIfaces: mgmtIfacesOf(args) });
+    inventory = hostPool.devices;
+    poolSource = hostPool.iommu
+      ? `this host's ${hostPool.devices.length} assignable PCI functions`
+      : 'this host (no IOMMU: no device can be assigned)';
   }
-  const needsDevices = plan.guests.some((g) => g.devices.length > 0);
+  if (inventory && needsDevices) {
+    // `auto` requests the pool can never meet fall back to installing without a device
+    const { DevicePool } = await import('./pool.js');
+    const probe = new DevicePool(inventory, plan.pools);
+    const fb = applyAutoFallback(plan.guests, (m) => probe.candidates(m));
+    plan = { ...plan, guests: fb.guests };
+    for (const n of fb.notes) fallbackNotes.set(n.guest, n.message);
+  }
 
   if (dryRun) {
     let predicted: PredictedStart[] | undefined;
@@ -301,19 +344,15 @@ export async function runBatchCommand(
       if (ex.kube) ctx.print(ex.kube.trimEnd());
       return 0;
     }
-    if (ctx.json) ctx.printJson(planJson(plan, concurrency, predicted));
-    else for (const l of formatPlan(plan, concurrency, predicted, failFast)) ctx.print(l);
+    const extra: PlanExtra = {
+      ...(poolSource ? { poolSource } : {}),
+      notes: fallbackNotes,
+    };
+    if (ctx.json) ctx.printJson(planJson(plan, concurrency, predicted, extra));
+    else for (const l of formatPlan(plan, concurrency, predicted, failFast, extra)) ctx.print(l);
     return 0;
   }
 
-  if (needsDevices && !inventory)
-    throw inputError(
-      'NOT_IMPLEMENTED',
-      'reading the device pool from the host PCI inventory is not implemented yet, and guests in this batch need devices',
-      {
-        hint: 'give the pool as data: --inventory FILE (a JSON list of { address, vendorDevice, class, iommuGroup })',
-      },
-    );
   const [{ DevicePool }, { runBatch }, { fileResultStore }, report] = await Promise.all([
     import('./pool.js'),
     import('./scheduler.js'),
@@ -329,6 +368,7 @@ export async function runBatchCommand(
     install = pipelineInstall(ctx.host);
   }
   const guestInstall = install;
+  for (const [guest, message] of fallbackNotes) human(`${guest}: warning: ${message}`);
   const result = await runBatch(plan, {
     concurrency,
     failFast,
@@ -354,10 +394,10 @@ export async function runBatchCommand(
   }
   await writeFile(
     path.join(plan.logRoot, 'results.json'),
-    `${JSON.stringify(report.resultJson(plan.name, result), null, 2)}\n`,
+    `${JSON.stringify(report.resultJson(plan.name, result, fallbackNotes), null, 2)}\n`,
     { mode: 0o600 },
   );
-  if (ctx.json) ctx.printJson(report.resultJson(plan.name, result));
+  if (ctx.json) ctx.printJson(report.resultJson(plan.name, result, fallbackNotes));
   if (printXml || printKube) {
     // outcomes are in plan order
     const passed = plan.guests.filter((_, i) => result.guests[i]!.status === 'passed');

@@ -70,7 +70,8 @@ export function writeJUnit(report: JUnitReport): string {
   const t = counts(all);
   const out: string[] = ['<?xml version="1.0" encoding="UTF-8"?>'];
   out.push(
-    `<testsuites${report.name !== undefined ? ` name="${xmlAttr(report.name)}"` : ''} tests="${t.tests}" failures="${t.failures}" errors="0" skipped="${t.skipped}" time="${secs(t.time)}">`,
+    // skipped counts go on each <testsuite> only: the Jenkins junit-10 schema has no skipped on <testsuites>
+    `<testsuites${report.name !== undefined ? ` name="${xmlAttr(report.name)}"` : ''} tests="${t.tests}" failures="${t.failures}" errors="0" time="${secs(t.time)}">`,
   );
   for (const s of report.suites) {
     const c = counts(s.cases);

@@ -8,6 +8,7 @@ import { appendFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Host } from '../host/host.js';
+import type { RawInstallArgs } from '../request/request.js';
 import type { StageRecord } from '../pipeline/stage.js';
 import type { Allocation } from './pool.js';
 import { guestInstallArgs } from './plan.js';
@@ -39,6 +40,17 @@ export function resultFromStages(records: readonly StageRecord[], error?: unknow
   return { phases };
 }
 
+/**
+ * Pure: the install arguments of a guest once the pool assigned its devices. A guest holding a
+ * whole IOMMU group with other endpoints in it detaches them with the assigned ones (`--group`):
+ * the group is viable for vfio only when none of its endpoints stays on a host driver.
+ */
+export function installArgsFor(guest: BatchGuest, allocation: Allocation): RawInstallArgs {
+  const held = new Set(allocation.devices.map((d) => d.address));
+  const others = allocation.reserved.filter((d) => !held.has(d.address));
+  return guestInstallArgs(guest, allocation.devices, others.length ? { group: true } : {});
+}
+
 export function pipelineInstall(host: Host): InstallFn<BatchGuest> {
   return async (guest: BatchGuest, allocation: Allocation, ctx: InstallContext): Promise<GuestResult> => {
     const [{ runStages, PipelineError }, { installPipeline }] = await Promise.all([
@@ -49,7 +61,7 @@ export function pipelineInstall(host: Host): InstallFn<BatchGuest> {
     const logFile = path.join(ctx.logDir, 'install-guest.log');
     const line = (level: string) => (l: string) =>
       appendFileSync(logFile, `${new Date(host.clock.now()).toISOString()} ${level} ${l}\n`, { mode: 0o600 });
-    const raw = guestInstallArgs(guest, allocation.devices);
+    const raw = installArgsFor(guest, allocation);
     try {
       const { records } = await runStages(installPipeline, {
         host,

@@ -29,6 +29,11 @@ export interface DeviceRequest {
   match: DeviceMatch;
   /** options carried to the device that is assigned */
   options: Omit<HostdevRequest, 'selector'>;
+  /**
+   * `auto`: when no device in the pool could ever meet it, the guest installs without it (user
+   * networking, as `install --hostdev auto` falls back) instead of failing
+   */
+  fallback?: true;
 }
 
 export interface BatchGuest {
@@ -127,7 +132,35 @@ export function parseDeviceSpec(spec: HostdevSpec): DeviceRequest {
       : VENDOR_DEVICE_RE.test(selector)
         ? { kind: 'vendorDevice', vendorDevice: selector.toLowerCase() }
         : { kind: 'interface', name: selector };
-  return { spec, match, options };
+  return { spec, match, options, ...(selector === 'auto' ? { fallback: true as const } : {}) };
+}
+
+/** A guest whose `auto` request was dropped because the pool holds no device that could meet it. */
+export interface FallbackNote {
+  guest: string;
+  message: string;
+}
+
+/**
+ * Pure: drops the `auto` requests no device of the pool could ever meet (a host without an IOMMU,
+ * or without an assignable NIC), so those guests install without a device, as `install --hostdev
+ * auto` does; every other request is left to the scheduler (which waits for it, or fails).
+ */
+export function applyAutoFallback(
+  guests: readonly BatchGuest[],
+  candidates: (m: DeviceMatch) => readonly unknown[],
+): { guests: BatchGuest[]; notes: FallbackNote[] } {
+  const notes: FallbackNote[] = [];
+  const out = guests.map((g) => {
+    const dropped = g.devices.filter((d) => d.fallback && candidates(d.match).length === 0);
+    if (dropped.length === 0) return g;
+    notes.push({
+      guest: g.name,
+      message: `hostdev ${dropped.map((d) => d.spec).join(', ')}: no assignable network function in the pool; installing without it (${g.request.network.kind === 'none' ? 'no' : g.request.network.kind} networking), as install --hostdev auto does`,
+    });
+    return { ...g, devices: g.devices.filter((d) => !dropped.includes(d)) };
+  });
+  return { guests: out, notes };
 }
 
 /** The option an install-request error is about (`--memory '12x' …` → memory), if it names one. */

@@ -46,7 +46,11 @@ export function formatSummary(result: BatchResult): string[] {
 }
 
 /** The JSON printed with --json: the batch and every guest's outcome. */
-export function resultJson(name: string, result: BatchResult): Record<string, unknown> {
+export function resultJson(
+  name: string,
+  result: BatchResult,
+  notes: ReadonlyMap<string, string> = new Map(),
+): Record<string, unknown> {
   return {
     batch: name,
     exitCode: result.exitCode,
@@ -70,6 +74,7 @@ export function resultJson(name: string, result: BatchResult): Record<string, un
       phases: g.phases,
       ...(g.error ? { error: g.error } : {}),
       ...(g.reason ? { reason: g.reason } : {}),
+      ...(notes.has(g.name) ? { note: notes.get(g.name) } : {}),
     })),
   };
 }

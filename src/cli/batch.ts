@@ -33,7 +33,13 @@ export function batchOptions(y: Argv): Argv {
     .option('inventory', {
       type: 'string',
       describe:
-        'the device pool as a JSON list of { address, vendorDevice, class, iommuGroup } instead of the host',
+        "the device pool as a JSON list of { address, vendorDevice, class, iommuGroup } instead of the host's PCI functions (the default: what `hostdev list` shows as assignable, whole IOMMU groups)",
+    })
+    .option('mgmt-iface', {
+      type: 'string',
+      array: true,
+      describe:
+        'interfaces that carry management traffic: their functions stay out of the pool (repeat or comma-separate)',
     })
     .option('print-xml', {
       type: 'boolean',

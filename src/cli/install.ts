@@ -181,6 +181,18 @@ export function installOptions(y: Argv): Argv {
       type: 'boolean',
       describe: 'print both qemu argvs (install boot, confirm boot), one argument per line',
     })
+    .option('print-xml', {
+      group: R,
+      type: 'boolean',
+      describe:
+        'print the libvirt domain XML of the installed guest (devices as managed <hostdev>; also LOG-DIR/domain.xml); with --dry-run, of the guest it would install',
+    })
+    .option('print-kubevirt', {
+      group: R,
+      type: 'boolean',
+      describe:
+        'print a KubeVirt VirtualMachine with hostDevices and the permittedHostDevices the cluster needs (also LOG-DIR/kubevirt.yaml)',
+    })
     .option('log-dir', {
       group: R,
       type: 'string',

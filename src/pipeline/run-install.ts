@@ -38,6 +38,11 @@ export async function runInstall(args: Args, ctx: CommandContext): Promise<numbe
   const raw = pickInstallArgs(args);
   const signal = ctx.deps.signal ?? new AbortController().signal;
   const dryRun = Boolean(raw.dryRun);
+  // --print-xml / --print-kubevirt: the guest handed off to libvirt or KubeVirt (src/export/install-export.ts)
+  const want = { xml: Boolean(raw.printXml), kubevirt: Boolean(raw.printKubevirt) };
+  const exporting = want.xml || want.kubevirt;
+  const exportsOf = async (state: InstallState) =>
+    (await import('../export/install-export.js')).renderInstallExports(state, want);
   // a real run reports progress: JSON events on stdout with --json, else plain lines or a status
   // bar (on a terminal) on stderr; a dry run only prints its plan
   const reporter = dryRun
@@ -54,8 +59,12 @@ export async function runInstall(args: Args, ctx: CommandContext): Promise<numbe
         progress: (f, t) => reporter.progress(f, t),
         event: (o) => {
           // --print-cmdline in a real run: the argvs in the --print-cmdline format on stdout, or as a JSON event
-          if (o.event === 'cmdline' && !ctx.json) ctx.print(formatCmdlines(o as unknown as Argvs));
-          else reporter.event(o);
+          // (on stderr when an exported document owns stdout)
+          if (o.event === 'cmdline' && !ctx.json) {
+            const text = formatCmdlines(o as unknown as Argvs);
+            if (exporting) ctx.warn(text);
+            else ctx.print(text);
+          } else reporter.event(o);
         },
       }
     : { info: (l) => ctx.warn(l), warn: (l) => ctx.warn(l) };
@@ -93,13 +102,26 @@ export async function runInstall(args: Args, ctx: CommandContext): Promise<numbe
       },
     });
     if (reporter) {
-      const result = { ...(state.result ?? {}), stages: records };
+      const result: Record<string, unknown> = { ...(state.result ?? {}), stages: records };
+      let exported: { xml?: string; kubevirt?: string } = {};
+      if (exporting) {
+        exported = await exportsOf(state);
+        const { saveInstallExports } = await import('../export/install-export.js');
+        if (state.logDir) result.exports = await saveInstallExports(state.logDir, exported);
+      }
       reporter.close();
+      // with an export, stdout carries only the document: the summary goes to stderr
+      const say = (l: string): void => (exporting ? ctx.warn(l) : ctx.print(l));
       if (ctx.json) reporter.result(result);
-      else for (const l of summaryLines(result)) ctx.print(l);
+      else for (const l of summaryLines(result)) say(l);
+      if (!ctx.json) for (const doc of [exported.xml, exported.kubevirt]) if (doc) ctx.print(doc.trimEnd());
       return 0;
     }
-    if (ctx.json) ctx.printJson(planOf(state, records));
+    if (exporting) {
+      const exported = await exportsOf(state);
+      if (ctx.json) ctx.printJson({ ...planOf(state, records), exports: exported });
+      else for (const doc of [exported.xml, exported.kubevirt]) if (doc) ctx.print(doc.trimEnd());
+    } else if (ctx.json) ctx.printJson(planOf(state, records));
     else if (raw.printCmdline && state.argv) {
       ctx.print(formatCmdlines(state.argv));
     } else if (raw.dryRun) {

@@ -43,6 +43,8 @@ export const INSTALL_OPTIONS: Readonly<
   stallTimeout: ['--stall-timeout', 'value'],
   dryRun: ['--dry-run', 'flag'],
   printCmdline: ['--print-cmdline', 'flag'],
+  printXml: ['--print-xml', 'flag'],
+  printKubevirt: ['--print-kubevirt', 'flag'],
   logDir: ['--log-dir', 'value'],
   onError: ['--on-error', 'value'],
   qemuBinary: ['--qemu-binary', 'value'],

@@ -112,6 +112,10 @@ export interface RawInstallArgs {
   stallTimeout?: string | number;
   dryRun?: boolean;
   printCmdline?: boolean;
+  /** the libvirt domain XML of the installed guest (src/export/install-export.ts) */
+  printXml?: boolean;
+  /** a KubeVirt VirtualMachine and the permittedHostDevices it needs */
+  printKubevirt?: boolean;
   json?: boolean;
   logDir?: string;
   onError?: string;

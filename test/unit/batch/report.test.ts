@@ -8,6 +8,8 @@ import { batchToJUnit, formatSummary, resultJson } from '../../../src/batch/repo
 import type { BatchResult } from '../../../src/batch/scheduler.js';
 
 const XSD = path.resolve('fixtures/batch/junit.xsd');
+/** the Jenkins / Ant junit-10 format, as CI servers read it */
+const JUNIT10 = path.resolve('fixtures/junit-10.xsd');
 const nic = { address: '0000:03:00.0', vendorDevice: '8086:10d3', class: '0x020000', iommuGroup: '7' };
 
 const result: BatchResult = {
@@ -113,6 +115,8 @@ describe('batch report', () => {
     const xml = writeJUnit(batchToJUnit('fleet', result));
     const v = await xmllint(['--noout', '--schema', XSD], xml);
     expect(v.exitCode, v.stderr).to.equal(0);
+    const j = await xmllint(['--noout', '--schema', JUNIT10], xml);
+    expect(j.exitCode, j.stderr).to.equal(0);
     const count = async (xpath: string) => Number((await xmllint(['--xpath', xpath], xml)).stdout);
     expect(await count('count(//testcase)')).to.equal(8);
     expect(await count('count(//testcase[failure])')).to.equal(1);
@@ -135,6 +139,23 @@ describe('batch report', () => {
     const v = await xmllint(['--noout', '--schema', XSD], xml);
     expect(v.exitCode).to.not.equal(0);
     expect(v.stderr).to.match(/time.*required/);
+  });
+
+  it('the junit-10 schema rejects what Jenkins would not read', async () => {
+    const xml = writeJUnit(batchToJUnit('fleet', result));
+    const bad: [string, string][] = [
+      [xml.replace(/<testsuites /, '<testsuites skipped="5" '), 'skipped'],
+      [xml.replace(/(<testsuite name="[^"]*") tests="\d+"/, '$1'), 'tests'],
+      [xml.replace(/ time="250\.500"/, ' time="a while"'), 'time'],
+      [xml.replace(/<testcase name="install"/, '<testcase title="install"'), 'title'],
+      [xml.replace(/<\/testsuite>/, '<result/></testsuite>'), 'result'],
+    ];
+    for (const [doc, what] of bad) {
+      expect(doc, what).to.not.equal(xml);
+      const v = await xmllint(['--noout', '--schema', JUNIT10], doc);
+      expect(v.exitCode, what).to.not.equal(0);
+      expect(v.stderr, what).to.include(what);
+    }
   });
 
   it('prints a summary table, the failures and the tally', () => {

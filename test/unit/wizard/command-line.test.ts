@@ -193,6 +193,8 @@ const FULL: Required<RawInstallArgs> = {
   stallTimeout: '60',
   dryRun: true,
   printCmdline: true,
+  printXml: true,
+  printKubevirt: true,
   json: true,
   logDir: '/log',
   onError: 'keep',
