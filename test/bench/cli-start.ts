@@ -56,6 +56,9 @@ export async function benchCliStart(opts: BenchOptions): Promise<Figure[]> {
       ],
       undefined,
     ],
+    // the floor under any Node CLI, and under any yargs CLI, for reading the figures above
+    ['node', ['-e', '0'], undefined],
+    ['node', ['--input-type=module', '-e', "await import('yargs')"], undefined],
   ];
   // one warm-up each (page cache, Python's bytecode cache), then interleaved runs so that load
   // changes on the machine hit all three alike
@@ -74,6 +77,8 @@ export async function benchCliStart(opts: BenchOptions): Promise<Figure[]> {
     figure('install-guest --help', 'ms', help),
     figure('install-guest install --dry-run --print-cmdline', 'ms', ours),
     figure('virt-install --print-xml (test:///default)', 'ms', theirs),
+    figure('floor: node -e 0', 'ms', wall[3]!),
+    figure('floor: node, import yargs', 'ms', wall[4]!),
     ratio('dry run vs virt-install (wall)', ours, theirs, 0.5, '≤ 0.5× virt-install'),
   ];
   if (cpu[1]!.length === runs && cpu[2]!.length === runs)
