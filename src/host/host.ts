@@ -10,7 +10,16 @@
  * artifacts are deterministic under test.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { constants as fsConstants, promises as fs } from 'node:fs';
+import {
+  closeSync,
+  constants as fsConstants,
+  promises as fs,
+  lstatSync,
+  openSync,
+  readSync,
+  readdirSync,
+  readlinkSync,
+} from 'node:fs';
 import path from 'node:path';
 
 export interface Clock {
@@ -47,6 +56,33 @@ export interface ExecResult {
 /** Performs one write to a kernel-owned file (absolute path under the root, the host path, the value). */
 export type SysfsWriter = (absPath: string, hostPath: string, value: string) => Promise<void>;
 
+/**
+ * Synchronous reads of kernel pseudo-files, for bulk scans (the PCI inventory reads a dozen
+ * attributes per function, thousands on a large host). sysfs and procfs answer from kernel memory
+ * and never wait on a disk, so blocking the event loop for one attribute costs less than a trip
+ * through libuv's thread pool: an asynchronous open + read + close is three round trips (~30–60 µs
+ * each on a busy machine) around system calls of a few µs. Measured on 4,096 generated functions:
+ * CPU time of `hostdev list --json` 3.4 s → 1.8 s (see test/bench/inventory.ts).
+ *
+ * Use them only for kernel-owned files under the root (or fixture trees standing for them), never
+ * for media, caches or anything on a network file system. Semantics match the asynchronous methods:
+ * paths are host paths, failures read as null / [] / false, never throw.
+ */
+export interface SyncReads {
+  /**
+   * Up to maxBytes from the start of the file, or null when it cannot be read. Requests of at most
+   * one page (sysfs attributes, config space) take a single read(2), as the kernel answers an
+   * attribute in one; larger ones (procfs tables) read until end of file.
+   */
+  readBytes(hostPath: string, maxBytes: number): Buffer | null;
+  /** the link target as stored, or null when not a link */
+  readLink(hostPath: string): string | null;
+  /** directory entries, sorted; [] when it does not exist */
+  list(hostPath: string): string[];
+  /** whether the path exists (as a file, directory or link), without following a final link */
+  exists(hostPath: string): boolean;
+}
+
 /** Runs one program with an argv array (never a shell). */
 export type Executor = (file: string, args: readonly string[], options?: ExecOptions) => Promise<ExecResult>;
 
@@ -75,6 +111,12 @@ export interface Host {
   /** a write to a kernel-owned file, through the one SysfsWriter */
   write(hostPath: string, value: string): Promise<void>;
   exec: Executor;
+  /**
+   * Synchronous reads for bulk scans of kernel pseudo-files (see SyncReads). Optional: a host
+   * without it (`createHost({ syncReads: false })`, or a host over something slower than kernel
+   * memory) is read through the asynchronous methods above, with the same results.
+   */
+  readonly sync?: SyncReads;
 }
 
 export const systemClock: Clock = {
@@ -157,6 +199,59 @@ export interface HostOptions {
   ids?: IdSource;
   writer?: SysfsWriter;
   exec?: Executor;
+  /** offer `host.sync` (default true); false reads everything through the thread pool */
+  syncReads?: boolean;
+}
+
+const PAGE = 4096;
+
+/** SyncReads over the file-system paths that `resolve` maps host paths to. */
+function syncReadsAt(resolve: (hostPath: string) => string): SyncReads {
+  return {
+    readBytes(p, maxBytes) {
+      let fd: number;
+      try {
+        fd = openSync(resolve(p), 'r');
+      } catch {
+        return null;
+      }
+      try {
+        const buf = Buffer.allocUnsafe(maxBytes);
+        let off = 0;
+        while (off < maxBytes) {
+          const n = readSync(fd, buf, off, maxBytes - off, off);
+          off += n;
+          if (n === 0 || maxBytes <= PAGE) break;
+        }
+        return buf.subarray(0, off);
+      } catch {
+        return null;
+      } finally {
+        closeSync(fd);
+      }
+    },
+    readLink(p) {
+      try {
+        return readlinkSync(resolve(p));
+      } catch {
+        return null;
+      }
+    },
+    list(p) {
+      try {
+        return readdirSync(resolve(p)).sort();
+      } catch {
+        return [];
+      }
+    },
+    exists(p) {
+      try {
+        return lstatSync(resolve(p), { throwIfNoEntry: false }) !== undefined;
+      } catch {
+        return false;
+      }
+    },
+  };
 }
 
 async function defaultExec(
@@ -254,6 +349,7 @@ export function createHost(options: HostOptions = {}): Host {
     },
     write: (p, value) => writer(resolve(p), p, value),
     exec: options.exec ?? defaultExec,
+    ...(options.syncReads === false ? {} : { sync: syncReadsAt(resolve) }),
   };
   return host;
 }

@@ -1,33 +1,13 @@
 /**
  * The reads the inventory makes, over the Host boundary. Scanning thousands of sysfs attributes
  * through Node's thread pool costs ~30–60 µs per operation (open, read and close are three round
- * trips), several times what the system calls themselves cost, so a host may offer synchronous
- * reads of kernel pseudo-files (sysfs and procfs never wait on disk I/O). When `host.sync` exists
- * the inventory uses it; otherwise it uses the ordinary asynchronous Host methods. Both give the
- * same results (a test checks it).
- *
- * Proposed Host extension (src/host/host.ts), what `test/helpers/sync-host.ts` implements:
- *   sync?: { readBytes(hostPath, maxBytes): Buffer | null; readLink(hostPath): string | null;
- *            list(hostPath): string[]; exists(hostPath): boolean }
+ * trips), several times what the system calls themselves cost, so the Host offers synchronous
+ * reads of kernel pseudo-files (`host.sync`, see SyncReads in src/host/host.ts). When `host.sync`
+ * exists the inventory uses it; otherwise it uses the ordinary asynchronous Host methods. Both
+ * give the same results (a test checks it).
  */
 import path from 'node:path';
 import type { Host } from '../host/host.js';
-
-export interface SyncReads {
-  /**
-   * up to maxBytes from the start of the file, or null when it cannot be read. Requests of at most
-   * one page (sysfs attributes, config space) take a single read; larger ones read until end of file.
-   */
-  readBytes(hostPath: string, maxBytes: number): Buffer | null;
-  /** the link target as stored, or null when not a link */
-  readLink(hostPath: string): string | null;
-  /** directory entries, sorted; [] when it does not exist */
-  list(hostPath: string): string[];
-  /** whether the path exists (as a file, directory or link), without following a final link */
-  exists(hostPath: string): boolean;
-}
-
-export type HostWithSyncReads = Host & { sync?: SyncReads };
 
 export interface Reads {
   bytes(hostPath: string, maxBytes: number): Promise<Buffer | null>;
@@ -50,7 +30,7 @@ export interface Reads {
 const BIG = 4 * 1024 * 1024;
 
 export function readsOf(host: Host): Reads {
-  const sync = (host as HostWithSyncReads).sync;
+  const sync = host.sync;
   const asText = (b: Buffer | null): string | null => (b === null ? null : b.toString('utf8'));
   if (sync) {
     return {

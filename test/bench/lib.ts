@@ -3,9 +3,29 @@
  * comparison is a ratio measured in the same run on the same machine.
  */
 import { execa } from 'execa';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
+
+/** What every suite is given. */
+export interface BenchOptions {
+  /** runs per figure when given (`--runs N`); otherwise each suite's own default */
+  runs?: number;
+  /** smoke mode (`--quick`): fewest runs and smallest inputs, to check the suites still work */
+  quick: boolean;
+  /** progress lines (stderr) */
+  log: (line: string) => void;
+}
+
+/** `runs` when given, else the quick or the full default. */
+export function runsFor(opts: BenchOptions, full: number, quick = 1): number {
+  return opts.runs ?? (opts.quick ? quick : full);
+}
 
 export interface Figure {
+  /** the suite that measured it (set by run.ts) */
+  suite?: string;
   name: string;
   unit: 's' | 'ms' | 'bytes' | 'x';
   median: number;
@@ -47,6 +67,55 @@ export async function timeCommand(
   return out;
 }
 
+/** `/usr/bin/time` measures a child's CPU time (user + system) when installed (Debian package time). */
+const TIME = existsSync('/usr/bin/time') ? '/usr/bin/time' : null;
+
+export interface ProcessTime {
+  /** wall clock, ms */
+  wall: number;
+  /** user + system CPU time of the process and its children, ms; null without /usr/bin/time */
+  cpu: number | null;
+}
+
+/**
+ * Runs a program once (stdout discarded) and measures its wall-clock time and, through
+ * /usr/bin/time, its CPU time, which other load on the machine disturbs less than wall time.
+ * Throws when it exits non-zero.
+ */
+export async function timeProcess(
+  file: string,
+  args: readonly string[],
+  env?: Record<string, string>,
+): Promise<ProcessTime> {
+  const dir = TIME ? mkdtempSync(path.join(os.tmpdir(), 'ig-bench-time-')) : null;
+  const out = dir ? path.join(dir, 'time') : '';
+  const [cmd, argv] = TIME ? [TIME, ['-f', '%U %S', '-o', out, file, ...args]] : [file, [...args]];
+  try {
+    let stderr = '';
+    const t0 = performance.now();
+    const code = await new Promise<number | null>((resolve, reject) => {
+      const child = spawn(cmd, argv, {
+        env: { ...process.env, ...env },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      child.on('error', reject);
+      child.on('close', (c) => resolve(c));
+    });
+    const wall = performance.now() - t0;
+    if (code !== 0) throw new Error(`${file} ${args.join(' ')} exited ${code}: ${stderr.slice(0, 400)}`);
+    const cpu = TIME
+      ? readFileSync(out, 'utf8')
+          .trim()
+          .split(/\s+/)
+          .reduce((a, x) => a + Number(x) * 1000, 0)
+      : null;
+    return { wall, cpu };
+  } finally {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 export function figure(
   name: string,
   unit: Figure['unit'],
@@ -66,6 +135,14 @@ export function ratio(name: string, a: number[], b: number[], goalMax: number, g
 export function machine(): string {
   const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
   return `${os.cpus().length} × ${cpu}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${os.platform()} ${os.release()}`;
+}
+
+/** The 1, 5 and 15 minute load averages, to judge how noisy a run was. */
+export function loadAverage(): string {
+  return os
+    .loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ');
 }
 
 export function formatTable(figures: Figure[]): string {

@@ -1,23 +1,98 @@
 /**
- * `npm run bench`: runs every benchmark, prints one table and writes test/bench/results.json.
- * Figures are medians of several runs with min and max; comparisons are ratios from the same run.
+ * `npm run bench`: runs the benchmark suites, prints one table and writes test/bench/results.json.
+ * Every figure is the median of several runs with min and max; every comparison is a ratio
+ * measured in the same run on the same machine (see lib.ts).
+ *
+ *   npm run bench                         every suite
+ *   npm run bench -- inventory media      only these suites (by id)
+ *   npm run bench -- --runs 5             runs per figure, for every suite
+ *   npm run bench -- --quick              smoke mode: fewest runs, smallest inputs
+ *   npm run bench -- --out FILE           write the JSON there instead
+ *
+ * Suites: cli-start, inventory, media, failure-detection, pipeline (batch and provision below).
  */
 import { writeFile } from 'node:fs/promises';
 import { benchCliStart } from './cli-start.js';
-import { formatTable, machine, type Figure } from './lib.js';
+import { benchFailureDetection } from './failure-detection.js';
+import { benchInventory } from './inventory.js';
+import { type BenchOptions, type Figure, formatTable, loadAverage, machine } from './lib.js';
+import { benchMedia } from './media.js';
+import { benchPipeline } from './pipeline.js';
+// ── batch and provision suites: add their imports here ──────────────────────────────────────────
+//   import { benchBatch } from './batch.js';
+//   import { benchProvision } from './provision.js';
+// ─────────────────────────────────────────────────────────────────────────────────────────────────
 
-const suites: [string, () => Promise<Figure[]>][] = [['CLI start', () => benchCliStart()]];
-
-const only = process.argv.slice(2);
-const figures: Figure[] = [];
-for (const [name, run] of suites) {
-  if (only.length && !only.some((o) => name.toLowerCase().includes(o.toLowerCase()))) continue;
-  process.stderr.write(`bench: ${name}…\n`);
-  figures.push(...(await run()));
+interface Suite {
+  id: string;
+  title: string;
+  run: (opts: BenchOptions) => Promise<Figure[]>;
 }
-const when = new Date().toISOString();
-process.stdout.write(`\nMachine: ${machine()}\nDate: ${when}\n\n${formatTable(figures)}\n`);
-await writeFile(
-  'test/bench/results.json',
-  `${JSON.stringify({ machine: machine(), date: when, figures }, null, 2)}\n`,
+
+const suites: Suite[] = [
+  { id: 'cli-start', title: 'CLI start', run: benchCliStart },
+  { id: 'inventory', title: 'Inventory', run: benchInventory },
+  { id: 'media', title: 'Media', run: benchMedia },
+  { id: 'failure-detection', title: 'Failure detection', run: benchFailureDetection },
+  { id: 'pipeline', title: 'Pipeline overhead', run: benchPipeline },
+  // ── batch and provision suites: add them here ─────────────────────────────────────────────────
+  //   { id: 'batch', title: 'Batch', run: benchBatch },
+  //   { id: 'provision', title: 'Provision', run: benchProvision },
+  // ───────────────────────────────────────────────────────────────────────────────────────────────
+];
+
+function usage(message: string): never {
+  process.stderr.write(
+    `bench: ${message}\nusage: npm run bench -- [--runs N] [--quick] [--out FILE] [${suites.map((s) => s.id).join('|')} …]\n`,
+  );
+  process.exit(2);
+}
+
+const args = process.argv.slice(2);
+let runs: number | undefined;
+let quick = false;
+let out = 'test/bench/results.json';
+const only: string[] = [];
+for (let i = 0; i < args.length; i++) {
+  const a = args[i]!;
+  if (a === '--quick') quick = true;
+  else if (a === '--runs' || a === '--out') {
+    const v = args[++i];
+    if (v === undefined) usage(`${a} needs a value`);
+    if (a === '--out') out = v;
+    else {
+      runs = Number(v);
+      if (!Number.isInteger(runs) || runs < 1) usage(`--runs takes a whole number ≥ 1, not '${v}'`);
+    }
+  } else if (a.startsWith('-')) usage(`unknown option ${a}`);
+  else if (!suites.some((s) => s.id.startsWith(a.toLowerCase()))) usage(`no suite named '${a}'`);
+  else only.push(a.toLowerCase());
+}
+
+const opts: BenchOptions = {
+  ...(runs !== undefined ? { runs } : {}),
+  quick,
+  log: (line) => void process.stderr.write(`bench: ${line}\n`),
+};
+const chosen = suites.filter((s) => only.length === 0 || only.some((o) => s.id.startsWith(o)));
+const figures: Figure[] = [];
+const started = new Date().toISOString();
+const loadBefore = loadAverage();
+for (const suite of chosen) {
+  opts.log(`${suite.title}…`);
+  const t0 = performance.now();
+  for (const f of await suite.run(opts)) figures.push({ ...f, suite: suite.id });
+  opts.log(`${suite.title} done in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+}
+const loadAfter = loadAverage();
+const table = chosen
+  .map((s) => `${s.title}\n\n${formatTable(figures.filter((f) => f.suite === s.id))}`)
+  .join('\n\n');
+process.stdout.write(
+  `\nMachine: ${machine()}\nDate: ${started}${quick ? ' (--quick)' : ''}\nLoad average (1/5/15 min): ${loadBefore} before, ${loadAfter} after\n\n${table}\n`,
 );
+await writeFile(
+  out,
+  `${JSON.stringify({ machine: machine(), date: started, quick, load: { before: loadBefore, after: loadAfter }, figures }, null, 2)}\n`,
+);
+process.stderr.write(`bench: wrote ${out}\n`);

@@ -29,6 +29,33 @@ describe('host boundary', () => {
     expect(await host.list('/nowhere')).to.deep.equal([]);
   });
 
+  it('offers synchronous reads under the root that agree with the asynchronous ones', async () => {
+    const dev = '/sys/bus/pci/devices/0000:03:00.0';
+    const big = Buffer.alloc(10_000, 'x');
+    await writeFile(path.join(root, 'sys/bus/pci/devices/0000:03:00.0/table'), big);
+    const host = createHost({ root });
+    const sync = host.sync!;
+    expect(sync.readBytes(`${dev}/vendor`, 64)?.toString()).to.equal('0x8086\n');
+    expect(sync.readBytes(`${dev}/vendor`, 64)).to.deep.equal(await host.readBytes(`${dev}/vendor`, 64));
+    expect(sync.readBytes(`${dev}/vendor`, 4)?.toString()).to.equal('0x80');
+    expect(sync.readBytes(`${dev}/missing`, 64)).to.equal(null);
+    // a directory opens but cannot be read: null, like the asynchronous read
+    expect(sync.readBytes(dev, 64)).to.equal(null);
+    // more than a page: read until end of file (procfs tables come a page at a time)
+    expect(sync.readBytes(`${dev}/table`, 1 << 20)?.length).to.equal(10_000);
+    expect(sync.readBytes(`${dev}/table`, 4096)?.length).to.equal(4096);
+    expect(sync.readLink(`${dev}/driver`)).to.equal(await host.readLink(`${dev}/driver`));
+    expect(sync.readLink(`${dev}/vendor`)).to.equal(null);
+    expect(sync.list(dev)).to.deep.equal(await host.list(dev));
+    expect(sync.list(dev)).to.deep.equal(['driver', 'table', 'vendor']);
+    expect(sync.list('/nowhere')).to.deep.equal([]);
+    expect(sync.exists(`${dev}/driver`)).to.equal(true);
+    expect(sync.exists(`${dev}/missing`)).to.equal(false);
+    // never the real /: a path that exists on the machine but not under the root
+    expect(sync.exists('/proc/self')).to.equal(false);
+    expect(createHost({ root, syncReads: false }).sync).to.equal(undefined);
+  });
+
   it('refuses relative host paths', () => {
     const host = createHost({ root });
     expect(() => host.resolve('sys/bus')).to.throw(/absolute/);
