@@ -9,19 +9,17 @@
  *   npm run bench -- --quick              smoke mode: fewest runs, smallest inputs
  *   npm run bench -- --out FILE           write the JSON there instead
  *
- * Suites: cli-start, inventory, media, failure-detection, pipeline (batch and provision below).
+ * Suites: cli-start, inventory, media, failure-detection, pipeline, batch, provision.
  */
 import { writeFile } from 'node:fs/promises';
 import { benchCliStart } from './cli-start.js';
 import { benchFailureDetection } from './failure-detection.js';
 import { benchInventory } from './inventory.js';
-import { type BenchOptions, type Figure, formatTable, loadAverage, machine } from './lib.js';
+import { type BenchOptions, type Figure, formatTable, loadAverage, machine, runsFor } from './lib.js';
 import { benchMedia } from './media.js';
 import { benchPipeline } from './pipeline.js';
-// ── batch and provision suites: add their imports here ──────────────────────────────────────────
-//   import { benchBatch } from './batch.js';
-//   import { benchProvision } from './provision.js';
-// ─────────────────────────────────────────────────────────────────────────────────────────────────
+import { benchBatch } from './batch.js';
+import { benchProvision } from './provision.js';
 
 interface Suite {
   id: string;
@@ -35,10 +33,17 @@ const suites: Suite[] = [
   { id: 'media', title: 'Media', run: benchMedia },
   { id: 'failure-detection', title: 'Failure detection', run: benchFailureDetection },
   { id: 'pipeline', title: 'Pipeline overhead', run: benchPipeline },
-  // ── batch and provision suites: add them here ─────────────────────────────────────────────────
-  //   { id: 'batch', title: 'Batch', run: benchBatch },
-  //   { id: 'provision', title: 'Provision', run: benchProvision },
-  // ───────────────────────────────────────────────────────────────────────────────────────────────
+  // the whole-install suites: one run each unless --runs says otherwise (each costs minutes)
+  {
+    id: 'batch',
+    title: 'Batch',
+    run: (o) => benchBatch({ runs: runsFor(o, 1), guests: 3, log: o.log }),
+  },
+  {
+    id: 'provision',
+    title: 'Provision',
+    run: (o) => benchProvision({ runs: runsFor(o, 1), log: o.log }),
+  },
 ];
 
 function usage(message: string): never {
