@@ -107,6 +107,13 @@ done
 out="${out}IG-CONFIRM end pci=$npci net=$nnet$LF"
 
 if [ "${1:-}" = "--console" ]; then
+  # kernel messages printed meanwhile (a NIC's link coming up) would split these lines on the
+  # console: quiet the console log level while writing, then put it back
+  printk=
+  if [ -w /proc/sys/kernel/printk ]; then
+    IFS= read -r printk </proc/sys/kernel/printk || printk=
+    [ -n "$printk" ] && echo 1 >/proc/sys/kernel/printk 2>/dev/null
+  fi
   # /dev/console is attached to the last console in .../active; skip ttyS0 when it is that one
   active=
   [ -r "$SYS/class/tty/console/active" ] && { IFS= read -r active <"$SYS/class/tty/console/active" || true; }
@@ -117,6 +124,8 @@ if [ "${1:-}" = "--console" ]; then
   if [ -c /dev/console ]; then
     printf '%s' "$out" >/dev/console 2>/dev/null || true
   fi
+  # the first field (console level) only; the other three are unchanged by the write above
+  [ -n "$printk" ] && echo "${printk%%[[:space:]]*}" >/proc/sys/kernel/printk 2>/dev/null
 else
   printf '%s' "$out"
 fi

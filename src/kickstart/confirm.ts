@@ -62,13 +62,16 @@ interface Block {
 
 /**
  * Parses IG-CONFIRM lines out of a serial log (other output, carriage returns and prefixes before
- * the marker are tolerated). Returns the last complete begin…end block, or null when no block ended.
+ * the marker are tolerated). Returns the last block whose counts match its end line (complete),
+ * else the last begin…end block, or null when no block ended.
  * Identical repeated lines inside a block (the same text written to two consoles that are one port)
  * are kept once.
  */
 export function parseConfirmLines(text: string): ConfirmReport | null {
   let current: Block | null = null;
   let last: ConfirmReport | null = null;
+  // a complete block is never replaced by a later one that lost lines
+  let lastComplete: ConfirmReport | null = null;
   let blocks = 0;
   for (const raw of text.split(/\r?\n|\r/)) {
     const at = raw.indexOf(`${CONFIRM_MARKER} `);
@@ -108,7 +111,7 @@ export function parseConfirmLines(text: string): ConfirmReport | null {
         if (!current) break;
         const announced = { pci: Number(f.pci ?? NaN), net: Number(f.net ?? NaN) };
         blocks += 1;
-        last = {
+        const block = {
           boot: current.boot,
           pci: current.pci,
           net: current.net,
@@ -116,6 +119,8 @@ export function parseConfirmLines(text: string): ConfirmReport | null {
           complete: announced.pci === current.pci.length && announced.net === current.net.length,
           blocks,
         };
+        last = block;
+        if (block.complete) lastComplete = block;
         current = null;
         break;
       }
@@ -123,7 +128,7 @@ export function parseConfirmLines(text: string): ConfirmReport | null {
         break;
     }
   }
-  return last;
+  return lastComplete ? { ...lastComplete, blocks } : last;
 }
 
 function normId(v: string): string {

@@ -131,6 +131,27 @@ describe('kickstart/confirm: parseConfirmLines', () => {
     expect(lossy.announced).to.deep.equal({ pci: 3, net: 0 });
   });
 
+  it('keeps a complete block over a later one whose lines were split by console noise', () => {
+    const complete = [
+      'IG-CONFIRM begin boot=a',
+      'IG-CONFIRM pci addr=0000:00:02.0 id=8086:10d3 subsys=8086:0000 class=0x020000 driver=e1000e',
+      'IG-CONFIRM end pci=1 net=0',
+    ];
+    const split = [
+      'IG-CONFIRM begin boot=a',
+      'IG-CONFIRM pci addr=0000:00:02.0 id=8086:10d3 [   12.5] e1000e: eth0 NIC Link is Up',
+      'subsys=8086:0000 class=0x020000 driver=e1000e',
+      'IG-CONFIRM end pci=2 net=0',
+    ];
+    const r = parseConfirmLines([...complete, ...split].join('\n'))!;
+    expect(r.complete).to.equal(true);
+    expect(r.blocks).to.equal(2);
+    expect(r.pci.map((p) => p.driver)).to.deep.equal(['e1000e']);
+    // alone, the damaged block is returned and flagged
+    const damaged = parseConfirmLines(split.join('\n'))!;
+    expect(damaged.complete).to.equal(false);
+  });
+
   it('finds a device by vendor:device and subsystem, case- and 0x-insensitive', () => {
     const r = parseConfirmLines(LOG)!;
     expect(findDevice(r, { vendorDevice: '8086:10d3' })?.addr).to.equal('0000:00:03.0');
