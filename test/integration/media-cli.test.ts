@@ -1,28 +1,14 @@
 import { expect } from 'chai';
 import { execa } from 'execa';
-import { cp, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { type CliRun, runCli } from '../helpers/cli.js';
+import { type CliRun, ensureBuilt, runCli } from '../helpers/cli.js';
 import { startHttpServer } from '../helpers/http-server.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const TREES = path.join(ROOT, 'fixtures/media/trees');
 const DEBIAN_NETBOOT = '/usr/lib/debian-installer/images/12/amd64/text';
-
-/** True when dist/ is missing or older than a source file (`npm test` builds first, so CI skips the rebuild). */
-async function builtIsStale(): Promise<boolean> {
-  let built: number;
-  try {
-    built = (await stat(path.join(ROOT, 'dist/src/bin/install-guest.js'))).mtimeMs;
-  } catch {
-    return true;
-  }
-  for (const f of await readdir(path.join(ROOT, 'src'), { recursive: true })) {
-    if (f.endsWith('.ts') && (await stat(path.join(ROOT, 'src', f))).mtimeMs > built) return true;
-  }
-  return false;
-}
 
 function run(argv: string[], env: Record<string, string> = {}): Promise<CliRun> {
   return runCli(argv, { env, cwd: ROOT });
@@ -113,7 +99,7 @@ describe('cli: install-guest media inspect', function () {
 
   it('runs as the built CLI (tsc, then node dist/src/bin/install-guest.js)', async function () {
     this.timeout(180_000);
-    if (await builtIsStale()) await execa('npx', ['tsc', '-p', '.'], { cwd: ROOT });
+    await ensureBuilt();
     const r = await execa(
       'node',
       ['dist/src/bin/install-guest.js', 'media', 'inspect', DEBIAN_NETBOOT, '--json'],

@@ -6,10 +6,10 @@
  */
 import { expect } from 'chai';
 import { execa } from 'execa';
-import { mkdir, mkdtemp, readdir, realpath, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, realpath, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { type CliRun, runCli } from '../helpers/cli.js';
+import { type CliRun, ensureBuilt, runCli } from '../helpers/cli.js';
 import { startHttpServer } from '../helpers/http-server.js';
 import type { TestHttpServer } from '../helpers/http-server.js';
 import { LAYOUTS, wantOn } from '../unit/media/layouts.js';
@@ -48,20 +48,6 @@ async function makeIso(src: string, out: string, label: string): Promise<void> {
   await execa('xorriso', ['-as', 'mkisofs', '-quiet', '-R', '-J', '-V', label, '-o', out, src], {
     env: { LANG: 'C.UTF-8', LC_ALL: 'C.UTF-8' },
   });
-}
-
-/** True when dist/ is missing or older than a source file (`npm test` builds first). */
-async function builtIsStale(): Promise<boolean> {
-  let built: number;
-  try {
-    built = (await stat(path.join(ROOT, 'dist/src/bin/install-guest.js'))).mtimeMs;
-  } catch {
-    return true;
-  }
-  for (const f of await readdir(path.join(ROOT, 'src'), { recursive: true })) {
-    if (f.endsWith('.ts') && (await stat(path.join(ROOT, 'src', f))).mtimeMs > built) return true;
-  }
-  return false;
 }
 
 describe('media inspect --json: every recognised layout as a directory, over loopback HTTP and as an ISO', function () {
@@ -178,7 +164,7 @@ describe('media inspect --json: every recognised layout as a directory, over loo
 
   it('runs as the built CLI: a SLES 11 s390x ISO and an Ubuntu CD tree over HTTP', async function () {
     this.timeout(240_000);
-    if (await builtIsStale()) await execa('npx', ['tsc', '-p', '.'], { cwd: ROOT });
+    await ensureBuilt();
     const cli = (args: string[]) =>
       execa('node', ['dist/src/bin/install-guest.js', 'media', 'inspect', ...args, '--json'], {
         cwd: ROOT,
