@@ -65,9 +65,16 @@ describe('golden install cases', function () {
         clock: fixedClock(),
         ids: sequentialIds(),
       });
-      const normalize = (s: string): string => s.replaceAll(FIXTURES, '<fixtures>').replaceAll(cwd, '<cwd>');
+      // media extracted from an ISO go to a private cache under the case's cwd; their cache key
+      // hashes the ISO's absolute path, which differs between checkouts
+      const normalize = (s: string): string =>
+        s
+          .replaceAll(FIXTURES, '<fixtures>')
+          .replaceAll(cwd, '<cwd>')
+          .replace(/\/extracted\/[0-9a-f]{32}\//g, '/extracted/<key>/');
+      const env = { INSTALL_GUEST_CACHE_DIR: path.join(cwd, 'media-cache') };
       if (name.endsWith('-fail')) {
-        const r = await runCli(['install', '--dry-run', ...argv], { host, cwd });
+        const r = await runCli(['install', '--dry-run', ...argv], { host, cwd, env });
         expect(r.code, r.stderr).to.equal(c.exit ?? 2);
         const errorLines = r.stderr.split('\n').filter((l) => l.startsWith('install-guest:'));
         expect(errorLines, 'one error line, no stack trace').to.have.length(1);
@@ -78,7 +85,7 @@ describe('golden install cases', function () {
         );
         return;
       }
-      const r = await runCli(['install', '--dry-run', '--json', ...argv], { host, cwd });
+      const r = await runCli(['install', '--dry-run', '--json', ...argv], { host, cwd, env });
       expect(r.code, r.stderr + r.stdout).to.equal(0);
       const plan = JSON.parse(r.stdout) as {
         argv: { install: string[]; confirm: string[] };
