@@ -1,7 +1,9 @@
 import { stat } from 'node:fs/promises';
 import { inputError } from '../errors.js';
 import type { Stage, StageContext } from '../pipeline/stage.js';
+import type { MediaRequest } from '../media/types.js';
 import type { InstallState, MediaState } from '../pipeline/state.js';
+import type { InstallRequest } from '../request/request.js';
 
 async function assertFile(option: string, p: string): Promise<void> {
   const s = await stat(p).catch(() => null);
@@ -17,6 +19,17 @@ export function headlessArgs(...extra: (string | undefined)[]): string {
   return (args.some((a) => /(^|\s)console=/.test(a)) ? args : ['console=ttyS0', ...args]).join(' ');
 }
 
+/** The install media the request names (--location, --cdrom, --boot kernel=,initrd=), for the media module. */
+export function mediaRequestOf(req: InstallRequest): MediaRequest {
+  return {
+    ...(req.location ? { location: req.location } : {}),
+    ...(req.cdrom ? { cdrom: req.cdrom } : {}),
+    ...(req.boot?.kernel
+      ? { boot: { kernel: req.boot.kernel, ...(req.boot.initrd ? { initrd: req.boot.initrd } : {}) } }
+      : {}),
+  };
+}
+
 /**
  * Turns --location / --cdrom / --boot / --import into boot media. Reads only; fetched files go to the
  * cache, not the host's state.
@@ -28,18 +41,11 @@ async function resolveInstallMedia(ctx: StageContext<InstallState>): Promise<Par
   const { resolveMedia: resolve } = await import('../media/resolve.js');
   // after a fallback (select-device), --fallback-location replaces the network media
   const fallback = state.fallbackMedia;
-  const resolved = await resolve(
-    fallback
-      ? { location: fallback.location }
-      : {
-          ...(req.location ? { location: req.location } : {}),
-          ...(req.cdrom ? { cdrom: req.cdrom } : {}),
-          ...(req.boot?.kernel
-            ? { boot: { kernel: req.boot.kernel, ...(req.boot.initrd ? { initrd: req.boot.initrd } : {}) } }
-            : {}),
-        },
-    { cacheDir: state.cacheDir!, signal, onProgress: (p) => log.info(formatProgress(p)) },
-  );
+  const resolved = await resolve(fallback ? { location: fallback.location } : mediaRequestOf(req), {
+    cacheDir: state.cacheDir!,
+    signal,
+    onProgress: (p) => log.info(formatProgress(p)),
+  });
   // a local anaconda tree is served below, so the media module's "must be served" note does not apply
   const served = resolved.serveDir !== undefined && resolved.installer === 'anaconda';
   for (const w of resolved.warnings)

@@ -2,7 +2,8 @@ import { inputError } from '../errors.js';
 import type { Host } from '../host/host.js';
 import type { Stage } from '../pipeline/stage.js';
 import type { InstallState, SelectedDevice } from '../pipeline/state.js';
-import type { HostdevRequest } from '../request/request.js';
+import type { HostdevRequest, InstallRequest } from '../request/request.js';
+import { mediaRequestOf } from './resolve-media.js';
 
 /** `0000:03:00.0`, `03:00.0` or `pci_0000_03_00_0` → the canonical sysfs name; null for other selectors. */
 export function canonicalAddress(selector: string): string | null {
@@ -45,18 +46,12 @@ async function describe(
  * --fallback-location when given; local media stay. A guest with a bridge still reaches the network.
  */
 async function fallbackMediaFor(
-  req: InstallState['request'] & object,
+  req: InstallRequest,
   why: string,
 ): Promise<{ location?: string; note: string }> {
   const { chooseFallback } = await import('../media/fallback.js');
   const decision = chooseFallback({
-    request: {
-      ...(req.location ? { location: req.location } : {}),
-      ...(req.cdrom ? { cdrom: req.cdrom } : {}),
-      ...(req.boot?.kernel
-        ? { boot: { kernel: req.boot.kernel, ...(req.boot.initrd ? { initrd: req.boot.initrd } : {}) } }
-        : {}),
-    },
+    request: mediaRequestOf(req),
     nic: { status: 'none-assignable', why },
     ...(req.fallbackLocation ? { fallbackLocation: req.fallbackLocation } : {}),
     userNetworking: req.network.kind !== 'none',
