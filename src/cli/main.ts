@@ -11,6 +11,15 @@ import { commands } from './commands.js';
 
 export const VERSION = '0.1.0';
 
+/** --help (or -h) before any `--`: the only run whose help text is printed. */
+export function wantsHelp(argv: readonly string[]): boolean {
+  for (const a of argv) {
+    if (a === '--') return false;
+    if (a === '--help' || a === '-h') return true;
+  }
+  return false;
+}
+
 export async function main(deps: CliDeps): Promise<number> {
   let exitCode: number = EXIT.OK;
   let json = deps.argv.includes('--json');
@@ -69,7 +78,10 @@ export async function main(deps: CliDeps): Promise<number> {
     .version(VERSION)
     .help()
     .alias('h', 'help')
-    .wrap(Math.min(110, process.stdout.columns ?? 110))
+    // yargs renders a command's whole help after starting its handler, to show on a later failure;
+    // our .fail() prints one line instead, so that text is only read for --help: wrapping it
+    // (wrap-ansi over every description) is skipped otherwise, a third of a dry run's CPU time
+    .wrap(wantsHelp(deps.argv) ? Math.min(110, process.stdout.columns ?? 110) : null)
     .fail((msg, err) => {
       // yargs usage errors (unknown option, missing value, failed coerce) are the user's mistake
       if (err && !isInstallGuestError(err) && !msg) throw err;

@@ -69,8 +69,6 @@ async function decide(ctx: StageContext<InstallState>): Promise<Decision | undef
       });
     return undefined;
   }
-  const { answerFileName, renderKickstart } = await import('../kickstart/render.js');
-  const { chooseDelivery, kernelArgsFor } = await import('../kickstart/deliver.js');
   let family = answerFamilyFor(media, req.osVariant);
   let text: string;
   let redacted: string;
@@ -88,6 +86,7 @@ async function decide(ctx: StageContext<InstallState>): Promise<Decision | undef
         );
       return undefined; // an installer we know no answer file for: the user drives it (or --extra-args does)
     }
+    const { renderKickstart } = await import('../kickstart/render.js');
     const { applySetItems } = await import('../kickstart/vars.js');
     const mac = nicMac(state);
     const vars: Record<string, unknown> = {
@@ -136,6 +135,8 @@ async function decide(ctx: StageContext<InstallState>): Promise<Decision | undef
     }
     source = file;
   }
+  const { answerFileName } = await import('../kickstart/render.js');
+  const { chooseDelivery, kernelArgsFor } = await import('../kickstart/deliver.js');
   const delivery = chooseDelivery({
     boot: media.boot.kind === 'kernel' ? 'kernel' : 'cdrom',
     family: family,
