@@ -6,14 +6,11 @@
  * template data) from the request, then rendering with an isolated Handlebars instance whose only
  * escaping is the `xml` helper (noEscape, strict), so every value is XML-escaped exactly once.
  */
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
-import Handlebars from 'handlebars';
 import { VERSION } from '../cli/main.js';
 import { inputError } from '../errors.js';
-import { templatesDir } from '../paths.js';
 import type { DiskRequest, InstallRequest } from '../request/request.js';
 import { canonicalAddress } from '../stages/select-device.js';
+import { createEnvironment, type Environment, type Render } from '../template-engine.js';
 
 /** A device assigned to the guest: its host address, and the ROM options of its request. */
 export interface ExportDevice {
@@ -195,18 +192,20 @@ export function xmlEscape(value: unknown): string {
     .replace(/\r/g, '&#13;');
 }
 
-let template: HandlebarsTemplateDelegate | undefined;
+let template: Render | undefined;
 
-function domainTemplate(): HandlebarsTemplateDelegate {
-  if (template) return template;
-  const hb = Handlebars.create();
-  hb.registerHelper('xml', (value: unknown) => xmlEscape(value));
-  const source = readFileSync(path.join(templatesDir(), 'libvirt', 'domain.xml.hbs'), 'utf8');
-  return (template = hb.compile(source, { noEscape: true, strict: true }));
+/** The domain template's environment; `precompiled: false` compiles it from source. */
+export function createDomainEnvironment(options: { precompiled?: boolean } = {}): Environment {
+  return createEnvironment({
+    ...options,
+    helpers: { xml: (value: unknown) => xmlEscape(value) },
+    files: [{ file: 'libvirt/domain.xml.hbs' }],
+  });
 }
 
 export function renderLibvirtXml(data: LibvirtDomainData): string {
-  return domainTemplate()(data)
+  template ??= createDomainEnvironment().template('libvirt/domain.xml.hbs');
+  return template(data)
     .split('\n')
     .filter((l) => l.trim() !== '')
     .join('\n')

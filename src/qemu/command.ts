@@ -5,11 +5,11 @@
  * Option values pass through the `opt` helper, which doubles commas; values with newlines or NULs
  * are refused before they reach a template.
  */
-import { readFileSync, readdirSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import path from 'node:path';
-import Handlebars from 'handlebars';
 import { inputError } from '../errors.js';
 import { templatesDir } from '../paths.js';
+import { createEnvironment, type Environment } from '../template-engine.js';
 import type { InstallRequest, NetworkRequest } from '../request/request.js';
 import { escapeOptionValue } from './escape.js';
 
@@ -171,23 +171,28 @@ export function buildQemuPlan(inputs: QemuInputs, phase: Phase): QemuTemplateDat
   };
 }
 
-let engine: typeof Handlebars | undefined;
-const compiled = new Map<string, HandlebarsTemplateDelegate>();
+let environment: Environment | undefined;
 
-function templateEngine(): typeof Handlebars {
-  if (engine) return engine;
-  const hb = Handlebars.create();
-  hb.registerHelper('opt', (value: unknown) => {
-    if (typeof value !== 'string' && typeof value !== 'number')
-      throw new Error(`opt helper: missing or non-scalar value (${typeof value})`);
-    return escapeOptionValue(value);
+/**
+ * The qemu templates: one per phase, and every partial under templates/qemu/partials.
+ * `precompiled: false` compiles them from source even when the build's specs are current.
+ */
+export function createQemuEnvironment(options: { precompiled?: boolean } = {}): Environment {
+  const partials = readdirSync(path.join(templatesDir(), 'qemu', 'partials'))
+    .filter((file) => file.endsWith('.args.hbs'))
+    .sort()
+    .map((file) => ({ file: `qemu/partials/${file}`, partial: file.slice(0, -'.args.hbs'.length) }));
+  return createEnvironment({
+    ...options,
+    helpers: {
+      opt: (value: unknown) => {
+        if (typeof value !== 'string' && typeof value !== 'number')
+          throw new Error(`opt helper: missing or non-scalar value (${typeof value})`);
+        return escapeOptionValue(value);
+      },
+    },
+    files: [...partials, { file: 'qemu/install.args.hbs' }, { file: 'qemu/confirm.args.hbs' }],
   });
-  const partials = path.join(templatesDir(), 'qemu', 'partials');
-  for (const file of readdirSync(partials)) {
-    if (file.endsWith('.args.hbs'))
-      hb.registerPartial(file.slice(0, -'.args.hbs'.length), readFileSync(path.join(partials, file), 'utf8'));
-  }
-  return (engine = hb);
 }
 
 /** Every string in the template data must be one line: a newline would split an argument in two. */
@@ -204,14 +209,9 @@ function assertOneLine(where: string, value: unknown): void {
 
 /** Renders one qemu argv: the first element is the binary. */
 export function renderArgs(phase: Phase, data: QemuTemplateData): string[] {
-  let tpl = compiled.get(phase);
-  if (!tpl) {
-    const source = readFileSync(path.join(templatesDir(), 'qemu', `${phase}.args.hbs`), 'utf8');
-    tpl = templateEngine().compile(source, { noEscape: true, strict: true });
-    compiled.set(phase, tpl);
-  }
   assertOneLine('', data);
-  return tpl(data)
+  return (environment ??= createQemuEnvironment())
+    .template(`qemu/${phase}.args.hbs`)(data)
     .split('\n')
     .map((l) => l.trim())
     .filter((l) => l.length > 0);

@@ -4,10 +4,11 @@
  */
 import path from 'node:path';
 import { type BenchOptions, figure, ratio, runsFor, timeProcess, type Figure } from './lib.js';
+import { BUILT_CLI } from '../helpers/cli.js';
 
 export async function benchCliStart(opts: BenchOptions): Promise<Figure[]> {
   const runs = runsFor(opts, 11, 3);
-  const cli = path.resolve('dist/src/bin/install-guest.js');
+  const cli = BUILT_CLI;
   const kernel = path.resolve('fixtures/cases/_media/vmlinuz');
   const initrd = path.resolve('fixtures/cases/_media/initrd.img');
   const env = { INSTALL_GUEST_HOST_ROOT: path.resolve('fixtures/cases/_empty-host') };

@@ -18,6 +18,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { ensureBed } from '../e2e/bed/index.js';
 import { type BenchOptions, figure, runsFor, type Figure } from './lib.js';
+import { BUILT_CLI } from '../helpers/cli.js';
 
 const SAMPLE_MS = 5;
 
@@ -99,7 +100,7 @@ async function failOnce(
 export async function benchFailureDetection(opts: BenchOptions): Promise<Figure[]> {
   const runs = runsFor(opts, 3, 1);
   const bed = await ensureBed({ log: opts.log });
-  const cli = path.resolve('dist/src/bin/install-guest.js');
+  const cli = BUILT_CLI;
   const got: FailRun[] = [];
   for (let i = 0; i < runs; i++) {
     got.push(await failOnce(cli, bed, i));

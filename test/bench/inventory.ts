@@ -7,16 +7,16 @@
  * ratio is the median of the per-run ratios; wall time and CPU time (user + system, from
  * /usr/bin/time, which other load on the machine disturbs less) are both reported.
  */
-import path from 'node:path';
 import { rmSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { buildHostTreeSync, generateProfile, makeTempRoot } from '../helpers/sysfs-fixture.js';
 import { type BenchOptions, figure, ratio, runsFor, timeProcess, type Figure } from './lib.js';
+import { BUILT_CLI } from '../helpers/cli.js';
 
 export async function benchInventory(opts: BenchOptions): Promise<Figure[]> {
   const runs = runsFor(opts, 7, 2);
   const sizes = opts.quick ? [256] : [256, 1024, 4096];
-  const cli = path.resolve('dist/src/bin/install-guest.js');
+  const cli = BUILT_CLI;
   const out: Figure[] = [];
   for (const n of sizes) {
     const root = makeTempRoot(`bench${n}`);

@@ -14,6 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { ensureBed, type Bed } from '../e2e/bed/index.js';
 import { type BenchOptions, figure, ratio, runsFor, type Figure } from './lib.js';
+import { BUILT_CLI } from '../helpers/cli.js';
 
 /** the disk the demo asks for: --disk size=1 (GiB), created by the tool as qcow2 of 1024M */
 const DISK_SIZE = '1024M';
@@ -109,7 +110,7 @@ async function runPlain(bed: Bed, from: string, dir: string): Promise<PlainRun> 
 export async function benchPipeline(opts: BenchOptions): Promise<Figure[]> {
   const runs = runsFor(opts, 3, 1);
   const bed = await ensureBed({ log: opts.log });
-  const cli = path.resolve('dist/src/bin/install-guest.js');
+  const cli = BUILT_CLI;
   const tool: ToolRun[] = [];
   const plain: PlainRun[] = [];
   for (let i = 0; i < runs; i++) {

@@ -16,7 +16,7 @@ import type { Allocation } from '../../src/batch/pool.js';
 import type { GuestResult } from '../../src/batch/scheduler.js';
 import type { Args, CommandContext } from '../../src/cli/command.js';
 import { createHost, fixedClock, sequentialIds } from '../../src/host/host.js';
-import { runCli } from '../helpers/cli.js';
+import { BUILT_CLI, runCli } from '../helpers/cli.js';
 
 const FIXTURES = path.resolve('fixtures');
 const BATCH = path.join(FIXTURES, 'batch');
@@ -264,7 +264,7 @@ describe('batch command', function () {
 });
 
 describe('built CLI: batch and provision', () => {
-  const CLI = path.resolve('dist/src/bin/install-guest.js');
+  const CLI = BUILT_CLI;
   it('runs batch --dry-run and answers provision --help', async () => {
     if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build first (npm test does)`);
     const r = await execa(

@@ -1,12 +1,12 @@
 /**
  * The built CLI (dist/, as users run it): tsx accepts imports that plain node rejects, so these
- * tests run `node dist/src/bin/install-guest.js` after `npm run build` (the test command builds first).
+ * tests run `node dist/bin/install-guest.mjs` after `npm run build` (the test command builds first).
  */
 import { expect } from 'chai';
 import { execa } from 'execa';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { requireBuiltCli } from '../helpers/built-cli.js';
+import { requireBuiltCli } from '../helpers/cli.js';
 
 const KERNEL = path.resolve('fixtures/cases/_media/vmlinuz');
 const run = (args: string[]) =>
@@ -34,6 +34,18 @@ describe('built CLI', function () {
       expect(help.stdout).to.include(o);
     expect(help.stdout).to.include('path=,size=(GiB)');
     expect(help.stdout).to.include('Examples:');
+    // wrapped to the terminal width (110 columns without a terminal), also with -h
+    expect(Math.max(...help.stdout.split('\n').map((l) => l.length))).to.be.within(60, 110);
+    const short = await run(['install', '-h']);
+    expect(short.stdout).to.equal(help.stdout);
+  });
+
+  it('wraps help only when it is asked for: after `--`, --help is not an option', async () => {
+    const { wantsHelp } = await import('../../src/cli/main.js');
+    expect(wantsHelp(['install', '--help'])).to.equal(true);
+    expect(wantsHelp(['-h'])).to.equal(true);
+    expect(wantsHelp(['install', '--name', 'x'])).to.equal(false);
+    expect(wantsHelp(['install', '--', '--help'])).to.equal(false);
   });
 
   it('prints the vfio-pci device and the escaped name in a dry run, and changes nothing', async () => {

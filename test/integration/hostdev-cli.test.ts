@@ -9,9 +9,10 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { buildHostTreeSync, loadProfile, makeTempRoot, profileDir } from '../helpers/sysfs-fixture.js';
+import { BUILT_CLI } from '../helpers/cli.js';
 
 const repo = path.resolve(import.meta.dirname, '../..');
-const cli = path.join(repo, 'dist/src/bin/install-guest.js');
+const cli = BUILT_CLI;
 
 async function run(args: string[], env: Record<string, string> = {}) {
   const r = await execa('node', [cli, ...args], { reject: false, timeout: 60_000, env, cwd: repo });

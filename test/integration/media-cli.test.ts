@@ -3,7 +3,7 @@ import { execa } from 'execa';
 import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { type CliRun, ensureBuilt, runCli } from '../helpers/cli.js';
+import { BUILT_CLI, ensureBuilt, runCli, type CliRun } from '../helpers/cli.js';
 import { startHttpServer } from '../helpers/http-server.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -97,21 +97,17 @@ describe('cli: install-guest media inspect', function () {
     expect(JSON.parse(j.stdout)).to.have.nested.property('error.code', 'MEDIA_NOT_RECOGNISED');
   });
 
-  it('runs as the built CLI (tsc, then node dist/src/bin/install-guest.js)', async function () {
+  it('runs as the built CLI (tsc, then node dist/bin/install-guest.mjs)', async function () {
     this.timeout(180_000);
     await ensureBuilt();
-    const r = await execa(
-      'node',
-      ['dist/src/bin/install-guest.js', 'media', 'inspect', DEBIAN_NETBOOT, '--json'],
-      {
-        cwd: ROOT,
-        env,
-        reject: false,
-      },
-    );
+    const r = await execa('node', [BUILT_CLI, 'media', 'inspect', DEBIAN_NETBOOT, '--json'], {
+      cwd: ROOT,
+      env,
+      reject: false,
+    });
     expect(r.exitCode, r.stderr).to.equal(0);
     expect(JSON.parse(r.stdout)).to.have.nested.property('detection.name', 'Debian 12 (bookworm)');
-    const bad = await execa('node', ['dist/src/bin/install-guest.js', 'media', 'inspect', '/nonexistent'], {
+    const bad = await execa('node', [BUILT_CLI, 'media', 'inspect', '/nonexistent'], {
       cwd: ROOT,
       env,
       reject: false,

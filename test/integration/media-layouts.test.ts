@@ -9,7 +9,7 @@ import { execa } from 'execa';
 import { mkdir, mkdtemp, realpath, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { type CliRun, ensureBuilt, runCli } from '../helpers/cli.js';
+import { BUILT_CLI, ensureBuilt, runCli, type CliRun } from '../helpers/cli.js';
 import { startHttpServer } from '../helpers/http-server.js';
 import type { TestHttpServer } from '../helpers/http-server.js';
 import { LAYOUTS, wantOn } from '../unit/media/layouts.js';
@@ -166,7 +166,7 @@ describe('media inspect --json: every recognised layout as a directory, over loo
     this.timeout(240_000);
     await ensureBuilt();
     const cli = (args: string[]) =>
-      execa('node', ['dist/src/bin/install-guest.js', 'media', 'inspect', ...args, '--json'], {
+      execa('node', [BUILT_CLI, 'media', 'inspect', ...args, '--json'], {
         cwd: ROOT,
         env,
         reject: false,

@@ -27,7 +27,7 @@ import {
   readWriteLog,
   standardSpec,
 } from '../helpers/kernel-model.js';
-import { runCli } from '../helpers/cli.js';
+import { BUILT_CLI, runCli } from '../helpers/cli.js';
 import { expectClean, quietLog } from '../unit/prep/helpers.js';
 
 const NIC = '0000:03:00.0';
@@ -220,10 +220,7 @@ describe('device preparation across processes', function () {
   });
 
   it('race: two processes ask for two members of one IOMMU group; exactly one wins', async () => {
-    await race(
-      ['hostdev', 'detach', PORT0, '--group'],
-      ['hostdev', 'detach', PORT1, '--group'],
-    );
+    await race(['hostdev', 'detach', PORT0, '--group'], ['hostdev', 'detach', PORT1, '--group']);
   });
 
   it('signal: SIGINT during a detach gives the device back before exiting 130', async () => {
@@ -262,7 +259,7 @@ describe('device preparation across processes', function () {
 
 describe('built CLI: recover', function () {
   this.timeout(60_000);
-  const CLI = path.resolve('dist/src/bin/install-guest.js');
+  const CLI = BUILT_CLI;
   let root = '';
   after(() => rm(root, { recursive: true, force: true }));
 

@@ -14,8 +14,9 @@ import path from 'node:path';
 import type { ListedDevice, ListJson } from '../../src/pci/render.js';
 import { buildHostTree, loadProfile } from '../helpers/sysfs-fixture.js';
 import { snapshotTree } from '../unit/wizard/tree-snapshot.js';
+import { BUILT_CLI } from '../helpers/cli.js';
 
-const CLI = path.resolve('dist/src/bin/install-guest.js');
+const CLI = BUILT_CLI;
 const ISO = path.resolve('fixtures/cases/_media/install.iso');
 const STEP_TIMEOUT_MS = 15_000;
 

@@ -9,9 +9,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { type Bed, ensureBed, killAllQemu, runInL1, type RunInL1Result } from '../bed/index.js';
+import { BUILT_CLI } from '../../helpers/cli.js';
 
 const repo = path.resolve(import.meta.dirname, '..', '..', '..');
-const cli = path.join(repo, 'dist', 'src', 'bin', 'install-guest.js');
+const cli = BUILT_CLI;
 
 /** Runs in L1 with the host's node: lists the e1000e NICs and their IOMMU groups, then binds the first to vfio-pci. */
 const BIND_SCRIPT = `

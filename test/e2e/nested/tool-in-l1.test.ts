@@ -13,9 +13,10 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
 import { type Bed, ensureBed, killAllQemu, runInL1, type RunInL1Result } from '../bed/index.js';
+import { BUILT_CLI } from '../../helpers/cli.js';
 
 const repo = path.resolve(import.meta.dirname, '..', '..', '..');
-const cli = path.join(repo, 'dist', 'src', 'bin', 'install-guest.js');
+const cli = BUILT_CLI;
 
 /** Shell functions every script starts with: the target NIC, its driver, and a step runner. */
 const PRELUDE = [

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { requireBuiltCli } from '../../helpers/built-cli.js';
+import { requireBuiltCli } from '../../helpers/cli.js';
 import { execa } from 'execa';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
