@@ -7,7 +7,8 @@ import { readJournals } from '../../../src/pci/journal.js';
 import { prepareDevices, reattachDevice } from '../../../src/pci/prepare.js';
 import { formatRecoverReport, planRecovery, recover } from '../../../src/pci/recover.js';
 import { type ModelHost, linkProcess, modelHost, standardSpec } from '../../helpers/kernel-model.js';
-import { entries, expectClean, quietLog, rewriteLeaseOwners } from './helpers.js';
+import { runCli } from '../../helpers/cli.js';
+import { entries, expectClean, quietLog, rewriteLeaseOwners, writeLease } from './helpers.js';
 
 const NIC = '0000:03:00.0';
 
@@ -76,10 +77,34 @@ describe('recover', () => {
     expect(r.runs[0]!.closed).to.equal(true);
     expect(m.model.binding(NIC)).to.deep.equal({ driver: 'e1000e', override: null });
     expect(log.lines.join('\n')).to.include('took over the stale lease');
+    expect(r.staleLeases, "the gone run's device and group leases, taken over").to.equal(2);
     await expectClean(m);
     const again = await recover({ host: m.host, stateDir: m.stateDir, log: quietLog() });
     expect(formatRecoverReport(again)).to.deep.equal([`nothing to recover (state directory ${m.stateDir})`]);
     expect(m.model.writes.length - writes).to.equal(4);
+  });
+
+  it('counts in --json every stale lease it dealt with: taken over to give a device back, or removed', async () => {
+    m = await modelHost(standardSpec());
+    const file = await abandonedRun(m);
+    await orphan(m, file);
+    // a gone run that leased a device before it journaled anything
+    await writeLease(m.stateDir, 'device-0000:04:00.0.lock', {
+      pid: deadPid,
+      startTime: '1',
+      bootId: null,
+      guest: 'old',
+      command: 'install',
+      at: 'then',
+      token: 'x',
+    });
+    const r = await runCli(['recover', '--json', '--state-dir', m.stateDir], { host: m.host, cwd: m.root });
+    expect(r.code, r.stderr).to.equal(0);
+    const tookOver = r.stderr.split('\n').filter((l) => l.includes('took over the stale lease'));
+    expect(tookOver).to.have.length(2);
+    const report = JSON.parse(r.stdout) as { restored: number; staleLeases: number };
+    expect(report).to.deep.include({ restored: 1, staleLeases: 3 });
+    await expectClean(m);
   });
 
   it('removes a dynamic id a dead pci-stub run left, before reprobing (else the stub would take the device back)', async () => {
