@@ -8,7 +8,7 @@ import { prepareDevices, reattachDevice } from '../../../src/pci/prepare.js';
 import { formatRecoverReport, planRecovery, recover } from '../../../src/pci/recover.js';
 import { type ModelHost, linkProcess, modelHost, standardSpec } from '../../helpers/kernel-model.js';
 import { runCli } from '../../helpers/cli.js';
-import { entries, expectClean, quietLog, rewriteLeaseOwners, writeLease } from './helpers.js';
+import { entries, expectClean, goneOwner, quietLog, rewriteLeaseOwners, writeLease } from './helpers.js';
 
 const NIC = '0000:03:00.0';
 
@@ -122,15 +122,7 @@ describe('recover', () => {
     const file = await abandonedRun(m);
     await orphan(m, file);
     // a gone run that leased a device before it journaled anything
-    await writeLease(m.stateDir, 'device-0000:04:00.0.lock', {
-      pid: deadPid,
-      startTime: '1',
-      bootId: null,
-      guest: 'old',
-      command: 'install',
-      at: 'then',
-      token: 'x',
-    });
+    await writeLease(m.stateDir, 'device-0000:04:00.0.lock', goneOwner(deadPid));
     const r = await runCli(['recover', '--json', '--state-dir', m.stateDir], { host: m.host, cwd: m.root });
     expect(r.code, r.stderr).to.equal(0);
     const tookOver = r.stderr.split('\n').filter((l) => l.includes('took over the stale lease'));
