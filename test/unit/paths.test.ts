@@ -19,7 +19,14 @@ describe('package root (templates/, kickstarts/)', () => {
 
   it('is the same root from src/ (tsx), dist/src/ (tsc) and a bundled chunk anywhere under dist/', () => {
     const root = packageRoot();
-    for (const start of ['src/kickstart', 'dist/src/kickstart', 'dist/bundle/chunks', 'dist'])
+    for (const start of [
+      'src/kickstart',
+      'dist/src/kickstart',
+      'dist/bin',
+      'dist/bin/chunks',
+      'dist/bundle/chunks',
+      'dist',
+    ])
       expect(findPackageRoot(path.join(root, start)), start).to.equal(root);
   });
 
