@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { kickstartsDir } from './paths.js';
+import { kickstartsDir } from '../paths.js';
 
 export const CONFIRM_SCRIPT_PATH = '/usr/local/sbin/install-guest-confirm';
 export const CONFIRM_MARKER = 'IG-CONFIRM';

@@ -13,7 +13,7 @@ import { inputError } from '../errors.js';
 import type { IdSource } from '../host/host.js';
 import { randomIds } from '../host/host.js';
 import { confirmScript } from './confirm.js';
-import { kickstartsDir } from './paths.js';
+import { kickstartsDir } from '../paths.js';
 import { redactSecrets } from './redact.js';
 import { hashPassword, isCryptHash, saltFromBytes } from './sha512-crypt.js';
 import type { KickstartVars } from './vars.js';

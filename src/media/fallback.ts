@@ -6,7 +6,7 @@
  * configured default), and the guest gets qemu's user-mode network (or none). The reason is one
  * sentence for the plan and the report.
  */
-import { inputError } from '../errors.js';
+import { type InstallGuestError, inputError } from '../errors.js';
 import type { MediaRequest } from './types.js';
 
 export interface NicSituation {
@@ -45,6 +45,25 @@ export interface FallbackDecision {
 
 const isHttp = (s: string | undefined): boolean => s !== undefined && /^https?:\/\//i.test(s);
 
+/**
+ * True when a location is a URL (`scheme://…`): network media, which cannot stand in for a missing
+ * NIC. A fallback must be a local directory or ISO.
+ */
+export function isNetworkLocation(location: string): boolean {
+  return /^[a-z][a-z0-9+.-]*:\/\//i.test(location);
+}
+
+/** FALLBACK_NOT_LOCAL: `source` names where the fallback came from (`--fallback-location`). */
+export function fallbackNotLocal(source: string, location: string): InstallGuestError {
+  return inputError(
+    'FALLBACK_NOT_LOCAL',
+    `${source} '${location}' is network media; the fallback must be local`,
+    {
+      hint: 'give a local install tree directory or ISO, e.g. --fallback-location ./Fedora-40-dvd.iso',
+    },
+  );
+}
+
 /** True when the request installs from the network (an http(s) tree, or a kernel fetched over http). */
 export function isNetworkMedia(request: MediaRequest): boolean {
   return isHttp(request.location) || isHttp(request.boot?.kernel) || isHttp(request.boot?.initrd);
@@ -77,15 +96,7 @@ export function chooseFallback(input: FallbackInput): FallbackDecision {
   const fallback = input.fallbackLocation ?? input.configuredFallback;
   const source = input.fallbackLocation !== undefined ? '--fallback-location' : 'the configured default';
   if (fallback !== undefined) {
-    if (isHttp(fallback)) {
-      throw inputError(
-        'FALLBACK_NOT_LOCAL',
-        `${source} ${fallback} is network media, the fallback must be local`,
-        {
-          hint: 'give a local directory or ISO as --fallback-location',
-        },
-      );
-    }
+    if (isNetworkLocation(fallback)) throw fallbackNotLocal(source, fallback);
     const media: MediaRequest = { location: fallback };
     if (request.arch) media.arch = request.arch;
     if (request.xen) media.xen = request.xen;

@@ -141,7 +141,7 @@ export interface RecoverReport {
   runs: RecoveredRun[];
   restored: number;
   failed: number;
-  /** lease files of owners that are gone, removed */
+  /** leases of owners that are gone: taken over to give their devices back, or removed at the end */
   staleLeases: number;
 }
 
@@ -218,6 +218,7 @@ export async function recover(o: RecoverOptions): Promise<RecoverReport> {
             owner: { ...owner, guest: plan.guest, command: 'recover' },
             log,
           });
+          report.staleLeases += leases.takenOver.length;
         }
         d.result = await restoreBinding(ctx, d.address, d.original);
         await appendRecord(journal, {
@@ -251,7 +252,7 @@ export async function recover(o: RecoverOptions): Promise<RecoverReport> {
     }
   }
   // leases a gone run took before it journaled anything (and any other orphan): only a full recover
-  if (!o.dryRun && !o.only) report.staleLeases = (await removeStaleLeases(host, o.stateDir)).length;
+  if (!o.dryRun && !o.only) report.staleLeases += (await removeStaleLeases(host, o.stateDir)).length;
   return report;
 }
 

@@ -4,6 +4,7 @@
  */
 import path from 'node:path';
 import { inputError } from '../errors.js';
+import { fallbackNotLocal, isNetworkLocation } from '../media/fallback.js';
 import { assertPlainValue, parseMiB, parseOnOff, parsePositiveInt, parseSubOptions } from './suboptions.js';
 
 export type Accel = 'kvm' | 'tcg' | 'auto';
@@ -281,14 +282,7 @@ function parseBoot(text: string, cwd: string): BootRequest {
 
 /** --fallback-location: a local directory or ISO (network media cannot stand in for a missing NIC). */
 function parseFallbackLocation(value: string, cwd: string): string {
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value))
-    throw inputError(
-      'FALLBACK_NOT_LOCAL',
-      `--fallback-location '${value}' is network media; the fallback must be local`,
-      {
-        hint: 'give a local install tree directory or ISO, e.g. --fallback-location ./Fedora-40-dvd.iso',
-      },
-    );
+  if (isNetworkLocation(value)) throw fallbackNotLocal('--fallback-location', value);
   return abs(cwd, value);
 }
 

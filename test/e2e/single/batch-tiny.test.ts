@@ -10,8 +10,8 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { readHostPool } from '../../../src/batch/host-pool.js';
-import { main } from '../../../src/cli/main.js';
 import { createHost } from '../../../src/host/host.js';
+import { alive, killLeft, qemuPids, runCliWatched } from '../../helpers/processes.js';
 import { type Bed, ensureBed } from '../bed/index.js';
 
 const JUNIT_XSD = path.resolve('fixtures/junit-10.xsd');
@@ -30,15 +30,6 @@ interface GuestJson {
   note?: string;
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 describe('install-guest batch: three tiny guests at concurrency 2 (single TCG)', function () {
   this.timeout(300_000);
   let bed: Bed;
@@ -52,7 +43,7 @@ describe('install-guest batch: three tiny guests at concurrency 2 (single TCG)',
   });
   after(async () => {
     // every qemu the batch started has ended; a failed assertion must not leave one behind
-    for (const pid of pids) if (alive(pid)) process.kill(pid, 'SIGKILL');
+    killLeft(pids);
     if (tmp) await fs.rm(tmp, { recursive: true, force: true });
   });
 
@@ -83,11 +74,8 @@ describe('install-guest batch: three tiny guests at concurrency 2 (single TCG)',
     if (hostHasNics) await fs.writeFile(path.join(tmp, 'empty.json'), '[]\n');
     const junit = path.join(tmp, 'out', 'junit.xml');
     const logRoot = path.join(tmp, 'logs');
-    let stdout = '';
-    let stderr = '';
-    const t0 = performance.now();
-    const code = await main({
-      argv: [
+    const { code, stdout, stderr, ms } = await runCliWatched(
+      [
         'batch',
         'tiny.yaml',
         '--concurrency',
@@ -99,15 +87,12 @@ describe('install-guest batch: three tiny guests at concurrency 2 (single TCG)',
         '--json',
         ...(hostHasNics ? ['--inventory', 'empty.json'] : []),
       ],
-      env: {},
-      stdout: { write: (s: string) => void (stdout += s) },
-      stderr: { write: (s: string) => void (stderr += s) },
-      cwd: tmp,
-    });
-    const wallSec = (performance.now() - t0) / 1000;
+      tmp,
+    );
+    const wallSec = ms / 1000;
     for (const g of GUESTS) {
       const log = await fs.readFile(path.join(logRoot, g, 'install-guest.log'), 'utf8').catch(() => '');
-      for (const m of log.matchAll(/qemu pid (\d+)/g)) pids.push(Number(m[1]));
+      pids.push(...qemuPids(log));
     }
     expect(code, stderr.slice(-4000)).to.equal(0);
 

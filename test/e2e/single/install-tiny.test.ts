@@ -8,59 +8,18 @@ import { expect } from 'chai';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { main } from '../../../src/cli/main.js';
+import { type WatchedRun, alive, killLeft, runCliWatched } from '../../helpers/processes.js';
 import { type Bed, ensureBed } from '../bed/index.js';
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-  ms: number;
-  /** the qemu pids the run printed */
-  pids: number[];
-}
+/** every qemu the runs started, for the after() guard */
+const started: number[] = [];
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Runs the CLI in-process; `onPid` is called as each qemu starts (from the progress output). */
-async function install(argv: string[], cwd: string, onPid?: (pid: number) => void): Promise<Run> {
-  let stdout = '';
-  let stderr = '';
-  const pids: number[] = [];
-  const scan = (s: string): void => {
-    for (const m of s.matchAll(/boot: qemu pid (\d+)/g)) {
-      const pid = Number(m[1]);
-      pids.push(pid);
-      onPid?.(pid);
-    }
-  };
-  const t0 = performance.now();
-  const code = await main({
-    argv: ['install', ...argv],
-    env: {},
-    stdout: {
-      write: (s: string) => {
-        stdout += s;
-        scan(s);
-      },
-    },
-    stderr: {
-      write: (s: string) => {
-        stderr += s;
-        scan(s);
-      },
-    },
-    cwd,
+/** Runs `install-guest install` in-process; `onPid` is called as each qemu starts. */
+const install = (argv: string[], cwd: string, onPid?: (pid: number) => void): Promise<WatchedRun> =>
+  runCliWatched(['install', ...argv], cwd, (pid) => {
+    started.push(pid);
+    onPid?.(pid);
   });
-  return { code, stdout, stderr, ms: Math.round(performance.now() - t0), pids };
-}
 
 function lastJson(stdout: string): Record<string, unknown> {
   const lines = stdout.trim().split('\n');
@@ -79,6 +38,8 @@ describe('install-guest install: tiny installer end to end (single TCG)', functi
     tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'ig-install-'));
   });
   after(async () => {
+    // a failed assertion must not leave a qemu behind
+    killLeft(started);
     if (tmp) await fs.rm(tmp, { recursive: true, force: true });
   });
 

@@ -1,5 +1,6 @@
 import { expect } from 'chai';
-import { chooseFallback, isNetworkMedia } from '../../../src/media/fallback.js';
+import { chooseFallback, isNetworkLocation, isNetworkMedia } from '../../../src/media/fallback.js';
+import { parseInstallRequest } from '../../../src/request/request.js';
 import type { FallbackDecision, FallbackInput } from '../../../src/media/fallback.js';
 
 const HTTP = { location: 'http://mirror.example/fedora/39/Everything/x86_64/os/', arch: 'x86_64' };
@@ -104,6 +105,21 @@ describe('media/fallback: chooseFallback', () => {
     expect(() => chooseFallback({ request: HTTP, nic: NO_NIC, fallbackLocation: 'https://other/tree/' }))
       .to.throw(/must be local/)
       .with.property('code', 'FALLBACK_NOT_LOCAL');
+  });
+
+  it('a network fallback is refused alike on the command line and in the decision: any URL, one message', () => {
+    for (const url of ['https://other/tree/', 'ftp://mirror/tree/', 'nfs://server/export/tree']) {
+      expect(isNetworkLocation(url), url).to.equal(true);
+      const message = `--fallback-location '${url}' is network media; the fallback must be local`;
+      expect(() => parseInstallRequest({ location: HTTP.location, fallbackLocation: url }, '/work'))
+        .to.throw(message)
+        .with.property('code', 'FALLBACK_NOT_LOCAL');
+      expect(() => chooseFallback({ request: HTTP, nic: NO_NIC, fallbackLocation: url }))
+        .to.throw(message)
+        .with.property('code', 'FALLBACK_NOT_LOCAL');
+    }
+    for (const local of ['/isos/f.iso', './tree', 'C:tree', 'weird:name/x.iso'])
+      expect(isNetworkLocation(local), local).to.equal(false);
   });
 
   it('knows network media: http(s) trees and kernels', () => {

@@ -35,6 +35,23 @@ export async function expectClean(m: Pick<ModelHost, 'stateDir' | 'model'>): Pro
   expect(m.model.allDynids(), 'dynamic ids left').to.deep.equal([]);
 }
 
+/** The owner file of a lease a process left that is gone (`pid` has exited or never was). */
+export function goneOwner(
+  pid: number,
+  o: Partial<{ guest: string; command: string; token: string }> = {},
+): Record<string, unknown> {
+  return {
+    pid,
+    startTime: '1',
+    bootId: null,
+    guest: 'old',
+    command: 'install',
+    at: 'then',
+    token: 'x',
+    ...o,
+  };
+}
+
 /** Writes a lease as another process would have left it (a lock directory with its owner file). */
 export async function writeLease(
   stateDir: string,

@@ -15,7 +15,7 @@ import {
 } from '../../../src/pci/lease.js';
 import { prepareDevices } from '../../../src/pci/prepare.js';
 import { type ModelHost, linkProcess, modelHost, standardSpec } from '../../helpers/kernel-model.js';
-import { quietLog, rejects, writeLease } from './helpers.js';
+import { goneOwner, quietLog, rejects, writeLease } from './helpers.js';
 
 const NIC = '0000:03:00.0';
 
@@ -170,15 +170,7 @@ describe('process identity and leases', () => {
     const deadPid = Number(child.stdout);
     linkProcess(m.root, deadPid); // dangling: the process has exited
     const leases = path.join(m.stateDir, 'leases');
-    await writeLease(m.stateDir, 'device-0000:03:00.0.lock', {
-      pid: deadPid,
-      startTime: '1',
-      bootId: null,
-      guest: 'old',
-      command: 'install',
-      at: 'then',
-      token: 'x',
-    });
+    await writeLease(m.stateDir, 'device-0000:03:00.0.lock', goneOwner(deadPid));
     const log = quietLog();
     const owner = { ...(await selfIdentity(m.host)), guest: 'new', command: 'test' };
     const set = await acquireLeases({
@@ -208,15 +200,7 @@ describe('process identity and leases', () => {
   it('several runs taking over one stale lease at once: exactly one gets it', async () => {
     m = await modelHost(standardSpec());
     const leases = path.join(m.stateDir, 'leases');
-    const stale = {
-      pid: 999_999_999,
-      startTime: '1',
-      bootId: null,
-      guest: 'old',
-      command: 'x',
-      at: 'then',
-      token: 'old',
-    };
+    const stale = goneOwner(999_999_999, { command: 'x', token: 'old' });
     await writeLease(m.stateDir, 'group-7.lock', stale);
     const me = await selfIdentity(m.host);
     const results = await Promise.allSettled(
@@ -248,15 +232,11 @@ describe('process identity and leases', () => {
       owner: me,
       log: quietLog(),
     });
-    await writeLease(m.stateDir, 'device-y.lock', {
-      pid: 999_999_999,
-      startTime: '1',
-      bootId: null,
-      guest: 'dead',
-      command: 'x',
-      at: 'then',
-      token: 't',
-    });
+    await writeLease(
+      m.stateDir,
+      'device-y.lock',
+      goneOwner(999_999_999, { guest: 'dead', command: 'x', token: 't' }),
+    );
     const removed = await removeStaleLeases(m.host, m.stateDir);
     expect(removed.map((o) => o.guest)).to.deep.equal(['dead']);
     expect(await readdir(path.join(m.stateDir, 'leases'))).to.deep.equal(['device-x.lock']);

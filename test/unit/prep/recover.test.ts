@@ -7,7 +7,8 @@ import { readJournals } from '../../../src/pci/journal.js';
 import { prepareDevices, reattachDevice } from '../../../src/pci/prepare.js';
 import { formatRecoverReport, planRecovery, recover } from '../../../src/pci/recover.js';
 import { type ModelHost, linkProcess, modelHost, standardSpec } from '../../helpers/kernel-model.js';
-import { entries, expectClean, quietLog, rewriteLeaseOwners } from './helpers.js';
+import { runCli } from '../../helpers/cli.js';
+import { entries, expectClean, goneOwner, quietLog, rewriteLeaseOwners, writeLease } from './helpers.js';
 
 const NIC = '0000:03:00.0';
 
@@ -29,6 +30,39 @@ async function orphan(
   // and the leases it held
   await rewriteLeaseOwners(m.stateDir, { pid, ...owner });
   return pid;
+}
+
+/**
+ * Writes the journal a run that died left (`<stateDir>/journal/<id>.jsonl`): its run record, the NIC
+ * it detached to `target` from e1000e, then `more` records.
+ */
+async function writeJournal(
+  stateDir: string,
+  id: string,
+  o: {
+    owner: { pid: number; startTime: string; bootId: string | null };
+    target: 'vfio-pci' | 'pci-stub';
+    more: Record<string, unknown>[];
+  },
+): Promise<void> {
+  const records = [
+    { type: 'run', v: 1, id, owner: o.owner, guest: 'g', command: 'install', at: 'x' },
+    {
+      type: 'device',
+      address: NIC,
+      vendorDevice: '8086:10d3',
+      iommuGroup: '7',
+      original: { driver: 'e1000e', override: null },
+      target: o.target,
+      reason: 'requested',
+    },
+    ...o.more,
+  ];
+  await mkdir(path.join(stateDir, 'journal'), { recursive: true });
+  await writeFile(
+    path.join(stateDir, 'journal', `${id}.jsonl`),
+    records.map((r) => JSON.stringify(r)).join('\n') + '\n',
+  );
 }
 
 /** A run that detached NIC and then "died": the session is dropped without release. */
@@ -76,10 +110,26 @@ describe('recover', () => {
     expect(r.runs[0]!.closed).to.equal(true);
     expect(m.model.binding(NIC)).to.deep.equal({ driver: 'e1000e', override: null });
     expect(log.lines.join('\n')).to.include('took over the stale lease');
+    expect(r.staleLeases, "the gone run's device and group leases, taken over").to.equal(2);
     await expectClean(m);
     const again = await recover({ host: m.host, stateDir: m.stateDir, log: quietLog() });
     expect(formatRecoverReport(again)).to.deep.equal([`nothing to recover (state directory ${m.stateDir})`]);
     expect(m.model.writes.length - writes).to.equal(4);
+  });
+
+  it('counts in --json every stale lease it dealt with: taken over to give a device back, or removed', async () => {
+    m = await modelHost(standardSpec());
+    const file = await abandonedRun(m);
+    await orphan(m, file);
+    // a gone run that leased a device before it journaled anything
+    await writeLease(m.stateDir, 'device-0000:04:00.0.lock', goneOwner(deadPid));
+    const r = await runCli(['recover', '--json', '--state-dir', m.stateDir], { host: m.host, cwd: m.root });
+    expect(r.code, r.stderr).to.equal(0);
+    const tookOver = r.stderr.split('\n').filter((l) => l.includes('took over the stale lease'));
+    expect(tookOver).to.have.length(2);
+    const report = JSON.parse(r.stdout) as { restored: number; staleLeases: number };
+    expect(report).to.deep.include({ restored: 1, staleLeases: 3 });
+    await expectClean(m);
   });
 
   it('removes a dynamic id a dead pci-stub run left, before reprobing (else the stub would take the device back)', async () => {
@@ -89,37 +139,20 @@ describe('recover', () => {
     await host.write('/sys/bus/pci/drivers/pci-stub/new_id', '8086 10d3');
     await host.write('/sys/bus/pci/drivers/e1000e/unbind', NIC);
     await host.write('/sys/bus/pci/drivers/pci-stub/bind', NIC);
-    await mkdir(path.join(m.stateDir, 'journal'), { recursive: true });
-    const file = path.join(m.stateDir, 'journal', '20260101T000000-000Z-1-dead.jsonl');
-    const records = [
-      {
-        type: 'run',
-        v: 1,
-        id: '20260101T000000-000Z-1-dead',
-        owner: { pid: 1, startTime: '0', bootId: null },
-        guest: 'g',
-        command: 'install',
-        at: 'x',
-      },
-      {
-        type: 'device',
-        address: NIC,
-        vendorDevice: '8086:10d3',
-        iommuGroup: '7',
-        original: { driver: 'e1000e', override: null },
-        target: 'pci-stub',
-        reason: 'requested',
-      },
-      { type: 'dynid', driver: 'pci-stub', id: '8086 10d3', address: NIC },
-      {
-        type: 'intent',
-        address: NIC,
-        step: 'new_id',
-        path: '/sys/bus/pci/drivers/pci-stub/new_id',
-        value: '8086 10d3',
-      },
-    ];
-    await writeFile(file, records.map((r) => JSON.stringify(r)).join('\n') + '\n');
+    await writeJournal(m.stateDir, '20260101T000000-000Z-1-dead', {
+      owner: { pid: 1, startTime: '0', bootId: null },
+      target: 'pci-stub',
+      more: [
+        { type: 'dynid', driver: 'pci-stub', id: '8086 10d3', address: NIC },
+        {
+          type: 'intent',
+          address: NIC,
+          step: 'new_id',
+          path: '/sys/bus/pci/drivers/pci-stub/new_id',
+          value: '8086 10d3',
+        },
+      ],
+    });
     expect(model.allDynids()).to.deep.equal(['pci-stub 8086:10d3']);
     const r = await recover({ host, stateDir: m.stateDir, log: quietLog() });
     expect(r.runs[0]!.dynids[0]!.result).to.equal('removed');
@@ -176,41 +209,18 @@ describe('recover', () => {
   it('at boot: devices are already back on their drivers, ids gone: nothing is written, journals close', async () => {
     // after a reboot the kernel has forgotten the binding and the ids; the journal remains
     m = await modelHost(standardSpec());
-    const j = path.join(m.stateDir, 'journal');
-    await mkdir(j, { recursive: true });
-    await writeFile(
-      path.join(j, 'old.jsonl'),
-      [
-        {
-          type: 'run',
-          v: 1,
-          id: 'old',
-          owner: { pid: 1, startTime: '1', bootId: 'previous' },
-          guest: 'g',
-          command: 'install',
-          at: 'x',
-        },
-        {
-          type: 'device',
-          address: NIC,
-          vendorDevice: '8086:10d3',
-          iommuGroup: '7',
-          original: { driver: 'e1000e', override: null },
-          target: 'vfio-pci',
-          reason: 'requested',
-        },
-        { type: 'dynid', driver: 'pci-stub', id: '8086 10d3', address: NIC },
-      ]
-        .map((r) => JSON.stringify(r))
-        .join('\n') + '\n',
-    );
+    await writeJournal(m.stateDir, 'old', {
+      owner: { pid: 1, startTime: '1', bootId: 'previous' },
+      target: 'vfio-pci',
+      more: [{ type: 'dynid', driver: 'pci-stub', id: '8086 10d3', address: NIC }],
+    });
     const r = await recover({ host: m.host, stateDir: m.stateDir, log: quietLog() });
     expect(r.runs[0]!.devices[0]!.result).to.equal('unchanged');
     expect(r.runs[0]!.dynids[0]!.result).to.equal('absent');
     expect(m.model.writes.map((w) => `${path.basename(w.path)} ${w.error ?? 'ok'}`)).to.deep.equal([
       'remove_id ENODEV',
     ]);
-    expect(await entries(j)).to.deep.equal([]);
+    expect(await entries(path.join(m.stateDir, 'journal'))).to.deep.equal([]);
   });
 
   it('plans newest run first, so the oldest original wins when two gone runs touched one device', () => {
