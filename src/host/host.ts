@@ -282,6 +282,10 @@ export function createHost(options: HostOptions = {}): Host {
   const writer = options.writer ?? fileWriter;
   const resolve = (hostPath: string): string => {
     if (!hostPath.startsWith('/')) throw new Error(`host path must be absolute: ${hostPath}`);
+    // already normal (no `.`/`..` segment, no `//`): concatenation is what join would give, and the
+    // inventory resolves tens of thousands of such paths
+    if (!hostPath.includes('/.') && !hostPath.includes('//'))
+      return root === '/' ? hostPath : root + hostPath;
     return root === '/' ? path.normalize(hostPath) : path.join(root, hostPath);
   };
   const host: Host = {

@@ -18,6 +18,27 @@ describe('host boundary', () => {
   });
   afterEach(() => rm(root, { recursive: true, force: true }));
 
+  it('maps host paths as path.join/normalize would, through its fast path for normal paths too', () => {
+    const paths = [
+      '/',
+      '/sys',
+      '/sys/',
+      '/sys/bus/pci/devices/0000:03:00.0/config',
+      '/sys//bus',
+      '/sys/./bus',
+      '/sys/bus/../class',
+      '/proc/self/mountinfo',
+      '/run/.hidden',
+      '/a/b/..',
+      '/x.y/z',
+    ];
+    for (const r of [root, '/']) {
+      const host = createHost({ root: r });
+      for (const p of paths)
+        expect(host.resolve(p), `${r} + ${p}`).to.equal(r === '/' ? path.normalize(p) : path.join(r, p));
+    }
+  });
+
   it('reads under the configured root, never the real /', async () => {
     const host = createHost({ root });
     expect(host.isRealRoot).to.equal(false);
