@@ -29,6 +29,8 @@ export interface CompiledRule {
 }
 
 const GROUP_REF = /\{(\w+)\}/g;
+/** in a fatal rule's message (unless the pattern has a group of that name): the progress text shown last */
+const PROGRESS_REF = 'progress';
 
 /** Validates and compiles rule packs, in order. Throws inputError BAD_CONSOLE_RULE naming the rule. */
 export function compileRules(packs: readonly RulePack[]): CompiledRule[] {
@@ -55,6 +57,7 @@ export function compileRules(packs: readonly RulePack[]): CompiledRule[] {
       }
       const groups = new Set([...r.pattern.matchAll(/\(\?<(\w+)>/g)].map((m) => m[1]));
       for (const m of r.message.matchAll(GROUP_REF)) {
+        if (m[1] === PROGRESS_REF && r.kind === 'fatal' && !groups.has(PROGRESS_REF)) continue;
         if (!groups.has(m[1])) bad(`the message uses {${m[1]}} but the pattern has no such named group`);
       }
       if (r.collect && r.kind !== 'fatal') bad('only fatal rules may collect');
@@ -656,7 +659,7 @@ export class ConsoleMatcher {
     this.events.push({
       type: 'fatal',
       rule: rule.id,
-      message: render(rule.message, groups),
+      message: render(rule.message, { [PROGRESS_REF]: this.progressText || 'none', ...groups }),
       hint: rule.hint,
       line: clip(reported.text.trim()),
       offset: reported.offset,

@@ -72,6 +72,11 @@ function percent(f: number | undefined): string {
   return f === undefined ? '' : `${Math.floor(Math.min(1, Math.max(0, f)) * 100)}%`;
 }
 
+/** A warning text without the `warning: ` that some callers already put in front (printed once). */
+function unprefixed(s: string): string {
+  return s.replace(/^warning: /, '');
+}
+
 export function createReporter(opts: ReporterOptions): Reporter {
   const out = opts.stream;
   const clock = opts.clock ?? (() => Date.now());
@@ -149,7 +154,7 @@ export function createReporter(opts: ReporterOptions): Reporter {
         line(`progress ${percent(fraction)}${fraction !== undefined ? ' ' : ''}${text}`.trimEnd());
       },
       info: (s) => line(s),
-      warn: (s) => line(`warning: ${s}`),
+      warn: (s) => line(`warning: ${unprefixed(s)}`),
       event: () => undefined,
       result: (obj) => line(`result: ${summary(obj)}`),
       close: () => undefined,
@@ -219,7 +224,7 @@ export function createReporter(opts: ReporterOptions): Reporter {
       redraw();
     },
     info: (s) => above(plainText(s)),
-    warn: (s) => above(`${paint('33', 'warning:')} ${plainText(s)}`),
+    warn: (s) => above(`${paint('33', 'warning:')} ${plainText(unprefixed(s))}`),
     event: () => undefined,
     result: (obj) => {
       status = '';

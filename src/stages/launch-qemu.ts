@@ -1,6 +1,7 @@
 /**
  * The install boot: starts qemu with the install argv, watches its console and QMP until the
  * installer powers the guest off (or asks to reboot under -no-reboot), and always stops qemu.
+ * With --import there is no install boot (the confirm boot is the disk's only one).
  *
  * Launch and watch are ONE stage on purpose: the live qemu handle (a process, two sockets, a
  * stream) is not state another stage could pick up, and the only way to guarantee "never a qemu
@@ -131,6 +132,12 @@ export const launchQemu: Stage<InstallState> = {
     const logDir = state.logDir!;
     await writeFile(path.join(logDir, 'install.args'), formatArgs(argv.install), { mode: 0o600 });
     await writeFile(path.join(logDir, 'confirm.args'), formatArgs(argv.confirm), { mode: 0o600 });
+    if (req.import) {
+      // nothing to install: the disk's one boot is the confirm boot. Booting it here as well would
+      // wait for an installed system to power off by itself, which a real one never does.
+      ctx.log.info('--import: nothing to install; the disk boots once, to confirm');
+      return {};
+    }
 
     const stallTimeoutMs = (req.stallTimeoutSeconds ?? DEFAULT_STALL_TIMEOUT_S) * 1000;
     const deadlineMs = (req.waitMinutes ?? DEFAULT_WAIT_MIN) * 60_000;

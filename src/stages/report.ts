@@ -37,7 +37,9 @@ export function resultOf(state: InstallState): Record<string, unknown> {
             shutdownReason: install.shutdownReason,
             serialLog: install.serialLog,
           }
-        : undefined,
+        : state.request?.import
+          ? { skipped: '--import' }
+          : undefined,
       confirm: !confirm
         ? undefined
         : confirm.skipped
@@ -53,13 +55,15 @@ export function resultOf(state: InstallState): Record<string, unknown> {
 /** A few lines for a person. */
 export function summaryLines(result: Record<string, unknown>): string[] {
   const phases = result.phases as {
-    install?: { ms: number };
+    install?: { ms?: number; skipped?: string };
     confirm?: { ms?: number; skipped?: string };
   };
+  const phase = (p: { ms?: number; skipped?: string } | undefined): string =>
+    p?.skipped ? `skipped (${p.skipped})` : secs(p?.ms);
   const secs = (ms: number | undefined): string => (ms === undefined ? '?' : `${(ms / 1000).toFixed(1)} s`);
   const lines = [
     `${String(result.name)}: ${result.verdict === 'confirmed' ? 'installed and confirmed' : 'installed (not confirmed)'}`,
-    `  install ${secs(phases.install?.ms)}, confirm ${phases.confirm?.skipped ? `skipped (${phases.confirm.skipped})` : secs(phases.confirm?.ms)}`,
+    `  install ${phase(phases.install)}, confirm ${phase(phases.confirm)}`,
   ];
   for (const d of (result.devices ?? []) as {
     kind: string;

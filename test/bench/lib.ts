@@ -148,7 +148,7 @@ export function loadAverage(): string {
 export function formatTable(figures: Figure[]): string {
   const fmt = (f: Figure, v: number): string =>
     f.unit === 'x'
-      ? `${v.toFixed(2)}×`
+      ? `${v.toFixed(v < 0.1 ? 3 : 2)}×`
       : f.unit === 'bytes'
         ? `${Math.round(v)} B`
         : f.unit === 's'

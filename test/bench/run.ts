@@ -8,6 +8,9 @@
  *   npm run bench -- --runs 5             runs per figure, for every suite
  *   npm run bench -- --quick              smoke mode: fewest runs, smallest inputs
  *   npm run bench -- --out FILE           write the JSON there instead
+ *   npm run bench -- provision --real-installer debian12 [--mirror HOST/DIR]
+ *                                         opt-in: the provision suite against a full install with
+ *                                         the real debian-installer (Internet mirror, up to an hour)
  *
  * Suites: cli-start, inventory, media, failure-detection, pipeline, batch, provision.
  */
@@ -20,6 +23,14 @@ import { benchMedia } from './media.js';
 import { benchPipeline } from './pipeline.js';
 import { benchBatch } from './batch.js';
 import { benchProvision } from './provision.js';
+import {
+  DEFAULT_MIRROR,
+  REAL_INSTALLERS,
+  type Mirror,
+  type RealInstaller,
+  benchRealInstall,
+  parseMirror,
+} from './debian-install.js';
 
 interface Suite {
   id: string;
@@ -42,13 +53,16 @@ const suites: Suite[] = [
   {
     id: 'provision',
     title: 'Provision',
-    run: (o) => benchProvision({ runs: runsFor(o, 1), log: o.log }),
+    run: (o) =>
+      realInstaller
+        ? benchRealInstall({ installer: realInstaller, mirror, runs: runsFor(o, 1), log: o.log })
+        : benchProvision({ runs: runsFor(o, 1), log: o.log }),
   },
 ];
 
 function usage(message: string): never {
   process.stderr.write(
-    `bench: ${message}\nusage: npm run bench -- [--runs N] [--quick] [--out FILE] [${suites.map((s) => s.id).join('|')} …]\n`,
+    `bench: ${message}\nusage: npm run bench -- [--runs N] [--quick] [--out FILE] [--real-installer ${REAL_INSTALLERS.join('|')} [--mirror HOST/DIR]] [${suites.map((s) => s.id).join('|')} …]\n`,
   );
   process.exit(2);
 }
@@ -57,11 +71,26 @@ const args = process.argv.slice(2);
 let runs: number | undefined;
 let quick = false;
 let out = 'test/bench/results.json';
+let realInstaller: RealInstaller | undefined;
+let mirror: Mirror = DEFAULT_MIRROR;
+let mirrorGiven = false;
 const only: string[] = [];
 for (let i = 0; i < args.length; i++) {
   const a = args[i]!;
   if (a === '--quick') quick = true;
-  else if (a === '--runs' || a === '--out') {
+  else if (a === '--real-installer' || a === '--mirror') {
+    const v = args[++i];
+    if (v === undefined) usage(`${a} needs a value`);
+    if (a === '--mirror') {
+      try {
+        mirror = parseMirror(v);
+      } catch (e) {
+        usage((e as Error).message);
+      }
+      mirrorGiven = true;
+    } else if ((REAL_INSTALLERS as readonly string[]).includes(v)) realInstaller = v as RealInstaller;
+    else usage(`--real-installer takes ${REAL_INSTALLERS.join(' or ')}, not '${v}'`);
+  } else if (a === '--runs' || a === '--out') {
     const v = args[++i];
     if (v === undefined) usage(`${a} needs a value`);
     if (a === '--out') out = v;
@@ -73,6 +102,10 @@ for (let i = 0; i < args.length; i++) {
   else if (!suites.some((s) => s.id.startsWith(a.toLowerCase()))) usage(`no suite named '${a}'`);
   else only.push(a.toLowerCase());
 }
+
+if (mirrorGiven && !realInstaller) usage('--mirror goes with --real-installer');
+if (realInstaller && !(only.length > 0 && only.every((o) => 'provision'.startsWith(o))))
+  usage('--real-installer measures the provision suite only: name it (… provision --real-installer …)');
 
 const opts: BenchOptions = {
   ...(runs !== undefined ? { runs } : {}),

@@ -12,6 +12,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sequentialIds } from '../../src/host/host.js';
 import { lintKickstart } from '../../src/kickstart/lint.js';
+import { userSetupQuestions } from '../../src/kickstart/preseed-check.js';
 import { builtinTemplates, renderKickstart } from '../../src/kickstart/render.js';
 
 const CASES_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../fixtures/kickstarts');
@@ -92,6 +93,7 @@ describe('golden: kickstarts', () => {
         );
       } else {
         if (nic) expect(r.text).to.match(new RegExp(`^d-i netcfg/choose_interface select ${nic.mac}$`, 'm'));
+        expect(userSetupQuestions(r.text), 'user-setup questions left for d-i to ask').to.deep.equal([]);
         expect(r.text.includes('late_command'), 'confirmation unit present iff confirmUnit').to.equal(
           vars.confirmUnit !== false,
         );

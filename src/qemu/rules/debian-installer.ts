@@ -12,6 +12,7 @@ const STAGES = [
   'Detecting network hardware',
   'Loading additional components',
   'Configuring the network with DHCP',
+  'Checking the Debian archive mirror',
   'Detecting link on',
   'Waiting for link-local address',
   'Attempting IPv6 autoconfiguration',
@@ -64,6 +65,19 @@ export const debianInstaller: RulePack = {
       source:
         'preseed templates: preseed/retrieve_error "Failed to retrieve the preconfiguration file"; anna/install_failed "Failed to load installer component"',
       examples: ['Failed to retrieve the preconfiguration file', 'Failed to load installer component'],
+    },
+    {
+      id: 'di-component-download-failed',
+      kind: 'fatal',
+      pattern: 'The installer failed to download a file from the mirror',
+      message: 'debian-installer could not download an installer component from the mirror (at: {progress})',
+      hint: 'the mirror must serve the installer components (udebs, dists/<suite>/main/debian-installer/binary-<arch>) matching these installer images; a mirror or proxy that serves only .deb packages fails here. Set mirror.host / mirror.directory (--ks-set) to a full mirror',
+      source:
+        'net-retriever templates: retriever/net/error "The installer failed to download a file from the mirror. This may be a problem with your network, or with the mirror. …"',
+      examples: [
+        'The installer failed to download a file from the mirror. This may be',
+        'The installer failed to download a file from the mirror. This may be a problem with your network, or with the mirror.',
+      ],
     },
     {
       id: 'di-bad-mirror',
@@ -181,6 +195,7 @@ export const debianInstaller: RulePack = {
       examples: [
         'Detecting network hardware',
         'Configuring the network with DHCP',
+        'Checking the Debian archive mirror',
         'Installing the base system',
       ],
     },

@@ -35,6 +35,8 @@ export interface ConsoleRule {
   /**
    * For fatal/warning: what went wrong, for a human. For progress: the text shown (`{name}` is
    * replaced by the named group; empty keeps the previous progress text). For milestone: its name.
+   * A fatal message may also name `{progress}`: the progress text shown last before the failure
+   * (the step the installer was at), `none` when there was none.
    */
   message: string;
   /** progress only: named groups `done`/`total` or `percent` give the fraction */

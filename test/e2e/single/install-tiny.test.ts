@@ -5,6 +5,7 @@
  * qemu left behind.
  */
 import { expect } from 'chai';
+import { execa } from 'execa';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -31,6 +32,8 @@ describe('install-guest install: tiny installer end to end (single TCG)', functi
   let bed: Bed;
   let tmp: string;
   let n = 0;
+  /** the disk the first case installed (the --import case boots an overlay of it) */
+  let installedDisk: string | undefined;
 
   before(async function () {
     this.timeout(15 * 60_000);
@@ -147,9 +150,47 @@ describe('install-guest install: tiny installer end to end (single TCG)', functi
     expect(redacted).to.include('%post');
     // the disk the install wrote stays (the install succeeded)
     expect((await fs.stat(path.join(cwd, 't1.qcow2'))).size).to.be.greaterThan(0);
+    installedDisk = path.join(cwd, 't1.qcow2');
     console.log(
       `      install+confirm: ${r.ms} ms (install ${phases.install.ms} ms, confirm ${phases.confirm.ms} ms)`,
     );
+  });
+
+  it('--import boots an installed disk once, to confirm it: no install boot (exit 0)', async () => {
+    expect(installedDisk, 'the first case installed a disk').to.be.a('string');
+    const cwd = await caseDir();
+    // an overlay, so the installed disk stays as it was
+    const overlay = path.join(cwd, 'imp.qcow2');
+    await execa('qemu-img', ['create', '-q', '-f', 'qcow2', '-F', 'qcow2', '-b', installedDisk!, overlay]);
+    const logDir = path.join(tmp, 'imp-logs');
+    const r = await install(
+      [
+        '--import',
+        '--disk',
+        `path=${overlay}`,
+        '--name',
+        'imp',
+        '--accel',
+        'tcg',
+        '--memory',
+        '512',
+        '--network',
+        'user,model=e1000e',
+        '--log-dir',
+        logDir,
+        '--json',
+      ],
+      cwd,
+    );
+    expect(r.code, r.stderr + r.stdout.slice(-3000)).to.equal(0);
+    expect(r.pids, 'qemu started once').to.have.length(1);
+    for (const pid of r.pids) expect(alive(pid), `qemu ${pid} still running`).to.equal(false);
+    const files = await fs.readdir(logDir);
+    expect(files).to.include('serial-confirm.log');
+    expect(files).to.not.include('serial-install.log');
+    const result = lastJson(r.stdout);
+    expect(result.verdict).to.equal('confirmed');
+    expect((result.phases as { install: unknown }).install).to.deep.equal({ skipped: '--import' });
   });
 
   // the media forms a user gives: the tree (served to the guest over HTTP), the ISO as --location

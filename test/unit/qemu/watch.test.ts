@@ -25,6 +25,10 @@ interface Case {
   milestones?: string[];
   warnings?: string[];
   lastFraction?: number;
+  /** the first fatal's message */
+  message?: string;
+  /** progress texts the log must report (among others) */
+  progressTexts?: string[];
 }
 const cases = (JSON.parse(readFileSync(path.join(LOGS, 'cases.json'), 'utf8')) as { cases: Case[] }).cases;
 
@@ -157,6 +161,39 @@ describe('console watcher', () => {
         .with.property('code', 'BAD_CONSOLE_RULE');
     });
 
+    it('fills {progress} in a fatal message with the step shown last, and allows it in fatal rules only', () => {
+      const pack = (kind: 'fatal' | 'warning'): RulePack => ({
+        family: 'generic-linux',
+        description: 'test',
+        rules: [
+          {
+            id: 'step',
+            kind: 'progress',
+            pattern: '^Step (?<item>\\w+)$',
+            message: 'step {item}',
+            source: 't',
+            examples: ['Step a'],
+          },
+          {
+            id: 'boom',
+            kind,
+            pattern: 'boom',
+            message: 'it broke at {progress}',
+            source: 't',
+            examples: ['boom'],
+          },
+        ],
+      });
+      const rules = compileRules([pack('fatal')]);
+      const fatal = (log: string): string | undefined =>
+        matchLog(log, rules).find((e) => e.type === 'fatal')?.message;
+      expect(fatal('Step one\nStep two\nboom\n')).to.equal('it broke at step two');
+      expect(fatal('boom\n')).to.equal('it broke at none');
+      expect(() => compileRules([pack('warning')]))
+        .to.throw(InstallGuestError)
+        .with.property('code', 'BAD_CONSOLE_RULE');
+    });
+
     it('rejects duplicate ids and flags other than i', () => {
       const rule = {
         id: 'dup',
@@ -209,8 +246,13 @@ describe('console watcher', () => {
           const at = fatals[0]?.offset ?? -1;
           expect(bytes.subarray(at, at + 40).toString('utf8')).to.contain(c.line.trim().slice(0, 20));
         }
+        if (c.message !== undefined) expect(fatals[0]?.message).to.equal(c.message);
         if (c.milestones)
           expect(events.filter((e) => e.type === 'milestone').map((e) => e.rule)).to.deep.equal(c.milestones);
+        if (c.progressTexts)
+          expect(events.flatMap((e) => (e.type === 'progress' ? [e.text] : []))).to.include.members(
+            c.progressTexts,
+          );
         if (c.warnings)
           expect(events.filter((e) => e.type === 'warning').map((e) => e.rule)).to.deep.equal(c.warnings);
         if (c.lastFraction !== undefined) {

@@ -37,6 +37,7 @@ describe('reporter', () => {
     r.stage('resolve-media', 'done');
     r.info('guest says \x1b[31mhello\x1b[0m');
     r.warn('slow disk');
+    r.warn('warning: already prefixed');
     r.result({ verdict: 'installed', device: '0000:01:00.0', logDir: '/var/log/ig/1' });
     expect(out.text()).to.equal(
       [
@@ -44,6 +45,7 @@ describe('reporter', () => {
         'resolve-media: done (1.5 s)',
         'guest says hello',
         'warning: slow disk',
+        'warning: already prefixed',
         'result: verdict=installed device=0000:01:00.0 logDir=/var/log/ig/1',
         '',
       ].join('\n'),
