@@ -342,6 +342,14 @@ export function parseInstallRequest(raw: RawInstallArgs, cwd: string): InstallRe
     throw inputError('BAD_DISK', '--import needs a --disk path=… to boot from', {
       hint: '--import --disk path=guest.qcow2',
     });
+  if (raw.import && raw.noreboot)
+    throw inputError(
+      'IMPORT_NOREBOOT',
+      '--noreboot with --import leaves nothing to run: the disk boots only to confirm',
+      {
+        hint: 'drop --noreboot (to boot and confirm the disk), or install with --location/--cdrom',
+      },
+    );
   const graphics = raw.graphics ?? 'none';
   if (graphics !== 'none') {
     throw inputError(
