@@ -12,6 +12,7 @@ import path from 'node:path';
 import { BUILT_CLI, ensureBuilt, runCli, type CliRun } from '../helpers/cli.js';
 import { startHttpServer } from '../helpers/http-server.js';
 import type { TestHttpServer } from '../helpers/http-server.js';
+import { makeIso as makeIsoWith } from '../unit/media/iso-tools.js';
 import { LAYOUTS, wantOn } from '../unit/media/layouts.js';
 import type { Layout, Medium } from '../unit/media/layouts.js';
 
@@ -45,9 +46,7 @@ async function writeTree(dir: string, files: Record<string, string>): Promise<vo
 
 async function makeIso(src: string, out: string, label: string): Promise<void> {
   await mkdir(path.dirname(out), { recursive: true });
-  await execa('xorriso', ['-as', 'mkisofs', '-quiet', '-R', '-J', '-V', label, '-o', out, src], {
-    env: { LANG: 'C.UTF-8', LC_ALL: 'C.UTF-8' },
-  });
+  await makeIsoWith('xorriso-rr-joliet', src, out, label);
 }
 
 describe('media inspect --json: every recognised layout as a directory, over loopback HTTP and as an ISO', function () {
