@@ -8,7 +8,7 @@
 // most of the CLI's start-up (about 330 ms of a 540 ms `install --dry-run`, measured with
 // --cpu-prof); a few dozen chunks instead of ~400 modules cut that by a third. Packages stay in
 // node_modules at run time only when loaded through createRequire (the full Handlebars compiler).
-import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -63,6 +63,7 @@ async function bundleCli() {
       js: "import { createRequire as __igRequire } from 'node:module';\nconst require = __igRequire(import.meta.url);",
     },
   });
+  await chmod(path.join(outdir, 'install-guest.mjs'), 0o755); // run by its shebang, as npm links it
 }
 
 const templates = await precompileTemplates();

@@ -5,6 +5,7 @@
 import { expect } from 'chai';
 import { execa } from 'execa';
 import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { requireBuiltCli } from '../helpers/cli.js';
 
@@ -38,6 +39,14 @@ describe('built CLI', function () {
     expect(Math.max(...help.stdout.split('\n').map((l) => l.length))).to.be.within(60, 110);
     const short = await run(['install', '-h']);
     expect(short.stdout).to.equal(help.stdout);
+  });
+
+  it('is what package.json installs as the install-guest command, and runs by its shebang', async () => {
+    const pkg = JSON.parse(await readFile('package.json', 'utf8')) as { bin: Record<string, string> };
+    expect(path.resolve(pkg.bin['install-guest']!)).to.equal(requireBuiltCli());
+    const r = await execa(requireBuiltCli(), ['--version'], { reject: false });
+    expect(r.exitCode).to.equal(0);
+    expect(r.stdout).to.match(/^\d+\.\d+\.\d+$/);
   });
 
   it('wraps help only when it is asked for: after `--`, --help is not an option', async () => {
