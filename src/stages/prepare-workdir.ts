@@ -1,6 +1,7 @@
 import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { inputError } from '../errors.js';
 import type { Stage } from '../pipeline/stage.js';
 import type { InstallState } from '../pipeline/state.js';
 
@@ -18,11 +19,24 @@ export const prepareWorkdir: Stage<InstallState> = {
     mac: host.ids.mac(),
   }),
   async run({ state, host }) {
-    const workDir = await mkdtemp(path.join(os.tmpdir(), 'install-guest-'));
-    await chmod(workDir, 0o700);
+    // the log dir first: it is the user's input, and a failure here leaves no work dir behind
     const logDir = state.request!.logDir;
-    await mkdir(logDir, { recursive: true, mode: 0o700 });
-    return { workDir, logDir, uuid: host.ids.uuid(), mac: host.ids.mac() };
+    try {
+      await mkdir(logDir, { recursive: true, mode: 0o700 });
+    } catch (e) {
+      const err = e as NodeJS.ErrnoException;
+      throw inputError('BAD_LOG_DIR', `--log-dir '${logDir}' cannot be created: ${err.code ?? err.message}`, {
+        hint: 'give a directory path you can write to (default: ./<name>-logs)',
+      });
+    }
+    const workDir = await mkdtemp(path.join(os.tmpdir(), 'install-guest-'));
+    try {
+      await chmod(workDir, 0o700);
+      return { workDir, logDir, uuid: host.ids.uuid(), mac: host.ids.mac() };
+    } catch (e) {
+      await rm(workDir, { recursive: true, force: true });
+      throw e;
+    }
   },
   async cleanup({ state }) {
     if (state.workDir && state.workDir !== '<workdir>')
