@@ -85,6 +85,17 @@ export async function captureSnapshot(host: Host, out: string): Promise<Snapshot
     }
   }
   const dir = wantsTar ? await mkdtemp(path.join(os.tmpdir(), 'ig-snapshot-')) : path.resolve(out);
+  if (!wantsTar) {
+    try {
+      await mkdir(dir, { recursive: true, mode: 0o700 });
+    } catch (e) {
+      throw inputError(
+        'SNAPSHOT_OUT_UNWRITABLE',
+        `snapshot directory ${out} cannot be created: ${(e as NodeJS.ErrnoException).code ?? String(e)}`,
+        { hint: 'name a directory you can write to, or a file ending in .tar.gz' },
+      );
+    }
+  }
   try {
     const result = await captureInto(host, dir);
     if (wantsTar) {

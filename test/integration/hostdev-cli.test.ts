@@ -191,6 +191,11 @@ describe('integration: the built hostdev and doctor commands', function () {
     const again = await run(['hostdev', 'snapshot', out]);
     expect(again.code).to.equal(2);
     expect(again.stderr).to.include('[SNAPSHOT_OUT_NOT_EMPTY]');
+    const bad = await run(['hostdev', 'snapshot', '/dev/null/out']);
+    expect(bad.code).to.equal(2);
+    expect(bad.stderr.trim()).to.match(
+      /^install-guest: snapshot directory \/dev\/null\/out cannot be created: ENOTDIR .*\[SNAPSHOT_OUT_UNWRITABLE\]$/,
+    );
   });
 
   it('snapshots into a .tar.gz', async () => {
