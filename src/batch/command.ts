@@ -359,6 +359,11 @@ export async function runBatchCommand(
     import('./resume.js'),
     import('./report.js'),
   ]);
+  if (typeof args.junit === 'string') {
+    // before any guest runs: a report that cannot be written would otherwise be lost at the end
+    const { prepareOutputFile } = await import('../cli/output-path.js');
+    await prepareOutputFile('--junit', path.resolve(ctx.deps.cwd, args.junit));
+  }
   await mkdir(plan.logRoot, { recursive: true, mode: 0o700 });
   const machineOut = ctx.json || printXml || printKube;
   const human = (l: string): void => (machineOut ? ctx.warn(l) : ctx.print(l));
@@ -388,7 +393,6 @@ export async function runBatchCommand(
   if (typeof args.junit === 'string') {
     const { writeJUnit } = await import('./junit.js');
     const file = path.resolve(ctx.deps.cwd, args.junit);
-    await mkdir(path.dirname(file), { recursive: true });
     await writeFile(file, writeJUnit(report.batchToJUnit(plan.name, result)));
     human(`JUnit report: ${file}`);
   }

@@ -55,6 +55,8 @@ async function render(args: Args, ctx: CommandContext): Promise<number> {
       : [];
   const output = args.redacted ? rendered.redacted : rendered.text;
   if (typeof args.out === 'string') {
+    const { prepareOutputFile } = await import('./output-path.js');
+    await prepareOutputFile('--out', path.resolve(cwd, args.out));
     await writeFile(path.resolve(cwd, args.out), output, { mode: 0o600 });
   }
   if (ctx.json) {

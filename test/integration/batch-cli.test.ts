@@ -193,6 +193,31 @@ describe('batch command', function () {
     expect(xml).to.include(`log: ${path.join(logRoot, 'g1')}`);
   });
 
+  it('refuses a --junit path it cannot write before any guest starts (exit 2, no log dir)', async () => {
+    const manifest = path.join(cwd, 'j.yaml');
+    await writeFile(
+      manifest,
+      [
+        'guests:',
+        `  - name: j1`,
+        `    boot: kernel=${path.join(FIXTURES, 'cases', '_media', 'vmlinuz')}`,
+        '',
+      ].join('\n'),
+    );
+    for (const [junit, why] of [
+      ['/dev/null/report.xml', '/dev/null is not a directory'],
+      [cwd, 'it is a directory'],
+    ] as const) {
+      const r = await runCli(['batch', manifest, '--junit', junit], { host: host(), cwd });
+      expect(r.code, r.stderr + r.stdout).to.equal(2);
+      expect(r.stderr.trim()).to.equal(
+        `install-guest: --junit '${junit}' cannot be written: ${why} (hint: give --junit a file in a directory you can write to) [BAD_OUTPUT_PATH]`,
+      );
+      expect(r.stdout).to.not.include('j1: started');
+      expect(existsSync(path.join(cwd, 'j-logs'))).to.equal(false);
+    }
+  });
+
   it('with an injected install: passes, records, skips on --resume, re-runs a changed guest, prints valid XML', async function () {
     this.timeout(30_000);
     const manifest = path.join(cwd, 'fleet.yaml');

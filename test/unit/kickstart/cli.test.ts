@@ -83,6 +83,15 @@ describe('cli: install-guest kickstart', () => {
     expect((await stat(path.join(dir, 'ks.cfg'))).mode & 0o777).to.equal(0o600);
   });
 
+  it('render --out to a path it cannot write: one line, exit 2, nothing written', async () => {
+    const r = await run(['kickstart', 'render', 'fedora', '--out', '/dev/null/ks.cfg'], dir);
+    expect(r.code).to.equal(2);
+    expect(r.err.trim()).to.equal(
+      "install-guest: --out '/dev/null/ks.cfg' cannot be written: /dev/null is not a directory (hint: give --out a file in a directory you can write to) [BAD_OUTPUT_PATH]",
+    );
+    expect(r.out).to.equal('');
+  });
+
   it('render --json --redacted gives the redacted text; a plain password on argv is refused', async () => {
     await writeFile(path.join(dir, 'pw'), 'from-file\n');
     const r = await run(
