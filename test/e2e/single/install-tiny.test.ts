@@ -22,6 +22,9 @@ const install = (argv: string[], cwd: string, onPid?: (pid: number) => void): Pr
     onPid?.(pid);
   });
 
+/** every tiny guest: TCG, 512 MiB, an emulated e1000e on user networking */
+const GUEST = ['--accel', 'tcg', '--memory', '512', '--network', 'user,model=e1000e'];
+
 function lastJson(stdout: string): Record<string, unknown> {
   const lines = stdout.trim().split('\n');
   return JSON.parse(lines[lines.length - 1]!) as Record<string, unknown>;
@@ -55,12 +58,7 @@ describe('install-guest install: tiny installer end to end (single TCG)', functi
     name,
     '--disk',
     'size=1',
-    '--accel',
-    'tcg',
-    '--memory',
-    '512',
-    '--network',
-    'user,model=e1000e',
+    ...GUEST,
     '--log-dir',
     path.join(tmp, `${name}-logs`),
     ...extra,
@@ -164,22 +162,7 @@ describe('install-guest install: tiny installer end to end (single TCG)', functi
     await execa('qemu-img', ['create', '-q', '-f', 'qcow2', '-F', 'qcow2', '-b', installedDisk!, overlay]);
     const logDir = path.join(tmp, 'imp-logs');
     const r = await install(
-      [
-        '--import',
-        '--disk',
-        `path=${overlay}`,
-        '--name',
-        'imp',
-        '--accel',
-        'tcg',
-        '--memory',
-        '512',
-        '--network',
-        'user,model=e1000e',
-        '--log-dir',
-        logDir,
-        '--json',
-      ],
+      ['--import', '--disk', `path=${overlay}`, '--name', 'imp', ...GUEST, '--log-dir', logDir, '--json'],
       cwd,
     );
     expect(r.code, r.stderr + r.stdout.slice(-3000)).to.equal(0);
