@@ -11,6 +11,40 @@ import { commands } from './commands.js';
 
 export const VERSION = '0.1.0';
 
+/** The part of what yargs passes to .check() as its second argument that says how options were declared. */
+interface DeclaredOptions {
+  string?: string[];
+  number?: string[];
+  array?: string[];
+}
+
+/** The first option declared to take one value (string or number) that argv holds several values of. */
+export function repeatedSingleValue(
+  argv: Record<string, unknown>,
+  declared: DeclaredOptions,
+): [option: string, values: unknown[]] | undefined {
+  const lists = new Set(declared.array ?? []);
+  for (const key of [...(declared.string ?? []), ...(declared.number ?? [])]) {
+    const v = argv[key];
+    if (!lists.has(key) && Array.isArray(v)) return [key, v];
+  }
+  return undefined;
+}
+
+export function repeatedOptionError(key: string, values: readonly unknown[]): Error {
+  const option = `--${key}`;
+  return inputError(
+    'REPEATED_OPTION',
+    `${option} was given ${values.length} times (${values.map((x) => `'${String(x)}'`).join(', ')}); it takes one value`,
+    {
+      hint:
+        option === '--network'
+          ? 'give --network once: the guest gets one emulated NIC (assigned devices come from --hostdev)'
+          : `give ${option} once`,
+    },
+  );
+}
+
 /** --help (or -h) before any `--`: the only run whose help text is printed. */
 export function wantsHelp(argv: readonly string[]): boolean {
   for (const a of argv) {
@@ -74,6 +108,13 @@ export async function main(deps: CliDeps): Promise<number> {
         'read and write kernel files (/sys, /proc, /dev) under this directory instead of / (env INSTALL_GUEST_HOST_ROOT)',
     })
     .strict()
+    // a repeated single-value option: yargs collects it into an array, which every command would
+    // otherwise read as one comma-joined value ('user,none') or not as a string at all
+    .check((argv, options) => {
+      const repeated = repeatedSingleValue(argv, options);
+      if (repeated) throw repeatedOptionError(...repeated);
+      return true;
+    }, true)
     .recommendCommands()
     .version(VERSION)
     .help()

@@ -4,7 +4,6 @@
  * RawInstallArgs is missing. Used to pick the install options out of parsed args and to turn a
  * request back into its canonical command line (the wizard's summary).
  */
-import { inputError } from '../errors.js';
 import type { RawInstallArgs } from './request.js';
 
 /** value: `--opt X`; list: repeatable; flag: `--opt` when true; negatable: `--no-opt` when false */
@@ -55,23 +54,6 @@ export const INSTALL_OPTIONS: Readonly<
 /** The install options present in parsed yargs args. */
 export function pickInstallArgs(args: Record<string, unknown>): RawInstallArgs {
   const out: Record<string, unknown> = {};
-  for (const [k, [option, kind]] of Object.entries(INSTALL_OPTIONS)) {
-    const v = args[k];
-    if (v === undefined) continue;
-    // yargs collects a repeated single-value option into an array, which would read as one
-    // comma-joined value ('user,none')
-    if (kind === 'value' && Array.isArray(v))
-      throw inputError(
-        'REPEATED_OPTION',
-        `${option} was given ${v.length} times (${v.map((x) => `'${String(x)}'`).join(', ')}); it takes one value`,
-        {
-          hint:
-            option === '--network'
-              ? 'give --network once: the guest gets one emulated NIC (assigned devices come from --hostdev)'
-              : `give ${option} once`,
-        },
-      );
-    out[k] = v;
-  }
+  for (const k of Object.keys(INSTALL_OPTIONS)) if (args[k] !== undefined) out[k] = args[k];
   return out;
 }

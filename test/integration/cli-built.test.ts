@@ -49,6 +49,31 @@ describe('built CLI', function () {
     expect(r.stdout).to.match(/^\d+\.\d+\.\d+$/);
   });
 
+  it('refuses a repeated single-value option in every command, not only install (exit 2, one line)', async () => {
+    for (const args of [
+      ['kickstart', 'render', 'fedora', '--out', 'a.ks', '--out', 'b.ks'],
+      ['--host-root', '/a', '--host-root', '/b', 'hostdev', 'list'],
+    ]) {
+      const r = await run(args);
+      const opt = args.includes('--out') ? '--out' : '--host-root';
+      expect(r.exitCode).to.equal(2);
+      expect(r.stderr.trim()).to.match(
+        new RegExp(`^install-guest: ${opt} was given 2 times .*\\[REPEATED_OPTION\\]$`),
+      );
+      expect(r.stdout).to.equal('');
+    }
+    const { repeatedSingleValue } = await import('../../src/cli/main.js');
+    const declared = { string: ['network', 'disk'], number: ['wait'], array: ['disk'] };
+    expect(repeatedSingleValue({ network: ['user', 'none'] }, declared)).to.deep.equal([
+      'network',
+      ['user', 'none'],
+    ]);
+    expect(repeatedSingleValue({ wait: [1, 2] }, declared)).to.deep.equal(['wait', [1, 2]]);
+    expect(repeatedSingleValue({ disk: ['size=1', 'size=2'], network: 'user' }, declared)).to.equal(
+      undefined,
+    );
+  });
+
   it('wraps help only when it is asked for: after `--`, --help is not an option', async () => {
     const { wantsHelp } = await import('../../src/cli/main.js');
     expect(wantsHelp(['install', '--help'])).to.equal(true);
