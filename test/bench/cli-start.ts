@@ -12,43 +12,28 @@ export async function benchCliStart(opts: BenchOptions): Promise<Figure[]> {
   const kernel = path.resolve('fixtures/cases/_media/vmlinuz');
   const initrd = path.resolve('fixtures/cases/_media/initrd.img');
   const env = { INSTALL_GUEST_HOST_ROOT: path.resolve('fixtures/cases/_empty-host') };
+  // the same guest for both tools, in the option grammar they share
+  const guest = [
+    '--name',
+    'bench',
+    '--memory',
+    '1024',
+    '--disk',
+    'size=4',
+    '--boot',
+    `kernel=${kernel},initrd=${initrd}`,
+    '--network',
+    'user',
+  ];
   const tools: [string, string[], Record<string, string> | undefined][] = [
     ['node', [cli, '--help'], env],
-    [
-      'node',
-      [
-        cli,
-        'install',
-        '--dry-run',
-        '--print-cmdline',
-        '--name',
-        'bench',
-        '--memory',
-        '1024',
-        '--disk',
-        'size=4',
-        '--boot',
-        `kernel=${kernel},initrd=${initrd}`,
-        '--network',
-        'user',
-      ],
-      env,
-    ],
+    ['node', [cli, 'install', '--dry-run', '--print-cmdline', ...guest], env],
     [
       'virt-install',
       [
         '--connect',
         'test:///default',
-        '--name',
-        'bench',
-        '--memory',
-        '1024',
-        '--disk',
-        'size=4',
-        '--boot',
-        `kernel=${kernel},initrd=${initrd}`,
-        '--network',
-        'user',
+        ...guest,
         '--graphics',
         'none',
         '--osinfo',
