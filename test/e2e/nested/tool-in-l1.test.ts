@@ -14,6 +14,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { type Bed, ensureBed, killAllQemu, runInL1, type RunInL1Result } from '../bed/index.js';
 import { BUILT_CLI } from '../../helpers/cli.js';
+import type { ConfirmedDevice } from '../../../src/pipeline/state.js';
 
 const repo = path.resolve(import.meta.dirname, '..', '..', '..');
 const cli = BUILT_CLI;
@@ -242,13 +243,7 @@ describe('install-guest inside L1 (real kernel, emulated IOMMU, nested TCG)', fu
     const result = events.at(-1)!;
     expect(result.event).to.equal('result');
     expect(result.verdict).to.equal('confirmed');
-    const devices = result.devices as {
-      kind: string;
-      source: string;
-      vendorDevice: string;
-      qdevId: string;
-      guestDriver: string | null;
-    }[];
+    const devices = result.devices as ConfirmedDevice[];
     const assigned = devices.filter((d) => d.kind === 'assigned');
     expect(assigned, JSON.stringify(devices)).to.have.length(1);
     const nic = assigned[0]!;

@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { type WatchedRun, alive, killLeft, runCliWatched } from '../../helpers/processes.js';
 import { type Bed, ensureBed } from '../bed/index.js';
+import type { ConfirmedDevice } from '../../../src/pipeline/state.js';
 
 /** every qemu the runs started, for the after() guard */
 const started: number[] = [];
@@ -121,12 +122,7 @@ describe('install-guest install: tiny installer end to end (single TCG)', functi
     const result = lastJson(r.stdout);
     expect(result.event).to.equal('result');
     expect(result.verdict).to.equal('confirmed');
-    const devices = result.devices as {
-      kind: string;
-      source: string;
-      vendorDevice: string;
-      guestDriver: string;
-    }[];
+    const devices = result.devices as ConfirmedDevice[];
     expect(devices).to.have.length(1);
     // e1000e's id comes from qemu's query-pci and must match the guest's own listing
     expect(devices[0]).to.include({
@@ -202,7 +198,7 @@ describe('install-guest install: tiny installer end to end (single TCG)', functi
       expect((result.media as { kind: string }).kind).to.equal(
         form === 'tree' ? 'tree-local' : form === 'cdrom' ? 'cdrom' : 'iso',
       );
-      const devices = result.devices as { vendorDevice: string; guestDriver: string }[];
+      const devices = result.devices as ConfirmedDevice[];
       expect(devices.map((d) => `${d.vendorDevice} ${d.guestDriver}`)).to.deep.equal(['8086:10d3 e1000e']);
       for (const pid of r.pids) expect(alive(pid), `qemu ${pid} still running`).to.equal(false);
       console.log(`      ${form}: install+confirm ${r.ms} ms`);
