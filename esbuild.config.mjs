@@ -13,9 +13,10 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import Handlebars from 'handlebars';
+// tsc has just emitted dist/src: the runtime's compile options, so both sides compile alike
+import { COMPILE_OPTIONS } from './dist/src/template-engine.js';
 
 const root = path.dirname(fileURLToPath(import.meta.url));
-const COMPILE_OPTIONS = { noEscape: true, strict: true }; // = src/template-engine.ts COMPILE_OPTIONS
 
 async function hbsFiles(dir, rel = '') {
   const out = [];
