@@ -2,6 +2,7 @@
 import type { AssignedDevice, BootMedia } from '../qemu/command.js';
 import type { ConfirmReport } from '../kickstart/confirm.js';
 import type { InstallRequest, NetworkRequest, RawInstallArgs } from '../request/request.js';
+import type { CloudInitState } from '../cloudinit/state.js';
 
 export interface SelectedDevice extends AssignedDevice {
   /** vendor:device as lowercase hex, e.g. 8086:10d3, when the host shows it */
@@ -69,6 +70,8 @@ export interface InstallState {
   /** build-command */
   argv?: { install: string[]; confirm: string[] };
   warnings?: string[];
+  /** validate-request: the --cloud-init sub-options; render-cloud-init: the seed made for this run */
+  cloudInit?: CloudInitState;
   /** select-device: why no device was assigned (auto found none) */
   fallbackReason?: string;
   /** select-device: the local media (--fallback-location) that replace network media after a fallback */

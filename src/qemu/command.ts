@@ -41,6 +41,8 @@ export interface QemuInputs {
   hostdevs: AssignedDevice[];
   /** the network after any fallback decision */
   network: NetworkRequest;
+  /** the cloud-init NoCloud seed of the disk's first boot (the confirm boot of an --import) */
+  seed?: { iso?: string; smbiosSerial?: string };
 }
 
 interface DiskData {
@@ -78,6 +80,8 @@ export interface QemuTemplateData {
   qmpSocket: string;
   /** the serial console's unix socket: install-guest listens, qemu connects */
   serialSocket: string;
+  /** `-smbios type=1,serial=VALUE` (the cloud-init seed's ds=nocloud form), or false */
+  smbiosSerial: string | false;
 }
 
 function cpuModel(req: InstallRequest, accel: 'kvm' | 'tcg'): string {
@@ -128,6 +132,9 @@ export function buildQemuPlan(inputs: QemuInputs, phase: Phase): QemuTemplateDat
       cdroms.push({ id: 'cdrom0', path: inputs.boot.iso, bus: ideBus(), bootindex: 1 });
     inputs.extraCdroms.forEach((p, i) => cdroms.push({ id: `cdrom${i + 1}`, path: p, bus: ideBus() }));
   }
+  // the cloud-init seed rides on the disk's first boot; reboot-and-confirm ejects it (id cidata-dev)
+  if (phase === 'confirm' && inputs.seed?.iso)
+    cdroms.push({ id: 'cidata', path: inputs.seed.iso, bus: ideBus() });
   if (ideNext > (q35 ? 6 : 4)) {
     throw inputError(
       'TOO_MANY_IDE',
@@ -168,6 +175,7 @@ export function buildQemuPlan(inputs: QemuInputs, phase: Phase): QemuTemplateDat
     },
     qmpSocket: path.join(inputs.workDir, `qmp-${phase}.sock`),
     serialSocket: path.join(inputs.workDir, `serial-${phase}.sock`),
+    smbiosSerial: (phase === 'confirm' && inputs.seed?.smbiosSerial) || false,
   };
 }
 

@@ -30,6 +30,7 @@ export const INSTALL_OPTIONS: Readonly<
   kickstart: ['--kickstart', 'value'],
   ksSet: ['--ks-set', 'list'],
   confirmUnit: ['--confirm-unit', 'negatable'],
+  cloudInit: ['--cloud-init', 'value'],
   hostdev: ['--hostdev', 'list'],
   driver: ['--driver', 'value'],
   group: ['--group', 'flag'],

@@ -22,6 +22,14 @@ export function qemuInputs(state: InstallState): QemuInputs {
       ...(multifunction ? { multifunction } : {}),
     })),
     network: state.network ?? state.request!.network,
+    ...(state.cloudInit?.seedIso || state.cloudInit?.smbiosSerial
+      ? {
+          seed: {
+            ...(state.cloudInit.seedIso ? { iso: state.cloudInit.seedIso } : {}),
+            ...(state.cloudInit.smbiosSerial ? { smbiosSerial: state.cloudInit.smbiosSerial } : {}),
+          },
+        }
+      : {}),
   };
 }
 

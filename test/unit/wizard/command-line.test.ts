@@ -180,6 +180,7 @@ const FULL: Required<RawInstallArgs> = {
   kickstart: 'fedora',
   ksSet: ['hostname=h'],
   confirmUnit: false,
+  cloudInit: 'root-ssh-key=/k.pub',
   hostdev: ['0000:03:00.0'],
   driver: 'vfio-pci',
   group: true,
