@@ -14,7 +14,10 @@ export async function checkCloudInit(
   cwd: string,
   home?: string,
 ): Promise<CloudInitOptions> {
-  const options = parseCloudInit(String(raw.cloudInit ?? ''), { cwd, ...(home !== undefined ? { home } : {}) });
+  const options = parseCloudInit(String(raw.cloudInit ?? ''), {
+    cwd,
+    ...(home !== undefined ? { home } : {}),
+  });
   if (!request.import) {
     const media = request.location
       ? `--location ${request.location}`

@@ -94,9 +94,13 @@ export function parseCloudInit(text: string, ctx: ParseCloudInitContext): CloudI
   const o = parseSubOptions('--cloud-init', text, CLOUD_INIT_KEYS);
   const v = o.values;
   if (v.has('ssh-key') && v.has('root-ssh-key'))
-    throw inputError('BAD_CLOUD_INIT', '--cloud-init: ssh-key and root-ssh-key are the same sub-option, given twice', {
-      hint: 'give root-ssh-key= once',
-    });
+    throw inputError(
+      'BAD_CLOUD_INIT',
+      '--cloud-init: ssh-key and root-ssh-key are the same sub-option, given twice',
+      {
+        hint: 'give root-ssh-key= once',
+      },
+    );
   const file = (key: string): string | undefined => {
     const val = v.get(key);
     if (val === undefined) return undefined;
@@ -132,7 +136,7 @@ export function parseCloudInit(text: string, ctx: ParseCloudInitContext): CloudI
         'BAD_CLOUD_INIT',
         `--cloud-init disable=on stands alone, but ${others.join(', ')} ${others.length > 1 ? 'were' : 'was'} given too`,
         {
-          hint: 'disable=on applies only install-guest\'s part and then turns cloud-init off; to do both, add a runcmd to your user-data',
+          hint: "disable=on applies only install-guest's part and then turns cloud-init off; to do both, add a runcmd to your user-data",
         },
       );
   }

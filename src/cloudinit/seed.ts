@@ -38,16 +38,33 @@ export async function writeSeedDir(dir: string, files: SeedFiles): Promise<strin
 
 /** The xorriso argv that makes the cidata volume of `dir` into `iso`. */
 export function seedIsoArgv(dir: string, iso: string): string[] {
-  return ['-as', 'mkisofs', '-quiet', '-V', SEED_LABEL, '-J', '-r', '-input-charset', 'utf-8', '-o', iso, dir];
+  return [
+    '-as',
+    'mkisofs',
+    '-quiet',
+    '-V',
+    SEED_LABEL,
+    '-J',
+    '-r',
+    '-input-charset',
+    'utf-8',
+    '-o',
+    iso,
+    dir,
+  ];
 }
 
 /** Makes the cidata ISO of `dir` at `iso` (mode 0600). Throws XORRISO_MISSING / SEED_BUILD_FAILED (exit 3). */
 export async function makeSeedIso(exec: Executor, dir: string, iso: string): Promise<void> {
   const r = await exec('xorriso', seedIsoArgv(dir, iso), { timeoutMs: 60_000 });
   if (r.notFound)
-    throw hostError('XORRISO_MISSING', 'xorriso is needed to build the cloud-init seed volume and was not found', {
-      hint: 'apt-get install xorriso, or use --cloud-init seed=smbios',
-    });
+    throw hostError(
+      'XORRISO_MISSING',
+      'xorriso is needed to build the cloud-init seed volume and was not found',
+      {
+        hint: 'apt-get install xorriso, or use --cloud-init seed=smbios',
+      },
+    );
   if (r.exitCode !== 0)
     throw hostError(
       'SEED_BUILD_FAILED',

@@ -85,7 +85,9 @@ async function firstLine(what: string, file: string): Promise<string> {
   const line = (await readInput(what, file)).split(/\r?\n/).find((l) => l.trim() !== '');
   if (line === undefined)
     throw inputError('BAD_CLOUD_INIT', `--cloud-init ${what}=${file} is empty`, {
-      hint: what.includes('password') ? 'put the password on the first line' : 'give an ssh public key file (*.pub)',
+      hint: what.includes('password')
+        ? 'put the password on the first line'
+        : 'give an ssh public key file (*.pub)',
     });
   return line.trim();
 }
@@ -112,7 +114,9 @@ export function generatePassword(): string {
 }
 
 /** install-guest's own part of the user-data. */
-export async function ownUserData(inputs: SeedInputs): Promise<{ doc: Doc; password?: string; secrets: string[] }> {
+export async function ownUserData(
+  inputs: SeedInputs,
+): Promise<{ doc: Doc; password?: string; secrets: string[] }> {
   const o = inputs.options;
   const doc: Doc = {};
   const secrets: string[] = [];
@@ -140,7 +144,12 @@ export async function ownUserData(inputs: SeedInputs): Promise<{ doc: Doc; passw
   if (inputs.confirmScript !== undefined) {
     doc.write_files = [
       { path: CONFIRM_SCRIPT_PATH, permissions: '0755', owner: 'root:root', content: inputs.confirmScript },
-      { path: `/etc/systemd/system/${CONFIRM_SERVICE}`, permissions: '0644', owner: 'root:root', content: confirmServiceUnit() },
+      {
+        path: `/etc/systemd/system/${CONFIRM_SERVICE}`,
+        permissions: '0644',
+        owner: 'root:root',
+        content: confirmServiceUnit(),
+      },
     ];
     doc.runcmd = [
       ['systemctl', 'daemon-reload'],
@@ -179,8 +188,11 @@ export function mergeUserData(ours: Doc, theirs: Doc, source: string): { doc: Do
  * Parses a user-data file as cloud-config: `#cloud-config` on the first line, YAML, a mapping.
  * Throws BAD_USER_DATA (exit 2) naming the file and the line.
  */
-export async function parseCloudConfig(text: string, source: string): Promise<Doc> {
-  const first = text.replace(/^\uFEFF/, '').split(/\r?\n/, 1)[0]!.trim();
+export function parseCloudConfig(text: string, source: string): Doc {
+  const first = text
+    .replace(/^\uFEFF/, '')
+    .split(/\r?\n/, 1)[0]!
+    .trim();
   if (first !== '#cloud-config') {
     const what = first.startsWith('#!')
       ? 'a script'
@@ -189,9 +201,13 @@ export async function parseCloudConfig(text: string, source: string): Promise<Do
         : first.startsWith('#include')
           ? 'an #include list'
           : 'not cloud-config';
-    throw inputError('BAD_USER_DATA', `--cloud-init user-data=${source} is ${what}: its first line is not #cloud-config`, {
-      hint: 'install-guest merges its own part into the user-data, so it must be a #cloud-config YAML document',
-    });
+    throw inputError(
+      'BAD_USER_DATA',
+      `--cloud-init user-data=${source} is ${what}: its first line is not #cloud-config`,
+      {
+        hint: 'install-guest merges its own part into the user-data, so it must be a #cloud-config YAML document',
+      },
+    );
   }
   const parsed = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
   if (parsed.errors.length > 0) {
@@ -207,9 +223,13 @@ export async function parseCloudConfig(text: string, source: string): Promise<Do
   const doc: unknown = parsed.toJS();
   if (doc === null || doc === undefined) return {};
   if (typeof doc !== 'object' || Array.isArray(doc))
-    throw inputError('BAD_USER_DATA', `--cloud-init user-data=${source}: the document is not a mapping of keys`, {
-      hint: 'cloud-config is a YAML mapping: `key: value` lines under #cloud-config',
-    });
+    throw inputError(
+      'BAD_USER_DATA',
+      `--cloud-init user-data=${source}: the document is not a mapping of keys`,
+      {
+        hint: 'cloud-config is a YAML mapping: `key: value` lines under #cloud-config',
+      },
+    );
   return doc as Doc;
 }
 
@@ -229,16 +249,39 @@ export const CLOUD_CONFIG_SCHEMA = {
           source: { type: 'object' },
           owner: { type: 'string' },
           permissions: { type: 'string', pattern: '^0?[0-7]{3,4}$' },
-          encoding: { enum: ['b64', 'base64', 'gz', 'gzip', 'gz+base64', 'gzip+base64', 'gz+b64', 'gzip+b64', 'text/plain'] },
+          encoding: {
+            enum: [
+              'b64',
+              'base64',
+              'gz',
+              'gzip',
+              'gz+base64',
+              'gzip+base64',
+              'gz+b64',
+              'gzip+b64',
+              'text/plain',
+            ],
+          },
           append: { type: 'boolean' },
           defer: { type: 'boolean' },
         },
         additionalProperties: false,
       },
     },
-    runcmd: { type: 'array', items: { anyOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }, { type: 'null' }] } },
-    bootcmd: { type: 'array', items: { anyOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }] } },
-    packages: { type: 'array', items: { anyOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }, { type: 'object' }] } },
+    runcmd: {
+      type: 'array',
+      items: { anyOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }, { type: 'null' }] },
+    },
+    bootcmd: {
+      type: 'array',
+      items: { anyOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }] },
+    },
+    packages: {
+      type: 'array',
+      items: {
+        anyOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }, { type: 'object' }],
+      },
+    },
     users: {
       anyOf: [
         { type: 'string' },
@@ -255,7 +298,9 @@ export const CLOUD_CONFIG_SCHEMA = {
                   ssh_authorized_keys: { type: 'array', items: { type: 'string' } },
                   'ssh-authorized-keys': { type: 'array', items: { type: 'string' } },
                   lock_passwd: { type: 'boolean' },
-                  sudo: { anyOf: [{ type: 'string' }, { type: 'array' }, { type: 'boolean' }, { type: 'null' }] },
+                  sudo: {
+                    anyOf: [{ type: 'string' }, { type: 'array' }, { type: 'boolean' }, { type: 'null' }],
+                  },
                   groups: { anyOf: [{ type: 'string' }, { type: 'array' }] },
                   shell: { type: 'string' },
                 },
@@ -301,7 +346,7 @@ type Validator = ((data: unknown) => boolean) & {
 let validator: Validator | undefined;
 
 /** Checks a cloud-config against CLOUD_CONFIG_SCHEMA; the errors as `PATH: MESSAGE` (path like /write_files/0/path). */
-export async function schemaErrors(doc: Doc): Promise<string[]> {
+export function schemaErrors(doc: Doc): string[] {
   if (!validator) {
     validator = new Ajv2020({ allErrors: true, strict: false }).compile(CLOUD_CONFIG_SCHEMA) as Validator;
   }
@@ -309,7 +354,8 @@ export async function schemaErrors(doc: Doc): Promise<string[]> {
   return (validator.errors ?? [])
     .filter((e) => !(e.message ?? '').startsWith('must match a schema in anyOf'))
     .map((e) => {
-      const extra = e.params.additionalProperty ? ` '${String(e.params.additionalProperty)}'` : '';
+      const extra =
+        typeof e.params.additionalProperty === 'string' ? ` '${e.params.additionalProperty}'` : '';
       return `${e.instancePath || '/'}: ${e.message ?? 'invalid'}${extra}`;
     });
 }
@@ -320,9 +366,13 @@ async function yamlMapping(what: string, file: string): Promise<{ text: string; 
   const parsed = parseDocument(text, { prettyErrors: false });
   const doc: unknown = parsed.errors.length ? undefined : parsed.toJS();
   if (parsed.errors.length || (doc !== null && (typeof doc !== 'object' || Array.isArray(doc))))
-    throw inputError('BAD_CLOUD_INIT', `--cloud-init ${what}=${file} is not a YAML mapping${parsed.errors.length ? `: ${parsed.errors[0]!.message.split('\n')[0]}` : ''}`, {
-      hint: `see cloud-init's NoCloud ${what} format`,
-    });
+    throw inputError(
+      'BAD_CLOUD_INIT',
+      `--cloud-init ${what}=${file} is not a YAML mapping${parsed.errors.length ? `: ${parsed.errors[0]!.message.split('\n')[0]}` : ''}`,
+      {
+        hint: `see cloud-init's NoCloud ${what} format`,
+      },
+    );
   return { text, doc: (doc ?? {}) as Doc };
 }
 
@@ -343,12 +393,12 @@ export async function buildSeedDocuments(inputs: SeedInputs): Promise<SeedDocume
   const own = await ownUserData(inputs);
   let doc = own.doc;
   if (o.userData) {
-    const theirs = await parseCloudConfig(await readInput('user-data', o.userData), o.userData);
+    const theirs = parseCloudConfig(await readInput('user-data', o.userData), o.userData);
     const merged = mergeUserData(own.doc, theirs, o.userData);
     doc = merged.doc;
     warnings.push(...merged.warnings);
   }
-  const errors = await schemaErrors(doc);
+  const errors = schemaErrors(doc);
   if (errors.length)
     throw inputError(
       'BAD_USER_DATA',

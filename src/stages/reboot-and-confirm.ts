@@ -215,7 +215,9 @@ export const rebootAndConfirm: Stage<InstallState> = {
                       ctx.log.info('confirm boot: cloud-init finished; the seed volume is detached');
                     })
                     .catch((e: unknown) => {
-                      ctx.log.warn(`detaching the cloud-init seed failed: ${e instanceof Error ? e.message : String(e)}`);
+                      ctx.log.warn(
+                        `detaching the cloud-init seed failed: ${e instanceof Error ? e.message : String(e)}`,
+                      );
                     });
                 }
               }

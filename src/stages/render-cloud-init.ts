@@ -12,7 +12,9 @@ import type { Stage, StageContext } from '../pipeline/stage.js';
 import type { InstallState } from '../pipeline/state.js';
 
 /** The MAC install-guest configures: the assigned NIC's own (read on the host), else the emulated NIC's. */
-export function cloudInitNicMac(state: Pick<InstallState, 'devices' | 'prepared' | 'network' | 'request' | 'mac'>): string | undefined {
+export function cloudInitNicMac(
+  state: Pick<InstallState, 'devices' | 'prepared' | 'network' | 'request' | 'mac'>,
+): string | undefined {
   const assigned = (state.prepared ?? state.devices ?? []).find((d) => d.mac);
   if (assigned?.mac) return assigned.mac;
   const net = state.network ?? state.request!.network;
@@ -91,7 +93,9 @@ async function render(ctx: StageContext<InstallState>, write: boolean): Promise<
   }
   const { serveTree } = await import('../media/serve-tree.js');
   const server = await serveTree(seedDir);
-  ctx.log.info(`cloud-init seed: ${files.join(', ')} served at ${server.hostUrl} (instance-id ${instanceId})`);
+  ctx.log.info(
+    `cloud-init seed: ${files.join(', ')} served at ${server.hostUrl} (instance-id ${instanceId})`,
+  );
   return {
     cloudInit: { ...out, smbiosSerial: smbiosSerial(server.guestUrl), userDataRedacted, servedSeed: server },
   };

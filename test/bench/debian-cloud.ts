@@ -19,7 +19,9 @@ import { timedCli } from './provision.js';
 
 const GUEST = ['--accel', 'tcg', '--memory', '1024', '--network', 'user,model=e1000e', '--wait', '40'];
 
-export async function benchDebianCloud(opts: { runs?: number; log?: (l: string) => void } = {}): Promise<Figure[]> {
+export async function benchDebianCloud(
+  opts: { runs?: number; log?: (l: string) => void } = {},
+): Promise<Figure[]> {
   const runs = opts.runs ?? 1;
   const log = opts.log ?? (() => undefined);
   const tmp = await mkdtemp(path.join(os.tmpdir(), 'ig-bench-debian-'));
@@ -40,14 +42,41 @@ export async function benchDebianCloud(opts: { runs?: number; log?: (l: string) 
       const disk = path.join(tmp, `base${i}.qcow2`);
       await copyFile(image.disk, disk);
       const imp = await timedCli(
-        ['install', '--import', '--disk', `path=${disk}`, '--name', `b${i}`, ...GUEST, '--cloud-init', `root-ssh-key=${key}.pub`, '--log-dir', path.join(tmp, `b${i}-logs`), '--json'],
+        [
+          'install',
+          '--import',
+          '--disk',
+          `path=${disk}`,
+          '--name',
+          `b${i}`,
+          ...GUEST,
+          '--cloud-init',
+          `root-ssh-key=${key}.pub`,
+          '--log-dir',
+          path.join(tmp, `b${i}-logs`),
+          '--json',
+        ],
         tmp,
       );
       importS.push(imp.ms / 1000);
       scratch.push(buildS + imp.ms / 1000);
       log(`run ${i + 1}: build ${buildS.toFixed(0)} s + import ${(imp.ms / 1000).toFixed(1)} s`);
       const prov = await timedCli(
-        ['provision', '--base', disk, '--name', `p${i}`, '--out', path.join(tmp, `p${i}.qcow2`), ...GUEST, '--cloud-init', `root-ssh-key=${key}.pub`, '--log-dir', path.join(tmp, `p${i}-logs`), '--json'],
+        [
+          'provision',
+          '--base',
+          disk,
+          '--name',
+          `p${i}`,
+          '--out',
+          path.join(tmp, `p${i}.qcow2`),
+          ...GUEST,
+          '--cloud-init',
+          `root-ssh-key=${key}.pub`,
+          '--log-dir',
+          path.join(tmp, `p${i}-logs`),
+          '--json',
+        ],
         tmp,
       );
       provS.push(prov.ms / 1000);

@@ -47,10 +47,27 @@ export const DEBIAN_PACKAGES: readonly string[] = [
 ];
 
 /** What the image's initramfs loads (MODULES=list): the root disk on virtio, SATA or SCSI, ext4. */
-const INITRAMFS_MODULES = ['virtio_pci', 'virtio_blk', 'virtio_scsi', 'ahci', 'ata_piix', 'sd_mod', 'ext4', 'crc32c_generic'];
+const INITRAMFS_MODULES = [
+  'virtio_pci',
+  'virtio_blk',
+  'virtio_scsi',
+  'ahci',
+  'ata_piix',
+  'sd_mod',
+  'ext4',
+  'crc32c_generic',
+];
 
 /** The host tools the recipe runs (their versions are part of the stamp). */
-const HOST_DEBS = ['mmdebstrap', 'e2fsprogs', 'dosfstools', 'mtools', 'syslinux', 'systemd-boot-efi', 'qemu-utils'];
+const HOST_DEBS = [
+  'mmdebstrap',
+  'e2fsprogs',
+  'dosfstools',
+  'mtools',
+  'syslinux',
+  'systemd-boot-efi',
+  'qemu-utils',
+];
 
 /** Files left out of the image (dpkg path excludes: documentation and translations). */
 const DPKG_EXCLUDES = [
@@ -91,7 +108,8 @@ export function parseAptSources(texts: readonly string[]): string[] {
         if (!field('Types').includes('deb')) continue;
         if (/^Enabled:\s*no/im.test(stanza)) continue;
         for (const uri of field('URIs'))
-          for (const suite of field('Suites')) out.push(['deb', uri, suite, ...field('Components')].join(' '));
+          for (const suite of field('Suites'))
+            out.push(['deb', uri, suite, ...field('Components')].join(' '));
       }
     } else {
       for (const line of text.split('\n')) {
@@ -272,8 +290,7 @@ export async function buildDebianImage(
   // every clone gets its own machine id and ssh host keys (systemd and cloud-init make them)
   await fs.writeFile(etc('machine-id'), '');
   await rmrf(path.join(root, 'var', 'lib', 'dbus', 'machine-id'));
-  for (const f of await fs.readdir(etc('ssh')))
-    if (f.startsWith('ssh_host_')) await fs.rm(etc(`ssh/${f}`));
+  for (const f of await fs.readdir(etc('ssh'))) if (f.startsWith('ssh_host_')) await fs.rm(etc(`ssh/${f}`));
   for (const d of ['var/lib/apt/lists', 'var/cache/apt', 'var/log', 'tmp'])
     for (const f of await fs.readdir(path.join(root, d)).catch(() => [] as string[]))
       await rmrf(path.join(root, d, f));
@@ -284,7 +301,8 @@ export async function buildDebianImage(
   const boot = (await fs.readdir(path.join(root, 'boot'))).sort();
   const vmlinuz = boot.find((f) => f.startsWith('vmlinuz-'));
   const initrd = boot.find((f) => f.startsWith('initrd.img-'));
-  if (!vmlinuz || !initrd) throw new Error(`testbed: no kernel or initrd in the image's /boot (${boot.join(' ')})`);
+  if (!vmlinuz || !initrd)
+    throw new Error(`testbed: no kernel or initrd in the image's /boot (${boot.join(' ')})`);
   const kernelRelease = vmlinuz.slice('vmlinuz-'.length);
 
   // partition 2: ext4 from the tree
@@ -315,7 +333,10 @@ export async function buildDebianImage(
   await fs.copyFile(path.join(root, 'boot', vmlinuz), path.join(stage, 'vmlinuz'));
   await fs.copyFile(path.join(root, 'boot', initrd), path.join(stage, 'initrd.img'));
   await fs.writeFile(path.join(stage, 'syslinux', 'syslinux.cfg'), SYSLINUX_CFG(debianKernelArgs()));
-  await fs.copyFile('/usr/lib/systemd/boot/efi/systemd-bootx64.efi', path.join(stage, 'EFI', 'BOOT', 'BOOTX64.EFI'));
+  await fs.copyFile(
+    '/usr/lib/systemd/boot/efi/systemd-bootx64.efi',
+    path.join(stage, 'EFI', 'BOOT', 'BOOTX64.EFI'),
+  );
   await fs.writeFile(path.join(stage, 'loader', 'loader.conf'), 'default debian.conf\ntimeout 0\n');
   await fs.writeFile(path.join(stage, 'loader', 'entries', 'debian.conf'), LOADER_ENTRY(debianKernelArgs()));
   const mtoolsEnv = { MTOOLS_SKIP_CHECK: '1', PATH: process.env.PATH ?? '/usr/bin:/bin' };
@@ -333,9 +354,32 @@ export async function buildDebianImage(
   } finally {
     await fh.close();
   }
-  await run('dd', [`if=${bootImg}`, `of=${raw}`, 'bs=1M', `seek=${BOOT_START_SECTOR / 2048}`, 'conv=notrunc,sparse', 'status=none']);
-  await run('dd', [`if=${rootImg}`, `of=${raw}`, 'bs=1M', `seek=${rootStart / 2048}`, 'conv=notrunc,sparse', 'status=none']);
-  await run('qemu-img', ['convert', '-c', '-f', 'raw', '-O', 'qcow2', raw, path.join(out, 'debian-12.qcow2')]);
+  await run('dd', [
+    `if=${bootImg}`,
+    `of=${raw}`,
+    'bs=1M',
+    `seek=${BOOT_START_SECTOR / 2048}`,
+    'conv=notrunc,sparse',
+    'status=none',
+  ]);
+  await run('dd', [
+    `if=${rootImg}`,
+    `of=${raw}`,
+    'bs=1M',
+    `seek=${rootStart / 2048}`,
+    'conv=notrunc,sparse',
+    'status=none',
+  ]);
+  await run('qemu-img', [
+    'convert',
+    '-c',
+    '-f',
+    'raw',
+    '-O',
+    'qcow2',
+    raw,
+    path.join(out, 'debian-12.qcow2'),
+  ]);
   await rmrf(work);
   return {
     sizeMiB: DEBIAN_DISK_MIB,
@@ -372,16 +416,20 @@ export async function ensureDebianImage(options: EnsureDebianOptions = {}): Prom
       log(`using the cached Debian image (${(err as Error).message})`);
       hash = (JSON.parse(cached) as { hash: string }).hash;
     }
-    const stampOf = (text: string | null): { hash: string } & Omit<DebianImage, 'disk' | 'fileBytes'> | null => {
+    const stampOf = (
+      text: string | null,
+    ): ({ hash: string } & Omit<DebianImage, 'disk' | 'fileBytes'>) | null => {
       try {
-        return text === null ? null : (JSON.parse(text) as { hash: string } & Omit<DebianImage, 'disk' | 'fileBytes'>);
+        return text === null
+          ? null
+          : (JSON.parse(text) as { hash: string } & Omit<DebianImage, 'disk' | 'fileBytes'>);
       } catch {
         return null;
       }
     };
     let stamp = stampOf(await readStamp(ddir));
     if (options.force === true || stamp?.hash !== hash) {
-      log('building the Debian 12 cloud image (mmdebstrap; a few minutes)');
+      log('building the Debian 12 cloud image (mmdebstrap: minutes on a quiet machine)');
       let built: Omit<DebianImage, 'disk' | 'fileBytes'> | undefined;
       const t0 = Date.now();
       // buildAsset writes the stamp last; its text is only known once the build is done
@@ -392,7 +440,7 @@ export async function ensureDebianImage(options: EnsureDebianOptions = {}): Prom
       await fs.writeFile(path.join(ddir, '.stamp'), `${JSON.stringify(stamp)}\n`);
       log(`Debian image ready in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
     }
-    const { hash: _h, ...rest } = stamp!;
+    const { hash: _h, ...rest } = stamp;
     return { disk, ...rest, fileBytes: (await fs.stat(disk)).size };
   });
 }

@@ -18,7 +18,8 @@ import { ensureDebianImage, type DebianImage } from '../bed/debian.js';
 import type { ConfirmedDevice } from '../../../src/pipeline/state.js';
 
 const started: number[] = [];
-const cli = (argv: string[], cwd: string): Promise<WatchedRun> => runCliWatched(argv, cwd, (pid) => started.push(pid));
+const cli = (argv: string[], cwd: string): Promise<WatchedRun> =>
+  runCliWatched(argv, cwd, (pid) => started.push(pid));
 
 /** TCG, 1 GiB (systemd + cloud-init's python), an emulated e1000e on user networking */
 const GUEST = ['--accel', 'tcg', '--memory', '1024', '--network', 'user,model=e1000e', '--wait', '40'];
@@ -51,8 +52,15 @@ function checkConfirmed(result: Record<string, unknown>, mac: string): void {
 }
 
 function hostKeys(serial: string): string[] {
-  const m = /-----BEGIN SSH HOST KEY FINGERPRINTS-----([\s\S]*?)-----END SSH HOST KEY FINGERPRINTS-----/.exec(serial);
-  return m ? m[1]!.split(/\r?\n/).map((l) => l.trim()).filter((l) => /SHA256:/.test(l)) : [];
+  const m = /-----BEGIN SSH HOST KEY FINGERPRINTS-----([\s\S]*?)-----END SSH HOST KEY FINGERPRINTS-----/.exec(
+    serial,
+  );
+  return m
+    ? m[1]!
+        .split(/\r?\n/)
+        .map((l) => l.trim())
+        .filter((l) => /SHA256:/.test(l))
+    : [];
 }
 
 describe('cloud-init on a real Debian 12 guest (single TCG)', function () {
@@ -85,7 +93,20 @@ describe('cloud-init on a real Debian 12 guest (single TCG)', function () {
     const logDir = path.join(tmp, 'deb1-logs');
     const t0 = performance.now();
     const r = await cli(
-      ['install', '--import', '--disk', `path=${disk}`, '--name', 'deb1', ...GUEST, '--cloud-init', `root-ssh-key=${key}.pub`, '--log-dir', logDir, '--json'],
+      [
+        'install',
+        '--import',
+        '--disk',
+        `path=${disk}`,
+        '--name',
+        'deb1',
+        ...GUEST,
+        '--cloud-init',
+        `root-ssh-key=${key}.pub`,
+        '--log-dir',
+        logDir,
+        '--json',
+      ],
       tmp,
     );
     const s = (performance.now() - t0) / 1000;
@@ -117,7 +138,21 @@ describe('cloud-init on a real Debian 12 guest (single TCG)', function () {
     const logDir = path.join(tmp, 'deb2-logs');
     const t0 = performance.now();
     const r = await cli(
-      ['provision', '--base', disk, '--name', 'deb2', '--out', overlay, ...GUEST, '--cloud-init', `root-ssh-key=${key}.pub`, '--log-dir', logDir, '--json'],
+      [
+        'provision',
+        '--base',
+        disk,
+        '--name',
+        'deb2',
+        '--out',
+        overlay,
+        ...GUEST,
+        '--cloud-init',
+        `root-ssh-key=${key}.pub`,
+        '--log-dir',
+        logDir,
+        '--json',
+      ],
       tmp,
     );
     const s = (performance.now() - t0) / 1000;

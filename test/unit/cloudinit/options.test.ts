@@ -57,8 +57,12 @@ describe('cloudinit/options: the --cloud-init sub-option grammar', () => {
   });
 
   it('takes on/off as virt-install does (yes, true, 1 / no, false, 0) and ssh-key as root-ssh-key', () => {
-    expect(parseCloudInit('root-password-generate=yes', { cwd: '/', home }).rootPasswordGenerate).to.equal(true);
-    expect(parseCloudInit('root-password-generate=0', { cwd: '/', home }).rootPasswordGenerate).to.equal(false);
+    expect(parseCloudInit('root-password-generate=yes', { cwd: '/', home }).rootPasswordGenerate).to.equal(
+      true,
+    );
+    expect(parseCloudInit('root-password-generate=0', { cwd: '/', home }).rootPasswordGenerate).to.equal(
+      false,
+    );
     expect(parseCloudInit('ssh-key=/a.pub', { cwd: '/', home }).rootSshKey).to.equal('/a.pub');
     expect(parseCloudInit('disable=on', { cwd: '/', home }).disable).to.equal(true);
     expect(parseCloudInit('disable=on,seed=smbios', { cwd: '/', home }).seed).to.equal('smbios');

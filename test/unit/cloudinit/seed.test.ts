@@ -41,10 +41,9 @@ describe('cloudinit/seed: the NoCloud cidata volume (real xorriso, read back wit
 
   it('leaves network-config out when there is none', async () => {
     const d = path.join(dir, 'two');
-    expect(await writeSeedDir(d, { userData: '#cloud-config\n', metaData: 'instance-id: a\n' })).to.deep.equal([
-      'user-data',
-      'meta-data',
-    ]);
+    expect(
+      await writeSeedDir(d, { userData: '#cloud-config\n', metaData: 'instance-id: a\n' }),
+    ).to.deep.equal(['user-data', 'meta-data']);
   });
 
   it('the SMBIOS serial form points NoCloud at the seed URL (with its trailing slash)', () => {
