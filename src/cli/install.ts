@@ -31,17 +31,26 @@ export function installOptions(y: Argv): Argv {
     .option('cpu', {
       group: G,
       type: 'string',
-      describe: 'CPU model (default: host with kvm, max with tcg)   e.g. --cpu host-passthrough',
+      describe:
+        'CPU model and features, passed to qemu as written (default: host with kvm, max with tcg)   e.g. --cpu host,arch-capabilities=off',
     })
     .option('machine', {
       group: G,
       type: 'string',
-      describe: 'machine type (default q35)   e.g. --machine pc',
+      describe:
+        'machine type and properties (default q35)   e.g. --machine pc, --machine q35,kernel-irqchip=split',
+    })
+    .option('iommu', {
+      group: G,
+      type: 'string',
+      describe:
+        'a guest vIOMMU: model=intel[,driver.intremap=on|off,driver.caching_mode=on|off,driver.eim=,driver.iotlb=]   e.g. --iommu model=intel',
     })
     .option('accel', {
       group: G,
       type: 'string',
-      describe: 'kvm|tcg|auto: auto uses kvm when /dev/kvm is usable, else tcg with a warning',
+      describe:
+        'kvm|tcg|auto: auto uses kvm when /dev/kvm is usable, the CPU has vmx/svm and a launch probe passes, else tcg with a warning naming why',
       default: 'auto',
     })
     .option('disk', {
@@ -170,6 +179,12 @@ export function installOptions(y: Argv): Argv {
       type: 'string',
       describe:
         'no new console output for this long ends the install, seconds (exit 4; default 600)   e.g. --stall-timeout 900',
+    })
+    .option('early-boot-timeout', {
+      group: R,
+      type: 'string',
+      describe:
+        'no kernel output this long after the guest starts means it hung in early boot, seconds (default 60 under kvm, off under tcg): auto accel restarts the boot under tcg, otherwise exit 4   e.g. --early-boot-timeout 30',
     })
     .option('dry-run', {
       group: R,

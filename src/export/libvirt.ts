@@ -6,6 +6,7 @@
  * template data) from the request, then rendering with an isolated Handlebars instance whose only
  * escaping is the `xml` helper (noEscape, strict), so every value is XML-escaped exactly once.
  */
+import { isQ35, machineType } from '../request/machine.js';
 import { VERSION } from '../cli/main.js';
 import { inputError } from '../errors.js';
 import type { DiskRequest, InstallRequest } from '../request/request.js';
@@ -39,7 +40,18 @@ export interface LibvirtDomainData {
   vcpus: number;
   machine: string;
   cpu:
-    { mode: string; model?: string; topology?: { sockets: number; cores: number; threads: number } } | false;
+    | {
+        mode: string;
+        model?: string;
+        topology?: { sockets: number; cores: number; threads: number };
+        features?: { policy: 'require' | 'disable'; name: string }[];
+      }
+    | false;
+  /** the guest vIOMMU (<iommu model='intel'>) and, with interrupt remapping, <ioapic driver='qemu'/> */
+  /** interrupt remapping needs the split irqchip: libvirt's <ioapic driver='qemu'/> */
+  ioapicQemu: boolean;
+  iommu:
+    { intremap: 'on' | 'off'; cachingMode: 'on' | 'off'; eim?: 'on' | 'off'; iotlb?: 'on' | 'off' } | false;
   emulator: string;
   disks: {
     type: 'file' | 'block';
@@ -92,8 +104,16 @@ function cpuOf(req: InstallRequest, domainType: 'kvm' | 'qemu'): LibvirtDomainDa
     v.sockets || v.cores || v.threads
       ? { sockets: v.sockets ?? 1, cores: v.cores ?? 1, threads: v.threads ?? 1 }
       : undefined;
-  const base = topology ? { topology } : {};
-  const c = req.cpu;
+  // qemu's `MODEL,+feat,-feat,feat=on|off` → libvirt's model and <feature policy=…> elements
+  const [model, ...props] = (req.cpu ?? '').split(',');
+  const features = props.flatMap((p) => {
+    const m = /^([+-])?([^=]+)(?:=(.*))?$/.exec(p);
+    if (!m) return [];
+    const off = m[1] === '-' || /^(off|false|no)$/i.test(m[3] ?? '');
+    return [{ policy: off ? ('disable' as const) : ('require' as const), name: m[2]! }];
+  });
+  const base = { ...(topology ? { topology } : {}), ...(features.length ? { features } : {}) };
+  const c = req.cpu === undefined ? undefined : model;
   if (c === undefined || c === 'host' || c === 'host-passthrough')
     return domainType === 'kvm'
       ? { mode: 'host-passthrough', ...base }
@@ -112,7 +132,7 @@ export function libvirtDomainData(
   options: LibvirtOptions = {},
 ): LibvirtDomainData {
   const domainType = request.accel === 'tcg' ? 'qemu' : 'kvm';
-  const q35 = /^(pc-)?q35/.test(request.machine);
+  const q35 = isQ35(request.machine);
   const counters: Record<string, number> = {};
   const next = (prefix: string): string => {
     const n = counters[prefix] ?? 0;
@@ -145,8 +165,21 @@ export function libvirtDomainData(
     memoryMiB: request.memoryMiB,
     lockMemory: devices.length > 0,
     vcpus: request.vcpus.count,
-    machine: request.machine,
+    machine: machineType(request.machine),
     cpu: cpuOf(request, domainType),
+    ioapicQemu: request.iommu?.intremap === true,
+    iommu: request.iommu
+      ? {
+          intremap: request.iommu.intremap ? 'on' : 'off',
+          cachingMode: request.iommu.cachingMode ? 'on' : 'off',
+          ...(request.iommu.eim !== undefined
+            ? { eim: request.iommu.eim ? ('on' as const) : ('off' as const) }
+            : {}),
+          ...(request.iommu.iotlb !== undefined
+            ? { iotlb: request.iommu.iotlb ? ('on' as const) : ('off' as const) }
+            : {}),
+        }
+      : false,
     emulator,
     disks: diskData,
     scsi: disks.some((d) => d.bus === 'scsi'),

@@ -52,6 +52,10 @@ export interface ExecResult {
   stderr: string;
   /** true when the program could not be started at all (ENOENT, EACCES) */
   notFound?: boolean;
+  /** the signal that ended the program (SIGABRT, SIGKILL), when one did */
+  signal?: string;
+  /** true when the program was stopped because `timeoutMs` passed */
+  timedOut?: boolean;
 }
 
 /** Performs one write to a kernel-owned file (absolute path under the root, the host path, the value). */
@@ -281,6 +285,8 @@ async function defaultExec(
     stdout: String(r.stdout ?? ''),
     stderr: String(r.stderr ?? ''),
     ...(code === 'ENOENT' || code === 'EACCES' ? { notFound: true } : {}),
+    ...(r.signal ? { signal: r.signal } : {}),
+    ...(r.timedOut ? { timedOut: true } : {}),
   };
 }
 

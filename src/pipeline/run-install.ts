@@ -14,6 +14,7 @@ export function planOf(state: InstallState, records: StageRecord[]): Record<stri
     dryRun: state.request?.dryRun ?? false,
     name: state.request?.name,
     accel: state.accel,
+    accelDecision: state.accelDecision,
     stages: records.map((r) => ({ name: r.name, status: r.status })),
     media: state.media,
     devices: state.prepared ?? state.devices ?? [],

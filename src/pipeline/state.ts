@@ -42,8 +42,20 @@ export interface InstallState {
   /** prepare-workdir: private (0700) temp dir for sockets and generated files */
   workDir?: string;
   logDir?: string;
-  /** the accelerator actually used (auto resolved) */
+  /** probe-accel: the accelerator actually used (auto resolved; launch-qemu may switch kvm → tcg) */
   accel?: 'kvm' | 'tcg';
+  /** probe-accel: the cpu the accelerator choice settled on, when it changed the request's */
+  cpu?: string;
+  /** probe-accel: what was asked, what was chosen and the fact that decided (plan, result, --json) */
+  accelDecision?: {
+    wanted: 'kvm' | 'tcg' | 'auto';
+    accel: 'kvm' | 'tcg';
+    reason: string;
+    cpu?: string;
+    probe?: { ok: boolean; kind?: string; line?: string; cached: boolean };
+    /** set when the guest hung in early boot under KVM and the boot was restarted under tcg */
+    fallback?: { phase: string; afterMs: number };
+  };
   uuid?: string;
   mac?: string;
   /** resolve-media */

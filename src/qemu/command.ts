@@ -12,6 +12,7 @@ import { templatesDir } from '../paths.js';
 import { createEnvironment, type Environment } from '../template-engine.js';
 import type { InstallRequest, NetworkRequest } from '../request/request.js';
 import { escapeOptionValue } from './escape.js';
+import { iommuDevice, isQ35, machineOption } from '../request/machine.js';
 
 export type Phase = 'install' | 'confirm';
 
@@ -30,6 +31,8 @@ export interface AssignedDevice {
 export interface QemuInputs {
   request: InstallRequest;
   accel: 'kvm' | 'tcg';
+  /** the cpu the accelerator choice settled on (e.g. host,arch-capabilities=off); default from the request */
+  cpu?: string;
   uuid: string;
   /** the MAC of the emulated NIC (user or bridge networking) */
   mac: string;
@@ -56,9 +59,13 @@ export interface QemuTemplateData {
   binary: string;
   name: string;
   uuid: string;
+  /** the -machine value, properties included (kernel-irqchip=split for a vIOMMU under KVM) */
   machine: string;
   accel: string;
+  /** the -cpu value as validated by the request grammar (not comma-escaped) */
   cpu: string;
+  /** the guest vIOMMU's -device value */
+  iommuDevice: string | false;
   memoryMiB: number;
   smp: string;
   scsi: boolean;
@@ -80,9 +87,9 @@ export interface QemuTemplateData {
   serialSocket: string;
 }
 
-function cpuModel(req: InstallRequest, accel: 'kvm' | 'tcg'): string {
+export function cpuModel(req: InstallRequest, accel: 'kvm' | 'tcg'): string {
   const cpu = req.cpu === 'host-passthrough' || req.cpu === 'host-model' ? 'host' : req.cpu;
-  if (cpu === 'host' && accel === 'tcg') {
+  if (cpu !== undefined && /^host(,|$)/.test(cpu) && accel === 'tcg') {
     throw inputError('BAD_CPU', `--cpu '${req.cpu}' needs KVM, but the accelerator is tcg`, {
       hint: 'omit --cpu (tcg uses max) or name a model, e.g. --cpu qemu64',
     });
@@ -90,7 +97,7 @@ function cpuModel(req: InstallRequest, accel: 'kvm' | 'tcg'): string {
   return cpu ?? (accel === 'kvm' ? 'host' : 'max');
 }
 
-function smpOf(req: InstallRequest): string {
+export function smpOf(req: InstallRequest): string {
   const v = req.vcpus;
   const parts = [String(v.count)];
   if (v.sockets) parts.push(`sockets=${v.sockets}`);
@@ -101,7 +108,7 @@ function smpOf(req: InstallRequest): string {
 
 export function buildQemuPlan(inputs: QemuInputs, phase: Phase): QemuTemplateData {
   const req = inputs.request;
-  const q35 = /^(pc-)?q35/.test(req.machine);
+  const q35 = isQ35(req.machine);
   let ideNext = 0;
   // q35's AHCI has six one-unit buses (ide.0–ide.5); pc's IDE has two buses with two units each
   const ideBus = (): string => {
@@ -141,9 +148,10 @@ export function buildQemuPlan(inputs: QemuInputs, phase: Phase): QemuTemplateDat
     binary: req.qemuBinary,
     name: req.name,
     uuid: inputs.uuid,
-    machine: req.machine,
+    machine: machineOption(req.machine, inputs.accel, req.iommu),
     accel: inputs.accel,
-    cpu: cpuModel(req, inputs.accel),
+    cpu: inputs.cpu ?? cpuModel(req, inputs.accel),
+    iommuDevice: req.iommu ? iommuDevice(req.iommu) : false,
     memoryMiB: req.memoryMiB,
     smp: smpOf(req),
     scsi: req.disks.some((d) => d.bus === 'scsi'),

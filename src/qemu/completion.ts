@@ -208,6 +208,11 @@ export interface SuperviseOptions {
   stallTimeoutMs: number;
   /** the whole install phase may take this long → INSTALL_TIMEOUT (exit 4) */
   deadlineMs: number;
+  /**
+   * the early-boot watchdog: no kernel output (the `Linux version` banner, or any later milestone)
+   * this long after qemu started → EARLY_BOOT_HANG (exit 4). Off when absent.
+   */
+  earlyBootMs?: number;
   signal?: AbortSignal;
   onEvent?: (e: SuperviseEvent) => void;
   /** defaults to the handle's serial log */
@@ -447,10 +452,33 @@ export function superviseInstall(opts: SuperviseOptions): Promise<InstallOutcome
     const early = watcher.fatals[0];
     if (early) void failOnFatal(early, now());
 
+    const kernelSeen = (): boolean => watcher.milestones.some((m) => m.rule !== 'firmware-started');
     const timer = setInterval(() => {
       if (settled || finishing) return;
       const t = now();
-      if (t - started >= opts.deadlineMs) {
+      if (opts.earlyBootMs !== undefined && t - started >= opts.earlyBootMs && !kernelSeen()) {
+        finishing = true;
+        const firmware = watcher.milestones.some((m) => m.rule === 'firmware-started');
+        const secs = Math.round(opts.earlyBootMs / 1000);
+        void stopQemu('no kernel output (early-boot watchdog)').then((s) =>
+          fail(
+            timeoutError(
+              'EARLY_BOOT_HANG',
+              `the guest printed no kernel output within ${secs} s of starting${firmware ? ' (the firmware did)' : ''}; last console line: "${lastLineText()}"`,
+              {
+                hint: 'the guest hung in early boot: a KVM without hardware virtualization does this; use --accel tcg, or raise --early-boot-timeout for a slow boot loader',
+                data: {
+                  serialLog,
+                  stopSteps: s?.steps,
+                  lastLine: lastLineText(),
+                  firmware,
+                  earlyBootMs: opts.earlyBootMs,
+                },
+              },
+            ),
+          ),
+        );
+      } else if (t - started >= opts.deadlineMs) {
         finishing = true;
         void stopQemu('install deadline reached').then((s) =>
           fail(

@@ -5,6 +5,7 @@
 import path from 'node:path';
 import { inputError } from '../errors.js';
 import { fallbackNotLocal, isNetworkLocation } from '../media/fallback.js';
+import { checkIommu, parseCpu, parseIommu, parseMachine, type IommuRequest } from './machine.js';
 import { assertPlainValue, parseMiB, parseOnOff, parsePositiveInt, parseSubOptions } from './suboptions.js';
 
 export type Accel = 'kvm' | 'tcg' | 'auto';
@@ -43,6 +44,8 @@ export interface InstallRequest {
   vcpus: { count: number; sockets?: number; cores?: number; threads?: number };
   cpu?: string;
   machine: string;
+  /** a guest vIOMMU (virt-install's --iommu) */
+  iommu?: IommuRequest;
   accel: Accel;
   disks: DiskRequest[];
   location?: string;
@@ -68,6 +71,8 @@ export interface InstallRequest {
   waitMinutes?: number;
   /** no new console output for this long ends the install (exit 4); undefined = the default */
   stallTimeoutSeconds?: number;
+  /** no kernel output this long after the guest starts → EARLY_BOOT_HANG (default: 60 s under KVM, off under TCG) */
+  earlyBootSeconds?: number;
   dryRun: boolean;
   printCmdline: boolean;
   json: boolean;
@@ -92,6 +97,7 @@ export interface RawInstallArgs {
   vcpus?: string | number;
   cpu?: string;
   machine?: string;
+  iommu?: string;
   accel?: string;
   disk?: (string | number)[];
   location?: string;
@@ -111,6 +117,7 @@ export interface RawInstallArgs {
   noreboot?: boolean;
   wait?: string | number;
   stallTimeout?: string | number;
+  earlyBootTimeout?: string | number;
   dryRun?: boolean;
   printCmdline?: boolean;
   /** the libvirt domain XML of the installed guest (src/export/install-export.ts) */
@@ -314,11 +321,9 @@ export function parseInstallRequest(raw: RawInstallArgs, cwd: string): InstallRe
     throw inputError('BAD_ACCEL', `--accel '${raw.accel}' is not kvm, tcg or auto`, {
       hint: '--accel auto picks kvm when /dev/kvm is usable',
     });
-  const machine = raw.machine ?? 'q35';
-  if (!/^[a-z0-9][a-z0-9.,=-]*$/i.test(machine))
-    throw inputError('BAD_MACHINE', `--machine '${machine}' is not a machine type`, {
-      hint: '--machine q35 or pc',
-    });
+  const machine = parseMachine(raw.machine ?? 'q35');
+  const cpu = raw.cpu !== undefined ? parseCpu(raw.cpu) : undefined;
+  const iommu = raw.iommu !== undefined ? parseIommu(raw.iommu) : undefined;
   const boot = raw.boot ? parseBoot(raw.boot, cwd) : undefined;
   const methods = [
     raw.location && '--location',
@@ -397,12 +402,14 @@ export function parseInstallRequest(raw: RawInstallArgs, cwd: string): InstallRe
       },
     );
   if (raw.stateDir !== undefined) assertPlainValue('--state-dir', raw.stateDir);
+  if (iommu) checkIommu(iommu, machine, (raw.hostdev ?? []).length);
   return {
     name,
     memoryMiB,
     vcpus,
-    ...(raw.cpu ? { cpu: raw.cpu } : {}),
+    ...(cpu ? { cpu } : {}),
     machine,
+    ...(iommu ? { iommu } : {}),
     accel,
     disks,
     ...(raw.location
@@ -434,6 +441,9 @@ export function parseInstallRequest(raw: RawInstallArgs, cwd: string): InstallRe
     noReboot: Boolean(raw.noreboot),
     ...(waitMinutes !== undefined ? { waitMinutes } : {}),
     ...(stallTimeoutSeconds !== undefined ? { stallTimeoutSeconds } : {}),
+    ...(raw.earlyBootTimeout !== undefined
+      ? { earlyBootSeconds: parseSeconds('--early-boot-timeout', raw.earlyBootTimeout) }
+      : {}),
     dryRun: Boolean(raw.dryRun),
     printCmdline: Boolean(raw.printCmdline),
     json: Boolean(raw.json),
@@ -446,4 +456,15 @@ export function parseInstallRequest(raw: RawInstallArgs, cwd: string): InstallRe
     keepDevice: Boolean(raw.keepDevice),
     ...(raw.stateDir ? { stateDir: abs(cwd, raw.stateDir) } : {}),
   };
+}
+
+/** A positive whole number of seconds, at most a day. */
+function parseSeconds(option: string, value: string | number): number {
+  const text = String(value).trim();
+  const n = /^\d{1,5}$/.test(text) ? Number(text) : NaN;
+  if (!(n >= 1 && n <= 86_400))
+    throw inputError('BAD_TIMEOUT', `${option} '${text}' is not a whole number of seconds from 1 to 86400`, {
+      hint: `e.g. ${option} 60`,
+    });
+  return n;
 }

@@ -7,6 +7,7 @@ export function qemuInputs(state: InstallState): QemuInputs {
   return {
     request: state.request!,
     accel: state.accel!,
+    ...(state.cpu && state.accel === 'kvm' ? { cpu: state.cpu } : {}),
     uuid: state.uuid!,
     mac: state.mac!,
     workDir: state.workDir!,

@@ -145,42 +145,52 @@ export const launchQemu: Stage<InstallState> = {
     const { rulesFor, watch } = await import('../qemu/watch.js');
     const { superviseInstall } = await import('../qemu/completion.js');
 
-    const t0 = performance.now();
-    const { handle, files } = await startPhase(ctx, 'install', argv.install, deadlineMs + 60_000);
-    try {
-      const watcher = watch(handle.serial.stream, { rules: rulesFor(family) });
-      const outcome = await superviseInstall({
-        handle,
-        watcher,
-        stallTimeoutMs,
-        deadlineMs,
-        signal: ctx.signal,
-        onEvent: forwardEvents(ctx, 'install'),
-        serialLogPath: files.serialLog,
-        noReboot: true,
-      });
-      const ms = Math.round(performance.now() - t0);
-      ctx.log.info(
-        `install finished in ${(ms / 1000).toFixed(1)} s (${outcome.how}, ${outcome.shutdownReason})`,
-      );
-      return {
-        installRun: {
-          ms,
-          how: outcome.how,
-          shutdownReason: outcome.shutdownReason,
-          rules: family,
-          resets: outcome.resets,
-          serialBytes: outcome.serialBytes,
-          warnings: outcome.warnings.map((w) => `${w.message}: ${w.line}`),
-          ...files,
-        },
-      };
-    } catch (e) {
-      throw withReportFields(e, files.serialLog);
-    } finally {
-      await handle.stop('install phase over').catch((e: unknown) => {
-        ctx.log.warn(`stopping the install qemu failed: ${e instanceof Error ? e.message : String(e)}`);
-      });
+    const { bootWithFallback } = await import('./early-boot.js');
+    const bootOnce = async (installArgv: readonly string[], earlyBootMs: number | undefined) => {
+      const t0 = performance.now();
+      const { handle, files } = await startPhase(ctx, 'install', installArgv, deadlineMs + 60_000);
+      try {
+        const watcher = watch(handle.serial.stream, { rules: rulesFor(family) });
+        const outcome = await superviseInstall({
+          handle,
+          watcher,
+          stallTimeoutMs,
+          deadlineMs,
+          ...(earlyBootMs !== undefined ? { earlyBootMs } : {}),
+          signal: ctx.signal,
+          onEvent: forwardEvents(ctx, 'install'),
+          serialLogPath: files.serialLog,
+          noReboot: true,
+        });
+        const ms = Math.round(performance.now() - t0);
+        ctx.log.info(
+          `install finished in ${(ms / 1000).toFixed(1)} s (${outcome.how}, ${outcome.shutdownReason})`,
+        );
+        return {
+          installRun: {
+            ms,
+            how: outcome.how,
+            shutdownReason: outcome.shutdownReason,
+            rules: family,
+            resets: outcome.resets,
+            serialBytes: outcome.serialBytes,
+            warnings: outcome.warnings.map((w) => `${w.message}: ${w.line}`),
+            ...files,
+          },
+        };
+      } catch (e) {
+        throw withReportFields(e, files.serialLog);
+      } finally {
+        await handle.stop('install phase over').catch((e: unknown) => {
+          ctx.log.warn(`stopping the install qemu failed: ${e instanceof Error ? e.message : String(e)}`);
+        });
+      }
+    };
+    const { value, changed } = await bootWithFallback(ctx, 'install', bootOnce);
+    if (changed.argv) {
+      await writeFile(path.join(logDir, 'install.args'), formatArgs(changed.argv.install), { mode: 0o600 });
+      await writeFile(path.join(logDir, 'confirm.args'), formatArgs(changed.argv.confirm), { mode: 0o600 });
     }
+    return { ...value, ...changed };
   },
 };

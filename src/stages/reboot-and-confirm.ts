@@ -170,116 +170,122 @@ export const rebootAndConfirm: Stage<InstallState> = {
     const { parseConfirmLines } = await import('../kickstart/confirm.js');
     const { queryPci } = await import('../qemu/qmp.js');
 
-    const t0 = performance.now();
-    const { handle, files } = await startPhase(ctx, 'confirm', state.argv!.confirm, deadlineMs + 60_000);
-    try {
-      // qemu's own view of the bus. Devices behind a bridge (the pcie-root-port each assigned device
-      // sits on) are listed only once the guest's firmware numbered the bridge's secondary bus, so
-      // the view that counts is taken when the guest printed its block; this early one is what is
-      // left when the guest powers off first.
-      const earlyPci = await queryPci(handle.qmp);
-      let latePci: Promise<GuestPciDevice[] | null> | undefined;
-      // the console feeds the fatal-line watcher and the IG-CONFIRM reader
-      const watcher = new ConsoleWatcher({ rules: rulesFor('generic-linux') });
-      let text = '';
-      let report: ConfirmReport | null = null;
-      let onBlock!: () => void;
-      const blockSeen = new Promise<'block'>((r) => (onBlock = () => r('block')));
-      const reading = (async () => {
-        try {
-          for await (const chunk of handle.serial.stream as AsyncIterable<Buffer>) {
-            watcher.feed(chunk);
-            const from = Math.max(0, text.length - END_MARK.length);
-            text += chunk.toString('latin1');
-            if (!report && text.indexOf(END_MARK, from) >= 0) {
-              report = parseConfirmLines(text);
-              if (report) {
-                latePci = queryPci(handle.qmp).catch(() => null);
-                onBlock();
+    const { bootWithFallback } = await import('./early-boot.js');
+    const bootOnce = async (confirmArgv: readonly string[], earlyBootMs: number | undefined) => {
+      const t0 = performance.now();
+      const { handle, files } = await startPhase(ctx, 'confirm', confirmArgv, deadlineMs + 60_000);
+      try {
+        // qemu's own view of the bus. Devices behind a bridge (the pcie-root-port each assigned device
+        // sits on) are listed only once the guest's firmware numbered the bridge's secondary bus, so
+        // the view that counts is taken when the guest printed its block; this early one is what is
+        // left when the guest powers off first.
+        const earlyPci = await queryPci(handle.qmp);
+        let latePci: Promise<GuestPciDevice[] | null> | undefined;
+        // the console feeds the fatal-line watcher and the IG-CONFIRM reader
+        const watcher = new ConsoleWatcher({ rules: rulesFor('generic-linux') });
+        let text = '';
+        let report: ConfirmReport | null = null;
+        let onBlock!: () => void;
+        const blockSeen = new Promise<'block'>((r) => (onBlock = () => r('block')));
+        const reading = (async () => {
+          try {
+            for await (const chunk of handle.serial.stream as AsyncIterable<Buffer>) {
+              watcher.feed(chunk);
+              const from = Math.max(0, text.length - END_MARK.length);
+              text += chunk.toString('latin1');
+              if (!report && text.indexOf(END_MARK, from) >= 0) {
+                report = parseConfirmLines(text);
+                if (report) {
+                  latePci = queryPci(handle.qmp).catch(() => null);
+                  onBlock();
+                }
               }
             }
+          } catch {
+            // a broken console ends like EOF; the supervisor reports qemu's exit
           }
-        } catch {
-          // a broken console ends like EOF; the supervisor reports qemu's exit
+          watcher.end();
+        })();
+        const supervised = superviseInstall({
+          handle,
+          watcher,
+          stallTimeoutMs,
+          deadlineMs,
+          ...(earlyBootMs !== undefined ? { earlyBootMs } : {}),
+          signal: ctx.signal,
+          onEvent: forwardEvents(ctx, 'confirm'),
+          serialLogPath: files.serialLog,
+          noReboot: true,
+        });
+        supervised.catch(() => undefined);
+        let ended: 'block-seen' | 'poweroff';
+        try {
+          const first = await Promise.race([blockSeen, supervised]);
+          ended = first === 'block' ? 'block-seen' : 'poweroff';
+        } catch (e) {
+          if (!report) {
+            const err = withReportFields(e, files.serialLog);
+            if (err instanceof InstallGuestError && err.code === 'INSTALL_FAILED') {
+              throw guestError(
+                'CONFIRM_BOOT_FAILED',
+                err.message.replace(/^install failed/, 'the installed system failed to boot'),
+                {
+                  ...(err.hint ? { hint: err.hint } : {}),
+                  cause: err,
+                  ...(err.data ? { data: err.data } : {}),
+                },
+              );
+            }
+            throw err;
+          }
+          ended = 'block-seen';
         }
-        watcher.end();
-      })();
-      const supervised = superviseInstall({
-        handle,
-        watcher,
-        stallTimeoutMs,
-        deadlineMs,
-        signal: ctx.signal,
-        onEvent: forwardEvents(ctx, 'confirm'),
-        serialLogPath: files.serialLog,
-        noReboot: true,
-      });
-      supervised.catch(() => undefined);
-      let ended: 'block-seen' | 'poweroff';
-      try {
-        const first = await Promise.race([blockSeen, supervised]);
-        ended = first === 'block' ? 'block-seen' : 'poweroff';
-      } catch (e) {
+        const qemuPci = (await latePci) ?? earlyPci;
+        if (ended === 'block-seen') {
+          await handle.stop('confirmation block read');
+        } else {
+          const outcome: InstallOutcome = await supervised;
+          ctx.log.info(`confirm boot: the guest powered off (${outcome.shutdownReason})`);
+        }
+        await reading;
+        report ??= parseConfirmLines(text);
         if (!report) {
-          const err = withReportFields(e, files.serialLog);
-          if (err instanceof InstallGuestError && err.code === 'INSTALL_FAILED') {
-            throw guestError(
-              'CONFIRM_BOOT_FAILED',
-              err.message.replace(/^install failed/, 'the installed system failed to boot'),
-              {
-                ...(err.hint ? { hint: err.hint } : {}),
-                cause: err,
-                ...(err.data ? { data: err.data } : {}),
-              },
-            );
-          }
-          throw err;
+          throw guestError(
+            'CONFIRM_NOT_SEEN',
+            `the installed guest ended its boot without printing the IG-CONFIRM block (serial log ${files.serialLog})`,
+            {
+              hint: 'the confirmation unit was not installed or did not run: check the answer file %post and the guest console',
+              data: { logPath: files.serialLog },
+            },
+          );
         }
-        ended = 'block-seen';
-      }
-      const qemuPci = (await latePci) ?? earlyPci;
-      if (ended === 'block-seen') {
-        await handle.stop('confirmation block read');
-      } else {
-        const outcome: InstallOutcome = await supervised;
-        ctx.log.info(`confirm boot: the guest powered off (${outcome.shutdownReason})`);
-      }
-      await reading;
-      report ??= parseConfirmLines(text);
-      if (!report) {
-        throw guestError(
-          'CONFIRM_NOT_SEEN',
-          `the installed guest ended its boot without printing the IG-CONFIRM block (serial log ${files.serialLog})`,
-          {
-            hint: 'the confirmation unit was not installed or did not run: check the answer file %post and the guest console',
-            data: { logPath: files.serialLog },
+        const { devices, notes } = verifyDevices(expectedDevices(state), qemuPci, report, files.serialLog);
+        for (const n of notes) ctx.log.warn(n);
+        for (const d of devices)
+          ctx.log.info(
+            `confirmed: ${d.kind} ${d.source} ${d.vendorDevice} in the guest at ${d.guestAddress} (driver ${d.guestDriver ?? 'none'})`,
+          );
+        return {
+          confirm: {
+            skipped: false as const,
+            ms: Math.round(performance.now() - t0),
+            ended,
+            report,
+            devices,
+            notes,
+            argvFile: files.argvFile,
+            serialLog: files.serialLog,
+            qmpLog: files.qmpLog,
+            stderrLog: files.stderrLog,
           },
-        );
+        };
+      } finally {
+        await handle.stop('confirm phase over').catch((e: unknown) => {
+          ctx.log.warn(`stopping the confirm qemu failed: ${e instanceof Error ? e.message : String(e)}`);
+        });
       }
-      const { devices, notes } = verifyDevices(expectedDevices(state), qemuPci, report, files.serialLog);
-      for (const n of notes) ctx.log.warn(n);
-      for (const d of devices)
-        ctx.log.info(
-          `confirmed: ${d.kind} ${d.source} ${d.vendorDevice} in the guest at ${d.guestAddress} (driver ${d.guestDriver ?? 'none'})`,
-        );
-      return {
-        confirm: {
-          skipped: false,
-          ms: Math.round(performance.now() - t0),
-          ended,
-          report,
-          devices,
-          notes,
-          argvFile: files.argvFile,
-          serialLog: files.serialLog,
-          qmpLog: files.qmpLog,
-          stderrLog: files.stderrLog,
-        },
-      };
-    } finally {
-      await handle.stop('confirm phase over').catch((e: unknown) => {
-        ctx.log.warn(`stopping the confirm qemu failed: ${e instanceof Error ? e.message : String(e)}`);
-      });
-    }
+    };
+    const { value, changed } = await bootWithFallback(ctx, 'confirm', bootOnce);
+    return { ...value, ...changed };
   },
 };

@@ -11,9 +11,17 @@ import os from 'node:os';
 import path from 'node:path';
 import yargs from 'yargs';
 import { installOptions } from '../../src/cli/install.js';
-import { createHost, fixedClock, sequentialIds } from '../../src/host/host.js';
+import {
+  createHost,
+  fixedClock,
+  sequentialIds,
+  type ExecResult,
+  type Executor,
+} from '../../src/host/host.js';
+import { clearProbeCache } from '../../src/qemu/accel.js';
 import { canonicalAddress } from '../../src/stages/select-device.js';
 import { runCli } from '../helpers/cli.js';
+import { probeExecutor } from '../helpers/probe.js';
 
 const FIXTURES = path.resolve('fixtures');
 const CASES = path.join(FIXTURES, 'cases');
@@ -23,6 +31,12 @@ interface Case {
   argv: string[];
   hostRoot?: string;
   exit?: number;
+  /**
+   * what qemu answers to KVM launch probes on the case's host, in order (src/qemu/accel.ts); each
+   * entry is a file in fixtures/qemu-probe (`success`, `msr-arch-capabilities`, `irqchip`).
+   * Default: every probe passes, as on a host with working hardware KVM.
+   */
+  probe?: string[];
 }
 
 const caseNames = readdirSync(CASES).filter(
@@ -60,10 +74,12 @@ describe('golden install cases', function () {
       const dir = path.join(CASES, name);
       const c = JSON.parse(readFileSync(path.join(dir, 'request.json'), 'utf8')) as Case;
       const argv = c.argv.map((a) => a.replaceAll('{{fixtures}}', FIXTURES));
+      clearProbeCache();
       const host = createHost({
         root: c.hostRoot ? path.join(FIXTURES, c.hostRoot) : path.join(FIXTURES, 'cases', '_empty-host'),
         clock: fixedClock(),
         ids: sequentialIds(),
+        exec: probeExecutor([...(c.probe ?? [])]),
       });
       // media extracted from an ISO go to a private cache under the case's cwd; their cache key
       // hashes the ISO's absolute path, which differs between checkouts
@@ -115,6 +131,15 @@ describe('golden install cases', function () {
         expect(pairs(boot, '-qmp')).to.have.length(1);
         expect(boot.filter((a) => a === '-serial')).to.have.length(1);
         for (const a of boot) expect(a, 'no argument may carry a newline').to.not.match(/[\n\0]/);
+      }
+      // a vIOMMU with interrupt remapping under KVM needs the split irqchip (qemu refuses `on`)
+      for (const boot of [install, confirm]) {
+        const machine = pairs(boot, '-machine')[0]!;
+        const remap = pairs(boot, '-device').some(
+          (d) => d.startsWith('intel-iommu,') && d.includes('intremap=on'),
+        );
+        const kvm = pairs(boot, '-accel')[0] === 'kvm';
+        expect(/kernel-irqchip=split/.test(machine), `${name}: -machine ${machine}`).to.equal(remap && kvm);
       }
       expect(install).to.include('-no-reboot');
       expect(confirm).to.not.include('-kernel');

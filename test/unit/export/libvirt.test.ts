@@ -50,6 +50,16 @@ const cases: { name: string; raw: RawInstallArgs; devices: ExportDevice[] }[] = 
     },
     devices: [{ address: '03:00.0' }],
   },
+  {
+    name: 'vIOMMU with interrupt remapping, machine properties, cpu features',
+    raw: {
+      name: 'viommu',
+      machine: 'q35,kernel-irqchip=split',
+      cpu: 'Skylake-Server,-hle,+ssse3,arch-capabilities=off',
+      iommu: 'model=intel,driver.eim=on',
+    },
+    devices: [{ address: '0000:03:00.0' }],
+  },
 ];
 
 describe('libvirt domain export', () => {
@@ -76,6 +86,25 @@ describe('libvirt domain export', () => {
       expect(xml).to.include(`<name>${xmlEscape(r.name)}</name>`);
     });
   }
+
+  it('says vIOMMU, split irqchip and cpu features as libvirt does', () => {
+    const r = req({
+      name: 'v',
+      machine: 'q35,kernel-irqchip=split',
+      cpu: 'Skylake-Server,-hle,+ssse3,arch-capabilities=off',
+      iommu: 'model=intel,driver.eim=on',
+    });
+    const xml = toLibvirtXml(r, [], r.disks, {});
+    expect(xml).to.include("machine='q35'>hvm</type>");
+    expect(xml).to.include("<ioapic driver='qemu'/>");
+    expect(xml).to.include("<driver intremap='on' caching_mode='on' eim='on'/>");
+    expect(xml).to.include("<model fallback='forbid'>Skylake-Server</model>");
+    expect(xml).to.include("<feature policy='disable' name='hle'/>");
+    expect(xml).to.include("<feature policy='require' name='ssse3'/>");
+    expect(xml).to.include("<feature policy='disable' name='arch-capabilities'/>");
+    const plain = toLibvirtXml(req({ name: 'p' }), [], r.disks, {});
+    expect(plain).to.not.include('<iommu').and.not.include('ioapic');
+  });
 
   it('is valid XML that round-trips odd names and paths (xmllint reads back the originals)', async () => {
     const c = cases[2]!;
