@@ -11,13 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import yargs from 'yargs';
 import { installOptions } from '../../src/cli/install.js';
-import {
-  createHost,
-  fixedClock,
-  sequentialIds,
-  type ExecResult,
-  type Executor,
-} from '../../src/host/host.js';
+import { createHost, fixedClock, sequentialIds } from '../../src/host/host.js';
 import { clearProbeCache } from '../../src/qemu/accel.js';
 import { canonicalAddress } from '../../src/stages/select-device.js';
 import { runCli } from '../helpers/cli.js';
