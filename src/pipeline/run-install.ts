@@ -1,5 +1,5 @@
 /** Runs the install pipeline for the CLI and prints the plan, argvs or result. */
-import type { Args, CommandContext } from '../cli/command.js';
+import type { Args, CommandContext } from '../command-context.js';
 import { formatArgs } from '../qemu/command.js';
 import { pickInstallArgs } from '../request/options.js';
 import { installPipeline } from './install-pipeline.js';

@@ -12,7 +12,7 @@ import path from 'node:path';
 import yargs from 'yargs';
 import { installOptions } from '../../src/cli/install.js';
 import { createHost, fixedClock, sequentialIds } from '../../src/host/host.js';
-import { canonicalAddress } from '../../src/stages/select-device.js';
+import { canonicalAddress } from '../../src/pci/address.js';
 import { runCli } from '../helpers/cli.js';
 
 const FIXTURES = path.resolve('fixtures');

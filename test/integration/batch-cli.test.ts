@@ -14,7 +14,7 @@ import { runBatchCommand } from '../../src/batch/command.js';
 import type { BatchGuest } from '../../src/batch/plan.js';
 import type { Allocation } from '../../src/batch/pool.js';
 import type { GuestResult } from '../../src/batch/scheduler.js';
-import type { Args, CommandContext } from '../../src/cli/command.js';
+import type { Args, CommandContext } from '../../src/command-context.js';
 import { createHost, fixedClock, sequentialIds } from '../../src/host/host.js';
 import { BUILT_CLI, runCli } from '../helpers/cli.js';
 
