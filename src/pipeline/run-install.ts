@@ -2,7 +2,7 @@
 import type { Args, CommandContext } from '../command-context.js';
 import { formatArgs } from '../qemu/command.js';
 import { pickInstallArgs } from '../request/options.js';
-import { installPipeline } from './install-pipeline.js';
+import { createInstallPipeline } from './install-pipeline.js';
 import { PipelineError, runStages } from './runner.js';
 import type { StageLog, StageRecord } from './stage.js';
 import { createReporter } from '../report/reporter.js';
@@ -69,7 +69,7 @@ export async function runInstall(args: Args, ctx: CommandContext): Promise<numbe
       }
     : { info: (l) => ctx.warn(l), warn: (l) => ctx.warn(l) };
   try {
-    const { state, records } = await runStages(installPipeline, {
+    const { state, records } = await runStages(createInstallPipeline(), {
       host: ctx.host,
       log,
       ...(reporter

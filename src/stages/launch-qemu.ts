@@ -125,6 +125,7 @@ export function withReportFields(e: unknown, serialLog: string): unknown {
 export const launchQemu: Stage<InstallState> = {
   name: 'launch-qemu',
   changesHost: true,
+  needs: ['request', 'argv', 'logDir', 'workDir'],
   async run(ctx) {
     const { state } = ctx;
     const req = state.request!;

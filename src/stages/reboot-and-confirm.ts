@@ -156,6 +156,7 @@ const END_MARK = 'IG-CONFIRM end';
 export const rebootAndConfirm: Stage<InstallState> = {
   name: 'reboot-and-confirm',
   changesHost: true,
+  needs: ['request', 'argv'],
   async run(ctx) {
     const { state } = ctx;
     const req = state.request!;

@@ -91,6 +91,7 @@ async function pickFromInventory(host: Host, selector: string): Promise<Picked> 
 export const selectDevice: Stage<InstallState> = {
   name: 'select-device',
   changesHost: false,
+  needs: ['request'],
   async run({ state, host, dryRun, log }) {
     const req = state.request!;
     const devices: SelectedDevice[] = [];
