@@ -14,8 +14,7 @@ import {
   makeTempRoot,
   profileDir,
 } from '../helpers/sysfs-fixture.js';
-
-const UPDATE = process.env.UPDATE_GOLDEN === '1';
+import { golden } from '../helpers/golden.js';
 
 async function run(argv: string[], root: string): Promise<{ code: number; stdout: string; stderr: string }> {
   let stdout = '';
@@ -28,20 +27,6 @@ async function run(argv: string[], root: string): Promise<{ code: number; stdout
     cwd: process.cwd(),
   });
   return { code, stdout, stderr };
-}
-
-function golden(file: string, actual: string): void {
-  if (UPDATE) {
-    writeFileSync(file, actual);
-    return;
-  }
-  let expected: string;
-  try {
-    expected = readFileSync(file, 'utf8');
-  } catch {
-    throw new Error(`missing golden file ${file}; run with UPDATE_GOLDEN=1 and review it`);
-  }
-  expect(actual, path.relative(process.cwd(), file)).to.equal(expected);
 }
 
 describe('golden: hostdev and doctor per host profile', () => {

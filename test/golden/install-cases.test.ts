@@ -14,10 +14,10 @@ import { installOptions } from '../../src/cli/install.js';
 import { createHost, fixedClock, sequentialIds } from '../../src/host/host.js';
 import { canonicalAddress } from '../../src/pci/address.js';
 import { runCli } from '../helpers/cli.js';
+import { golden } from '../helpers/golden.js';
 
 const FIXTURES = path.resolve('fixtures');
 const CASES = path.join(FIXTURES, 'cases');
-const UPDATE = process.env.UPDATE_GOLDEN === '1';
 
 interface Case {
   argv: string[];
@@ -28,16 +28,6 @@ interface Case {
 const caseNames = readdirSync(CASES).filter(
   (n) => !n.startsWith('_') && existsSync(path.join(CASES, n, 'request.json')),
 );
-
-async function golden(file: string, actual: string): Promise<void> {
-  if (UPDATE) {
-    await mkdir(path.dirname(file), { recursive: true });
-    await writeFile(file, actual);
-    return;
-  }
-  expect(existsSync(file), `${file} is missing: run UPDATE_GOLDEN=1 npm test`).to.equal(true);
-  expect(actual).to.equal(readFileSync(file, 'utf8'));
-}
 
 function pairs(argv: string[], flag: string): string[] {
   return argv.flatMap((a, i) => (a === flag ? [argv[i + 1]!] : []));
@@ -79,7 +69,7 @@ describe('golden install cases', function () {
         const errorLines = r.stderr.split('\n').filter((l) => l.startsWith('install-guest:'));
         expect(errorLines, 'one error line, no stack trace').to.have.length(1);
         expect(r.stderr).to.not.match(/\n\s+at /);
-        await golden(
+        golden(
           path.join(dir, 'expected', 'error.txt'),
           normalize(`exit ${r.code}\n${errorLines[0]}\n`),
         );
@@ -92,9 +82,9 @@ describe('golden install cases', function () {
         devices: { address: string }[];
       };
       const { install, confirm } = plan.argv;
-      await golden(path.join(dir, 'expected', 'install.args'), normalize(`${install.join('\n')}\n`));
-      await golden(path.join(dir, 'expected', 'confirm.args'), normalize(`${confirm.join('\n')}\n`));
-      await golden(
+      golden(path.join(dir, 'expected', 'install.args'), normalize(`${install.join('\n')}\n`));
+      golden(path.join(dir, 'expected', 'confirm.args'), normalize(`${confirm.join('\n')}\n`));
+      golden(
         path.join(dir, 'expected', 'plan.json'),
         normalize(`${JSON.stringify({ ...plan, argv: undefined }, null, 2)}\n`),
       );
