@@ -4,7 +4,7 @@
  *
  *   bin → cli → {pipeline, batch, wizard, export} → stages → the stage contract (pipeline/stage.ts,
  *   pipeline/state.ts) → domain (pci, media, kickstart, qemu, request, report) → leaves (host, errors,
- *   paths, version, command-context, output-path, template-engine)
+ *   error-codes, paths, version, command-context, output-path, template-engine)
  *
  * A module may import its own layer or any layer below it, never one above, and the graph has no
  * cycle. A new folder or top-level module must be given a layer here (and in src/README.md).
@@ -36,11 +36,12 @@ const LAYERS: [rank: number, name: string, match: (f: string) => boolean][] = [
   ],
   [
     6,
-    'leaves (host, errors, paths, version, command-context, output-path, template-engine)',
+    'leaves (host, errors, error-codes, paths, version, command-context, output-path, template-engine)',
     (f) =>
       f.startsWith('host/') ||
       [
         'errors.ts',
+        'error-codes.ts',
         'paths.ts',
         'version.ts',
         'command-context.ts',

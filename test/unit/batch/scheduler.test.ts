@@ -256,7 +256,7 @@ describe('batch scheduler', () => {
     ac.abort();
     await h.settle();
     expect(h.running()).to.deep.equal(['a']);
-    await h.finish('a', hostError('INTERRUPTED', 'interrupted by SIGINT'));
+    await h.finish('a', hostError('INTERRUPTED' as string, 'interrupted by SIGINT'));
     const r = await done;
     expect(r.exitCode).to.equal(130);
     expect(r.guests.map((g) => g.status)).to.deep.equal(['failed', 'cancelled', 'cancelled']);

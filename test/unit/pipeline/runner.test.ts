@@ -23,7 +23,7 @@ function harness() {
       (async () => {
         events.push(`run ${name}`);
         await Promise.resolve();
-        if (opts.fail) throw hostError('STAGE_BROKE', `${name} broke`);
+        if (opts.fail) throw hostError('STAGE_BROKE' as string, `${name} broke`);
       }),
     cleanup: async (_ctx, outcome) => {
       events.push(`cleanup ${name} (${outcome})`);
@@ -105,7 +105,7 @@ describe('stage runner', () => {
     const sync: Stage<S> = {
       ...h.stage('sync'),
       run: () => {
-        throw hostError('SYNC', 'thrown before any await');
+        throw hostError('SYNC' as string, 'thrown before any await');
       },
     };
     await failure(runStages([h.stage('a'), sync], h.options()));
@@ -192,7 +192,7 @@ describe('stage runner', () => {
         ctx.record({ trail: ['made 1'] });
         expect(ctx.state.trail, 'a record is in the state at once').to.deep.equal(['made 1']);
         await Promise.resolve();
-        throw hostError('STAGE_BROKE', 'made 1, failed on 2');
+        throw hostError('STAGE_BROKE' as string, 'made 1, failed on 2');
       },
       cleanup: async (ctx) => void seen.push({ ...ctx.state }),
     };
