@@ -24,7 +24,7 @@ export interface StageContext<S> {
   /** everything recorded so far, this stage's own records included (read-only: write with `record`) */
   readonly state: Readonly<S>;
   /** merges fields into the state now: a later failure of the stage leaves them for its cleanup */
-  record(fields: Partial<S>): void;
+  readonly record: (fields: Partial<S>) => void;
   readonly host: Host;
   readonly log: StageLog;
   /** aborted on SIGINT/SIGTERM: stages pass it to every wait and child process */

@@ -4,7 +4,7 @@
  * to the profile's tree. UPDATE_GOLDEN=1 rewrites them; read the diff like code.
  */
 import { expect } from 'chai';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { main } from '../../src/cli/main.js';
 import {

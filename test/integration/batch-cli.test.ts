@@ -7,7 +7,7 @@
 import { expect } from 'chai';
 import { execa } from 'execa';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { runBatchCommand } from '../../src/batch/command.js';

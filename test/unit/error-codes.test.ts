@@ -51,7 +51,7 @@ function raisedCodes(): Map<string, Set<ErrorKind>> {
         (ts.isNewExpression(n) && ts.isIdentifier(n.expression) && n.expression.text === 'InstallGuestError') ||
         (ts.isCallExpression(n) && n.expression.kind === ts.SyntaxKind.SuperKeyword);
       if (withKind) {
-        const [kind, code] = (n as ts.CallExpression | ts.NewExpression).arguments ?? [];
+        const [kind, code] = n.arguments ?? [];
         if (kind && code && ts.isStringLiteral(kind))
           for (const c of literals(code)) add(c, kind.text as ErrorKind);
       }

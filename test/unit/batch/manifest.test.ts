@@ -1,6 +1,5 @@
 import { expect } from 'chai';
-import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { formatManifestError, parseManifest } from '../../../src/batch/manifest.js';
 import { guestInstallArgs, loadBatchPlan, parseDeviceSpec, planBatch } from '../../../src/batch/plan.js';
@@ -15,7 +14,7 @@ const plan = (text: string, manifestPath = path.join(FIX, 'inline.yaml')) =>
   planBatch(text, { manifestPath, cwd: CWD });
 
 describe('batch manifest', () => {
-  it('reports all ten mistakes of a manifest, each with its path and line', async () => {
+  it('reports all ten mistakes of a manifest, each with its path and line', () => {
     const file = path.join(FIX, 'invalid', 'ten-errors.yaml');
     const text = readFileSync(file, 'utf8');
     const { plan: p, errors } = plan(text, file);

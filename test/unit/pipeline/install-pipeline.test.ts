@@ -10,8 +10,6 @@ import path from 'node:path';
 import { createHost, fixedClock, sequentialIds } from '../../../src/host/host.js';
 import { createInstallPipeline } from '../../../src/pipeline/install-pipeline.js';
 import { PipelineError, runStages } from '../../../src/pipeline/runner.js';
-import type { InstallState } from '../../../src/pipeline/state.js';
-import type { RawInstallArgs } from '../../../src/request/request.js';
 
 const FIXTURES = path.resolve('fixtures');
 
@@ -34,10 +32,10 @@ describe('install pipeline: the stage list', () => {
           accel: 'tcg',
           boot: `kernel=${FIXTURES}/cases/_media/vmlinuz,initrd=${FIXTURES}/cases/_media/initrd.img`,
           logDir: path.join(cwd, 'logs'),
-        } as unknown as RawInstallArgs,
+        },
         cwd,
         cacheDir: path.join(cwd, 'cache'),
-      } as InstallState,
+      },
     });
 
   it('is a new list for every run', () => {

@@ -4,6 +4,9 @@ import { createHost, fixedClock } from '../../../src/host/host.js';
 import { PipelineError, runStages } from '../../../src/pipeline/runner.js';
 import type { Stage } from '../../../src/pipeline/stage.js';
 
+/** codes the tests make up: typed string, so the helpers do not check them against ERROR_CODES */
+const STAGE_BROKE: string = 'STAGE_BROKE';
+
 interface S {
   trail: string[];
   value?: number;
@@ -23,7 +26,7 @@ function harness() {
       (async () => {
         events.push(`run ${name}`);
         await Promise.resolve();
-        if (opts.fail) throw hostError('STAGE_BROKE' as string, `${name} broke`);
+        if (opts.fail) throw hostError(STAGE_BROKE, `${name} broke`);
       }),
     cleanup: async (_ctx, outcome) => {
       events.push(`cleanup ${name} (${outcome})`);
@@ -105,7 +108,7 @@ describe('stage runner', () => {
     const sync: Stage<S> = {
       ...h.stage('sync'),
       run: () => {
-        throw hostError('SYNC' as string, 'thrown before any await');
+        throw hostError(STAGE_BROKE, 'thrown before any await');
       },
     };
     await failure(runStages([h.stage('a'), sync], h.options()));
@@ -192,9 +195,9 @@ describe('stage runner', () => {
         ctx.record({ trail: ['made 1'] });
         expect(ctx.state.trail, 'a record is in the state at once').to.deep.equal(['made 1']);
         await Promise.resolve();
-        throw hostError('STAGE_BROKE' as string, 'made 1, failed on 2');
+        throw hostError(STAGE_BROKE, 'made 1, failed on 2');
       },
-      cleanup: async (ctx) => void seen.push({ ...ctx.state }),
+      cleanup: (ctx) => (seen.push({ ...ctx.state }), Promise.resolve()),
     };
     const err = await failure(runStages([halfway], h.options()));
     expect(seen).to.deep.equal([{ trail: ['made 1'] }]);

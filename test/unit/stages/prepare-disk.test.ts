@@ -9,7 +9,6 @@ import path from 'node:path';
 import { isInstallGuestError } from '../../../src/errors.js';
 import { createHost } from '../../../src/host/host.js';
 import { PipelineError, runStages } from '../../../src/pipeline/runner.js';
-import type { InstallState } from '../../../src/pipeline/state.js';
 import type { InstallRequest } from '../../../src/request/request.js';
 import { prepareDisk } from '../../../src/stages/prepare-disk.js';
 
@@ -32,7 +31,7 @@ describe('prepare-disk', () => {
         raw: {},
         cwd: tmp,
         request: { disks: disks.map((d) => ({ format: 'qcow2', ...d })) } as unknown as InstallRequest,
-      } as InstallState,
+      },
     });
 
   it('creates the disks it is asked for and keeps them after success', async () => {
