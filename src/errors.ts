@@ -3,6 +3,7 @@
  * found), a `hint` for what to do next and an optional `cause`. One top-level catch in src/bin maps
  * each error's exit class to the process exit code; CI relies on this table.
  */
+import type { CheckedCode, ErrorKind } from './error-codes.js';
 
 export const EXIT = {
   OK: 0,
@@ -20,8 +21,8 @@ export const EXIT = {
 
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 
-/** Which exit class each family of codes belongs to. Codes not listed default to HOST_CANNOT. */
-export type ErrorKind = 'guest' | 'input' | 'host' | 'timeout' | 'interrupted' | 'internal';
+/** Which exit class each family of codes belongs to (the codes: error-codes.ts). */
+export type { ErrorCode, ErrorKind } from './error-codes.js';
 
 const KIND_EXIT: Record<ErrorKind, number> = {
   guest: EXIT.GUEST_FAILED,
@@ -74,22 +75,38 @@ export class InstallGuestError extends Error {
 }
 
 /** Bad input: usage, values, manifests, templates, unrecognised media. Exit 2. */
-export function inputError(code: string, message: string, details?: ErrorDetails): InstallGuestError {
+export function inputError<C extends string>(
+  code: C & CheckedCode<C, 'input'>,
+  message: string,
+  details?: ErrorDetails,
+): InstallGuestError {
   return new InstallGuestError('input', code, message, details);
 }
 
 /** The host cannot do it. Exit 3. */
-export function hostError(code: string, message: string, details?: ErrorDetails): InstallGuestError {
+export function hostError<C extends string>(
+  code: C & CheckedCode<C, 'host'>,
+  message: string,
+  details?: ErrorDetails,
+): InstallGuestError {
   return new InstallGuestError('host', code, message, details);
 }
 
 /** The install or the confirmation failed inside the guest. Exit 1. */
-export function guestError(code: string, message: string, details?: ErrorDetails): InstallGuestError {
+export function guestError<C extends string>(
+  code: C & CheckedCode<C, 'guest'>,
+  message: string,
+  details?: ErrorDetails,
+): InstallGuestError {
   return new InstallGuestError('guest', code, message, details);
 }
 
 /** Timed out. Exit 4. */
-export function timeoutError(code: string, message: string, details?: ErrorDetails): InstallGuestError {
+export function timeoutError<C extends string>(
+  code: C & CheckedCode<C, 'timeout'>,
+  message: string,
+  details?: ErrorDetails,
+): InstallGuestError {
   return new InstallGuestError('timeout', code, message, details);
 }
 

@@ -54,7 +54,7 @@ export async function resolveStateDir(args: Args, ctx: CommandContext): Promise<
 }
 
 export async function runAction(action: PrepAction, args: Args, ctx: CommandContext): Promise<number> {
-  const { canonicalAddress } = await import('../stages/select-device.js');
+  const { canonicalAddress } = await import('../pci/address.js');
   const given = typeof args.target === 'string' ? args.target : '';
   const address = canonicalAddress(given);
   if (!address) {

@@ -10,9 +10,6 @@
  * are added to ACTIONS by that work.
  */
 import type { Argv } from 'yargs';
-import type { Host } from '../host/host.js';
-import type { AssessContext, Assessment } from '../pci/assignability.js';
-import type { Inventory } from '../pci/inventory.js';
 import { prepOptions } from './hostdev-prepare.js';
 import type { Args, CommandContext, CommandSpec } from './command.js';
 
@@ -25,24 +22,9 @@ function commonContext(args: Args): { mgmtIfaces: string[] } {
   return { mgmtIfaces: list.flatMap((x) => String(x).split(',')).filter(Boolean) };
 }
 
-/**
- * The inventory and every function's verdict, as `hostdev list` shows them. The interactive install's
- * device list calls this too, so both show the same devices with the same reasons.
- */
-export async function readListing(
-  host: Host,
-  context: AssessContext = {},
-): Promise<{ inventory: Inventory; assessments: Map<string, Assessment> }> {
-  const [{ listDevices }, { assessAll }] = await Promise.all([
-    import('../pci/inventory.js'),
-    import('../pci/assignability.js'),
-  ]);
-  const inventory = await listDevices(host);
-  return { inventory, assessments: assessAll(inventory, context) };
-}
-
 async function runList(args: Args, ctx: CommandContext): Promise<number> {
   const render = await import('../pci/render.js');
+  const { readListing } = await import('../pci/listing.js');
   const { inventory: inv, assessments } = await readListing(ctx.host, commonContext(args));
   const filter = (args.class as 'net' | 'storage' | 'display' | 'all' | undefined) ?? 'all';
   if (ctx.json) ctx.printJson(render.listJson(inv, assessments, filter));

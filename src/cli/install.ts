@@ -254,7 +254,7 @@ export const installCommand: CommandSpec = {
     // interactive install: --interactive, or no argument at all (offered on a terminal)
     if (args.interactive || ctx.deps.argv.length === 0) {
       const { installOrWizard } = await import('./wizard.js');
-      return installOrWizard(args, ctx);
+      return installOrWizard(args, ctx, installOptions);
     }
     const { runInstall } = await import('../pipeline/run-install.js');
     return runInstall(args, ctx);

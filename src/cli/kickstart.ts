@@ -8,7 +8,7 @@
 import path from 'node:path';
 import type { Argv } from 'yargs';
 import { EXIT, inputError } from '../errors.js';
-import type { Finding, LintOptions } from '../kickstart/lint.js';
+import { findingLine, lintFile } from '../kickstart/lint-file.js';
 import type { Args, CommandContext, CommandSpec } from './command.js';
 
 async function render(args: Args, ctx: CommandContext): Promise<number> {
@@ -55,7 +55,7 @@ async function render(args: Args, ctx: CommandContext): Promise<number> {
       : [];
   const output = args.redacted ? rendered.redacted : rendered.text;
   if (typeof args.out === 'string') {
-    const { prepareOutputFile } = await import('./output-path.js');
+    const { prepareOutputFile } = await import('../output-path.js');
     await prepareOutputFile('--out', path.resolve(cwd, args.out));
     await writeFile(path.resolve(cwd, args.out), output, { mode: 0o600 });
   }
@@ -77,24 +77,6 @@ async function render(args: Args, ctx: CommandContext): Promise<number> {
 
 function isNic(v: unknown): v is { mac?: string; name?: string } {
   return typeof v === 'object' && v !== null && typeof (v as { mac?: unknown }).mac === 'string';
-}
-
-/** What `kickstart lint` finds in a file: includes resolved, findings mapped to the file and line written. */
-export async function lintFile(
-  file: string,
-  options: LintOptions = {},
-): Promise<{ findings: Finding[]; errors: number; warnings: number }> {
-  const { lintKickstart, countBySeverity } = await import('../kickstart/lint.js');
-  const { resolveIncludes, mapFindings } = await import('../kickstart/user-kickstart.js');
-  const resolved = await resolveIncludes(file);
-  const findings = mapFindings(lintKickstart(resolved.text, options), resolved.origins);
-  return { findings, ...countBySeverity(findings) };
-}
-
-/** One finding as `kickstart lint` prints it: `FILE:LINE: SEVERITY CODE: MESSAGE`. */
-export function findingLine(f: Finding, cwd: string, target: string): string {
-  const where = f.file ? path.relative(cwd, f.file) || f.file : target;
-  return `${where}:${f.line}: ${f.severity} ${f.code}: ${f.message}`;
 }
 
 async function lint(args: Args, ctx: CommandContext): Promise<number> {

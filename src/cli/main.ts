@@ -8,8 +8,9 @@ import type { Argv } from 'yargs';
 import { EXIT, formatErrorLine, inputError, isInstallGuestError } from '../errors.js';
 import type { Args, CliDeps, CommandContext, CommandSpec } from './command.js';
 import { commands } from './commands.js';
+import { VERSION } from '../version.js';
 
-export const VERSION = '0.1.0';
+export { VERSION };
 
 /** The part of what yargs passes to .check() as its second argument that says how options were declared. */
 interface DeclaredOptions {
@@ -86,6 +87,7 @@ export async function main(deps: CliDeps): Promise<number> {
       print: (line) => void deps.stdout.write(`${line}\n`),
       printJson: (value) => void deps.stdout.write(`${JSON.stringify(value)}\n`),
       warn: (line) => void deps.stderr.write(`${line}\n`),
+      runArgv: (argv) => main({ ...deps, argv }),
     };
   };
 

@@ -7,10 +7,10 @@
  * escaping is the `xml` helper (noEscape, strict), so every value is XML-escaped exactly once.
  */
 import { isQ35, machineType } from '../request/machine.js';
-import { VERSION } from '../cli/main.js';
+import { VERSION } from '../version.js';
 import { inputError } from '../errors.js';
 import type { DiskRequest, InstallRequest } from '../request/request.js';
-import { canonicalAddress } from '../stages/select-device.js';
+import { canonicalAddress } from '../pci/address.js';
 import { createEnvironment, type Environment, type Render } from '../template-engine.js';
 
 /** A device assigned to the guest: its host address, and the ROM options of its request. */

@@ -1,6 +1,7 @@
 /**
  * The one place that lists the install stages, in order (as Packer's builder does). Decisions live
- * in their domain modules; stages apply them through the Host.
+ * in their domain modules; stages apply them through the Host. A new list per run: a stage keeps
+ * what a run did in the run's state (stage.ts), never in itself, so runs side by side share nothing.
  */
 import type { Stage } from './stage.js';
 import type { InstallState } from './state.js';
@@ -17,7 +18,7 @@ import { launchQemu } from '../stages/launch-qemu.js';
 import { rebootAndConfirm } from '../stages/reboot-and-confirm.js';
 import { report } from '../stages/report.js';
 
-export const installPipeline: readonly Stage<InstallState>[] = [
+export const createInstallPipeline = (): Stage<InstallState>[] => [
   validateRequest,
   prepareWorkdir,
   probeAccel,

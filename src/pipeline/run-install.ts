@@ -1,8 +1,8 @@
 /** Runs the install pipeline for the CLI and prints the plan, argvs or result. */
-import type { Args, CommandContext } from '../cli/command.js';
+import type { Args, CommandContext } from '../command-context.js';
 import { formatArgs } from '../qemu/command.js';
 import { pickInstallArgs } from '../request/options.js';
-import { installPipeline } from './install-pipeline.js';
+import { createInstallPipeline } from './install-pipeline.js';
 import { PipelineError, runStages } from './runner.js';
 import type { StageLog, StageRecord } from './stage.js';
 import { createReporter } from '../report/reporter.js';
@@ -70,7 +70,7 @@ export async function runInstall(args: Args, ctx: CommandContext): Promise<numbe
       }
     : { info: (l) => ctx.warn(l), warn: (l) => ctx.warn(l) };
   try {
-    const { state, records } = await runStages(installPipeline, {
+    const { state, records } = await runStages(createInstallPipeline(), {
       host: ctx.host,
       log,
       ...(reporter

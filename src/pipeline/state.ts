@@ -1,6 +1,7 @@
 /** The typed state of one install: each field is written by the stage named beside it. */
 import type { AssignedDevice, BootMedia } from '../qemu/command.js';
 import type { ConfirmReport } from '../kickstart/confirm.js';
+import type { PreparedSession } from '../pci/prepare.js';
 import type { InstallRequest, NetworkRequest, RawInstallArgs } from '../request/request.js';
 
 export interface SelectedDevice extends AssignedDevice {
@@ -65,6 +66,8 @@ export interface InstallState {
   network?: NetworkRequest;
   /** prepare-device: devices now bound to the stub driver */
   prepared?: SelectedDevice[];
+  /** prepare-device: the journaled, leased binding its cleanup gives back (or keeps) */
+  deviceSession?: PreparedSession;
   /** render-kickstart: the answer file and how it reaches the installer */
   answerFile?: {
     family: 'kickstart' | 'preseed';

@@ -12,15 +12,15 @@
  */
 import { InstallGuestError, guestError, hostError, interruptedError, timeoutError } from '../errors.js';
 import type { QemuExit, QemuHandle, StopResult } from './process.js';
-import type { QmpEvent } from './qmp.js';
+import type { QmpEvent } from './qmp/client.js';
 import type {
-  ConsoleWatcher,
   FatalEvent,
   MilestoneEvent,
   ProgressEvent,
   WarningEvent,
   WatchEvent,
-} from './watch.js';
+} from './console/matcher.js';
+import type { ConsoleWatcher } from './console/watcher.js';
 
 // ---------------------------------------------------------------------------------------------
 // The pure lifecycle

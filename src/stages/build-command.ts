@@ -30,6 +30,7 @@ export function qemuInputs(state: InstallState): QemuInputs {
 export const buildCommand: Stage<InstallState> = {
   name: 'build-command',
   changesHost: false,
+  needs: ['request', 'media', 'workDir', 'uuid', 'mac', 'accel'],
   run({ state, dryRun, log }) {
     const inputs = qemuInputs(state);
     const argv = {

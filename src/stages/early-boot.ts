@@ -13,7 +13,6 @@ import type { StageContext } from '../pipeline/stage.js';
 import type { InstallState } from '../pipeline/state.js';
 import { buildQemuPlan, renderArgs, type Phase } from '../qemu/command.js';
 import { qemuInputs } from './build-command.js';
-import { phaseFiles } from './launch-qemu.js';
 
 /** default for --early-boot-timeout under KVM (a KVM guest's kernel prints within seconds) */
 export const DEFAULT_EARLY_BOOT_S = 60;
@@ -43,6 +42,8 @@ export function tcgArgv(state: InstallState): { install: string[]; confirm: stri
 export async function bootWithFallback<T>(
   ctx: StageContext<InstallState>,
   phase: Phase,
+  /** the boot's console and stderr logs: a hung boot's are kept beside as `*.kvm-hang.log` */
+  logs: readonly string[],
   boot: (argv: readonly string[], earlyBootMs: number | undefined) => Promise<T>,
 ): Promise<{ value: T; changed: Partial<InstallState> }> {
   const { state } = ctx;
@@ -58,9 +59,7 @@ export async function bootWithFallback<T>(
     } catch {
       throw e; // e.g. --cpu host, which tcg cannot run: the hang is the answer
     }
-    const files = phaseFiles(state.workDir!, state.logDir!, phase);
-    await rename(files.serialLog, files.serialLog.replace(/\.log$/, '.kvm-hang.log')).catch(() => undefined);
-    await rename(files.stderrLog, files.stderrLog.replace(/\.log$/, '.kvm-hang.log')).catch(() => undefined);
+    for (const log of logs) await rename(log, log.replace(/\.log$/, '.kvm-hang.log')).catch(() => undefined);
     const afterMs = Math.round(performance.now() - t0);
     ctx.log.warn(
       `warning: the ${phase} boot hung in early boot under kvm (${e.message}); restarting it under tcg software emulation`,

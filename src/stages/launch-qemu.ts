@@ -55,6 +55,12 @@ export function phaseFiles(workDir: string, logDir: string, phase: Phase): Phase
   };
 }
 
+/** The console and stderr logs of one boot (kept aside when the boot is restarted under tcg). */
+export function hungLogs(ctx: StageContext<InstallState>, phase: Phase): string[] {
+  const f = phaseFiles(ctx.state.workDir!, ctx.state.logDir!, phase);
+  return [f.serialLog, f.stderrLog];
+}
+
 /** Starts one boot's qemu (argv[0] is the binary). Throws QEMU_EXITED_EARLY / QEMU_NOT_FOUND. */
 export async function startPhase(
   ctx: StageContext<InstallState>,
@@ -125,6 +131,7 @@ export function withReportFields(e: unknown, serialLog: string): unknown {
 export const launchQemu: Stage<InstallState> = {
   name: 'launch-qemu',
   changesHost: true,
+  needs: ['request', 'argv', 'logDir', 'workDir'],
   async run(ctx) {
     const { state } = ctx;
     const req = state.request!;
@@ -186,7 +193,7 @@ export const launchQemu: Stage<InstallState> = {
         });
       }
     };
-    const { value, changed } = await bootWithFallback(ctx, 'install', bootOnce);
+    const { value, changed } = await bootWithFallback(ctx, 'install', hungLogs(ctx, 'install'), bootOnce);
     if (changed.argv) {
       await writeFile(path.join(logDir, 'install.args'), formatArgs(changed.argv.install), { mode: 0o600 });
       await writeFile(path.join(logDir, 'confirm.args'), formatArgs(changed.argv.confirm), { mode: 0o600 });

@@ -1,12 +1,5 @@
 import type { Stage } from '../pipeline/stage.js';
 import type { InstallState, SelectedDevice } from '../pipeline/state.js';
-import type { PreparedSession } from '../pci/prepare.js';
-
-/**
- * The prepared devices of each running install, keyed by the run's raw arguments (one object per
- * run, carried unchanged through the state), so cleanup finds what run bound.
- */
-const sessions = new WeakMap<object, PreparedSession>();
 
 /**
  * Detaches the selected devices from their host drivers and binds them to vfio-pci (journaled,
@@ -17,7 +10,8 @@ export const prepareDevice: Stage<InstallState> = {
   name: 'prepare-device',
   changesHost: true,
   plan: ({ state }) => ({ prepared: state.devices ?? [] }),
-  async run({ state, host, log, signal }) {
+  needs: ['request'],
+  async run({ state, host, log, signal, record }) {
     const devices = state.devices ?? [];
     if (devices.length === 0) return { prepared: [] };
     const req = state.request!;
@@ -34,7 +28,7 @@ export const prepareDevice: Stage<InstallState> = {
       signal,
       log,
     });
-    sessions.set(state.raw, session);
+    record({ deviceSession: session });
     const prepared: SelectedDevice[] = devices.map((d) => ({ ...d, driver: req.hostdevDriver }));
     return {
       prepared,
@@ -42,9 +36,8 @@ export const prepareDevice: Stage<InstallState> = {
     };
   },
   async cleanup({ state, log }, outcome) {
-    const session = sessions.get(state.raw);
+    const session = state.deviceSession;
     if (!session) return;
-    sessions.delete(state.raw);
     if (state.request?.keepDevice && outcome === 'success') {
       await session.keep();
       const kept = session.devices.filter((d) => d.changed).map((d) => d.address);

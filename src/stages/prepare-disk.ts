@@ -10,8 +10,9 @@ import type { InstallState } from '../pipeline/state.js';
 export const prepareDisk: Stage<InstallState> = {
   name: 'prepare-disk',
   changesHost: true,
+  needs: ['request'],
   plan: () => ({ createdDisks: [] }),
-  async run({ state, host, signal }) {
+  async run({ state, host, signal, record }) {
     const created: string[] = [];
     for (const d of state.request!.disks) {
       const s = await stat(d.path).catch(() => null);
@@ -40,6 +41,7 @@ export const prepareDisk: Stage<InstallState> = {
           hint: 'check the directory and free space',
         });
       created.push(d.path);
+      record({ createdDisks: [...created] });
     }
     return { createdDisks: created };
   },

@@ -12,6 +12,7 @@ import type { InstallState } from '../pipeline/state.js';
 export const prepareWorkdir: Stage<InstallState> = {
   name: 'prepare-workdir',
   changesHost: true,
+  needs: ['request'],
   plan: ({ state, host }) => ({
     workDir: '<workdir>',
     logDir: state.request!.logDir,

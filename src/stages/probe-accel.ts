@@ -12,6 +12,7 @@ import { iommuDevice, machineOption } from '../request/machine.js';
 export const probeAccel: Stage<InstallState> = {
   name: 'probe-accel',
   changesHost: false,
+  needs: ['request'],
   async run({ state, host, log, signal }) {
     const req = state.request!;
     const { chooseAccel, gatherAccelFacts } = await import('../qemu/accel.js');

@@ -15,6 +15,7 @@ import {
   DEFAULT_STALL_TIMEOUT_S,
   DEFAULT_WAIT_MIN,
   forwardEvents,
+  hungLogs,
   startPhase,
   withReportFields,
 } from './launch-qemu.js';
@@ -156,6 +157,7 @@ const END_MARK = 'IG-CONFIRM end';
 export const rebootAndConfirm: Stage<InstallState> = {
   name: 'reboot-and-confirm',
   changesHost: true,
+  needs: ['request', 'argv'],
   async run(ctx) {
     const { state } = ctx;
     const req = state.request!;
@@ -285,7 +287,7 @@ export const rebootAndConfirm: Stage<InstallState> = {
         });
       }
     };
-    const { value, changed } = await bootWithFallback(ctx, 'confirm', bootOnce);
+    const { value, changed } = await bootWithFallback(ctx, 'confirm', hungLogs(ctx, 'confirm'), bootOnce);
     return { ...value, ...changed };
   },
 };

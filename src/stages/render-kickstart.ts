@@ -160,6 +160,7 @@ function withArgs(boot: BootMedia, args: string[], initrd?: string): BootMedia {
 export const renderKickstartStage: Stage<InstallState> = {
   name: 'render-kickstart',
   changesHost: true,
+  needs: ['request', 'media', 'workDir', 'logDir'],
   async run(ctx) {
     const { state } = ctx;
     const req = state.request!;

@@ -85,6 +85,7 @@ export const report: Stage<InstallState> = {
   name: 'report',
   // writes into the log dir, which a dry run does not create
   changesHost: true,
+  needs: ['logDir'],
   async run({ state }) {
     const result = resultOf(state);
     const logDir = state.logDir!;

@@ -107,6 +107,7 @@ function formatProgress(p: { url?: string; received?: number; total?: number | n
 export const resolveMedia: Stage<InstallState> = {
   name: 'resolve-media',
   changesHost: false,
+  needs: ['request'],
   async run(ctx) {
     const { state } = ctx;
     const req = state.request!;

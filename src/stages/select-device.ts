@@ -1,20 +1,10 @@
 import { inputError } from '../errors.js';
 import type { Host } from '../host/host.js';
+import { canonicalAddress } from '../pci/address.js';
 import type { Stage } from '../pipeline/stage.js';
 import type { InstallState, SelectedDevice } from '../pipeline/state.js';
 import type { HostdevRequest, InstallRequest } from '../request/request.js';
 import { mediaRequestOf } from './resolve-media.js';
-
-/** `0000:03:00.0`, `03:00.0` or `pci_0000_03_00_0` → the canonical sysfs name; null for other selectors. */
-export function canonicalAddress(selector: string): string | null {
-  let m = /^([0-9a-f]{4,}):([0-9a-f]{2}):([0-1][0-9a-f])\.([0-7])$/i.exec(selector);
-  if (m) return `${m[1]}:${m[2]}:${m[3]}.${m[4]}`.toLowerCase();
-  m = /^([0-9a-f]{2}):([0-1][0-9a-f])\.([0-7])$/i.exec(selector);
-  if (m) return `0000:${m[1]}:${m[2]}.${m[3]}`.toLowerCase();
-  m = /^pci_([0-9a-f]{4,})_([0-9a-f]{2})_([0-1][0-9a-f])_([0-7])$/i.exec(selector);
-  if (m) return `${m[1]}:${m[2]}:${m[3]}.${m[4]}`.toLowerCase();
-  return null;
-}
 
 async function describe(
   host: Host,
@@ -101,6 +91,7 @@ async function pickFromInventory(host: Host, selector: string): Promise<Picked> 
 export const selectDevice: Stage<InstallState> = {
   name: 'select-device',
   changesHost: false,
+  needs: ['request'],
   async run({ state, host, dryRun, log }) {
     const req = state.request!;
     const devices: SelectedDevice[] = [];

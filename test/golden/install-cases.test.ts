@@ -6,20 +6,20 @@
  */
 import { expect } from 'chai';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import yargs from 'yargs';
 import { installOptions } from '../../src/cli/install.js';
 import { createHost, fixedClock, sequentialIds } from '../../src/host/host.js';
 import { clearProbeCache } from '../../src/qemu/accel.js';
-import { canonicalAddress } from '../../src/stages/select-device.js';
+import { canonicalAddress } from '../../src/pci/address.js';
 import { runCli } from '../helpers/cli.js';
+import { golden } from '../helpers/golden.js';
 import { probeExecutor } from '../helpers/probe.js';
 
 const FIXTURES = path.resolve('fixtures');
 const CASES = path.join(FIXTURES, 'cases');
-const UPDATE = process.env.UPDATE_GOLDEN === '1';
 
 interface Case {
   argv: string[];
@@ -36,16 +36,6 @@ interface Case {
 const caseNames = readdirSync(CASES).filter(
   (n) => !n.startsWith('_') && existsSync(path.join(CASES, n, 'request.json')),
 );
-
-async function golden(file: string, actual: string): Promise<void> {
-  if (UPDATE) {
-    await mkdir(path.dirname(file), { recursive: true });
-    await writeFile(file, actual);
-    return;
-  }
-  expect(existsSync(file), `${file} is missing: run UPDATE_GOLDEN=1 npm test`).to.equal(true);
-  expect(actual).to.equal(readFileSync(file, 'utf8'));
-}
 
 function pairs(argv: string[], flag: string): string[] {
   return argv.flatMap((a, i) => (a === flag ? [argv[i + 1]!] : []));
@@ -89,7 +79,7 @@ describe('golden install cases', function () {
         const errorLines = r.stderr.split('\n').filter((l) => l.startsWith('install-guest:'));
         expect(errorLines, 'one error line, no stack trace').to.have.length(1);
         expect(r.stderr).to.not.match(/\n\s+at /);
-        await golden(
+        golden(
           path.join(dir, 'expected', 'error.txt'),
           normalize(`exit ${r.code}\n${errorLines[0]}\n`),
         );
@@ -102,9 +92,9 @@ describe('golden install cases', function () {
         devices: { address: string }[];
       };
       const { install, confirm } = plan.argv;
-      await golden(path.join(dir, 'expected', 'install.args'), normalize(`${install.join('\n')}\n`));
-      await golden(path.join(dir, 'expected', 'confirm.args'), normalize(`${confirm.join('\n')}\n`));
-      await golden(
+      golden(path.join(dir, 'expected', 'install.args'), normalize(`${install.join('\n')}\n`));
+      golden(path.join(dir, 'expected', 'confirm.args'), normalize(`${confirm.join('\n')}\n`));
+      golden(
         path.join(dir, 'expected', 'plan.json'),
         normalize(`${JSON.stringify({ ...plan, argv: undefined }, null, 2)}\n`),
       );

@@ -13,7 +13,7 @@ import path from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { runProvisionCommand } from '../../src/batch/provision-command.js';
 import { baseKey, createOverlay, publishBase } from '../../src/batch/provision.js';
-import type { Args, CommandContext } from '../../src/cli/command.js';
+import type { Args, CommandContext } from '../../src/command-context.js';
 import { createHost, fixedClock, sequentialIds } from '../../src/host/host.js';
 import type { RawInstallArgs } from '../../src/request/request.js';
 import { runCli } from '../helpers/cli.js';

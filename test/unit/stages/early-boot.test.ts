@@ -72,6 +72,7 @@ describe('early-boot watchdog policy (src/stages/early-boot.ts)', () => {
       log: { info: () => undefined, warn: (m: string) => warnings.push(m) },
       signal: new AbortController().signal,
       dryRun: false,
+      record: (fields: Partial<InstallState>) => Object.assign(state, fields),
     };
   }
 
@@ -88,10 +89,15 @@ describe('early-boot watchdog policy (src/stages/early-boot.ts)', () => {
     await writeFile(path.join(dir, 'serial-install.log'), 'SeaBIOS (version 1.16.2)\n');
     const warnings: string[] = [];
     const boots: { argv: readonly string[]; early: number | undefined }[] = [];
-    const { value, changed } = await bootWithFallback(ctxOf(state, warnings), 'install', (argv, early) => {
-      boots.push({ argv, early });
-      return boots.length === 1 ? Promise.reject(hang()) : Promise.resolve('installed');
-    });
+    const { value, changed } = await bootWithFallback(
+      ctxOf(state, warnings),
+      'install',
+      [path.join(dir, 'serial-install.log')],
+      (argv, early) => {
+        boots.push({ argv, early });
+        return boots.length === 1 ? Promise.reject(hang()) : Promise.resolve('installed');
+      },
+    );
     expect(value).to.equal('installed');
     expect(boots).to.have.length(2);
     const accelOf = (a: readonly string[]) => a[a.indexOf('-accel') + 1];
@@ -115,7 +121,7 @@ describe('early-boot watchdog policy (src/stages/early-boot.ts)', () => {
   it('--accel kvm: the hang is the answer (EARLY_BOOT_HANG, exit 4), no second boot', async () => {
     const state = stateFor('kvm');
     let n = 0;
-    const err = await bootWithFallback(ctxOf(state, []), 'confirm', () => {
+    const err = await bootWithFallback(ctxOf(state, []), 'confirm', [], () => {
       n++;
       return Promise.reject(hang());
     }).then(
@@ -132,7 +138,7 @@ describe('early-boot watchdog policy (src/stages/early-boot.ts)', () => {
     const state = stateFor('auto');
     let n = 0;
     const boom = timeoutError('INSTALL_STALLED', 'quiet', {});
-    const err = await bootWithFallback(ctxOf(state, []), 'install', () => {
+    const err = await bootWithFallback(ctxOf(state, []), 'install', [], () => {
       n++;
       return Promise.reject(boom);
     }).then(

@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { execa } from 'execa';
+import { installOptions } from '../../../src/cli/install.js';
 import { parseInstallArgv } from '../../../src/cli/wizard.js';
 import { pickInstallArgs } from '../../../src/request/options.js';
 import type { RawInstallArgs } from '../../../src/request/request.js';
@@ -120,7 +121,7 @@ describe('wizard command line', () => {
       it(`round-trips ${title}`, async () => {
         const argv = toCommandLine(raw, { hostRoot: '/tmp/host root' });
         expect(argv[0]).to.equal('install');
-        const back = await parseInstallArgv(argv);
+        const back = await parseInstallArgv(argv, installOptions);
         expect(back.hostRoot).to.equal('/tmp/host root');
         expect(toCommandLine(back.raw, { hostRoot: back.hostRoot! })).to.deep.equal(argv);
         for (const [k, v] of Object.entries(raw))
@@ -152,9 +153,9 @@ describe('wizard command line', () => {
         ),
       );
       expect(keys.sort()).to.deep.equal(Object.keys(FULL).sort());
-      const back = await parseInstallArgv(toCommandLine(FULL));
+      const back = await parseInstallArgv(toCommandLine(FULL), installOptions);
       expect(back.raw).to.deep.equal(FULL);
-      const empty = await parseInstallArgv(['install']);
+      const empty = await parseInstallArgv(['install'], installOptions);
       expect(empty.raw).to.deep.equal(OPTION_DEFAULTS);
     });
   });

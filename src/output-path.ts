@@ -5,7 +5,7 @@
 import { constants } from 'node:fs';
 import { access, mkdir, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { inputError } from '../errors.js';
+import { inputError } from './errors.js';
 
 /** Creates the file's directory if needed and checks it can be written there; BAD_OUTPUT_PATH (exit 2) if not. */
 export async function prepareOutputFile(option: string, file: string): Promise<void> {

@@ -120,7 +120,7 @@ describe('prepare-device stage', () => {
   const failing: Stage<InstallState> = {
     name: 'launch-qemu',
     changesHost: true,
-    run: () => Promise.reject(hostError('QEMU_FAILED', 'qemu broke')),
+    run: () => Promise.reject(hostError('QEMU_STOPPED', 'qemu broke')),
   };
   const pipeline = (extra: Stage<InstallState>[] = []) => [
     validateRequest,
