@@ -1,6 +1,6 @@
 import type { Stage } from '../pipeline/stage.js';
 import type { InstallState, SelectedDevice } from '../pipeline/state.js';
-import type { PreparedSession } from '../pci/prepare.js';
+import type { PreparedSession } from '../pci/session.js';
 
 /**
  * The prepared devices of each running install, keyed by the run's raw arguments (one object per
