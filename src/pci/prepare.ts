@@ -241,6 +241,16 @@ export interface PreparationPlan {
   requested: ReadonlySet<string>;
   /** the guards' findings accepted with `force` */
   warnings: string[];
+  /** each device of `toBind` as the session will hold it; `changed`: it is not on the stub yet */
+  devices: PreparedDevice[];
+}
+
+/** Already on the stub, with the override the stub needs: nothing to detach, nothing to give back. */
+function onStubAlready(f: DeviceFacts, driver: StubDriver): boolean {
+  return (
+    f.driver === driver &&
+    (driver === 'pci-stub' ? f.override === null || f.override === driver : f.override === driver)
+  );
 }
 
 /** Steps 1, 4 and 5, reads only: what the real run would bind, or the error it would stop with. */
@@ -251,7 +261,18 @@ export async function planPreparation(o: CheckOptions, log?: PrepLog): Promise<P
   const blocking = await checkViability(o.host, facts, groups, Boolean(o.group));
   const toBind = [...facts, ...blocking];
   const { warnings } = await checkGuards(o.host, toBind, Boolean(o.force), log);
-  return { driver, groups, toBind, requested: new Set(facts.map((f) => f.address)), warnings };
+  const requested = new Set(facts.map((f) => f.address));
+  const devices = toBind.map((f) => ({
+    address: f.address,
+    vendorDevice: f.vendorDevice,
+    iommuGroup: f.iommuGroup,
+    original: { driver: f.driver, override: f.override },
+    driver,
+    requested: requested.has(f.address),
+    changed: !onStubAlready(f, driver),
+    vfioNode: null,
+  }));
+  return { driver, groups, toBind, requested, warnings, devices };
 }
 
 /** Step 7 for one device: journal it, bind it to the stub, mark it detached. */
@@ -384,10 +405,7 @@ export async function prepareDevices(o: PrepareOptions): Promise<PreparedSession
           vfioNode: null,
         };
         prepared.push(p);
-        const there =
-          f.driver === driver &&
-          (driver === 'pci-stub' ? f.override === null || f.override === driver : f.override === driver);
-        if (there) {
+        if (onStubAlready(f, driver)) {
           p.vfioNode = driver === 'vfio-pci' && f.iommuGroup ? `/dev/vfio/${f.iommuGroup}` : null;
           continue;
         }

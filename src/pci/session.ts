@@ -37,7 +37,11 @@ export interface Touched {
   original: BindingState;
 }
 
-export async function rollback(host: Host, journal: RunJournal, touched: readonly Touched[]): Promise<string[]> {
+export async function rollback(
+  host: Host,
+  journal: RunJournal,
+  touched: readonly Touched[],
+): Promise<string[]> {
   const failures: string[] = [];
   const ctx: BindingContext = { host, journal };
   const run = await readJournal(journal.file);

@@ -15,6 +15,19 @@ export interface SelectedDevice extends AssignedDevice {
   note?: string;
 }
 
+/** prepare-device: one device the preparation detaches from its host driver (or finds on the stub). */
+export interface DetachPlan {
+  address: string;
+  vendorDevice?: string;
+  /** the host driver it is taken from (null: unbound) */
+  from: string | null;
+  to: string;
+  /** `requested`, or why else (a member of the IOMMU group with --group) */
+  why: string;
+  /** false when it is on the stub already */
+  change: boolean;
+}
+
 export interface MediaState {
   /** what was given: the location, cdrom or kernel path */
   source: string;
@@ -51,8 +64,10 @@ export interface InstallState {
   /** select-device */
   devices?: SelectedDevice[];
   network?: NetworkRequest;
-  /** prepare-device: devices now bound to the stub driver */
+  /** prepare-device: devices now bound to the stub driver (the selected ones, then --group members) */
   prepared?: SelectedDevice[];
+  /** prepare-device: every device detached (in a dry run: that would be) */
+  detach?: DetachPlan[];
   /** render-kickstart: the answer file and how it reaches the installer */
   answerFile?: {
     family: 'kickstart' | 'preseed';
