@@ -18,6 +18,7 @@ export function planOf(state: InstallState, records: StageRecord[]): Record<stri
     media: state.media,
     devices: state.prepared ?? state.devices ?? [],
     detach: state.detach ?? [],
+    downloads: state.downloads ?? [],
     network: state.network?.kind,
     answerFile: state.answerFile,
     argv: state.argv,
@@ -135,6 +136,8 @@ export async function runInstall(args: Args, ctx: CommandContext): Promise<numbe
       ctx.print(formatCmdlines(state.argv));
     } else if (raw.dryRun) {
       for (const r of records) ctx.print(`${r.status.padEnd(8)} ${r.name}`);
+      for (const d of state.downloads ?? [])
+        ctx.print(`would download ${d.url}${d.size !== null ? ` (${d.size} bytes)` : ''}`);
       for (const l of detachLines(state)) ctx.print(l);
       ctx.print('dry run: nothing on the host was changed (add --print-cmdline for the qemu command lines)');
     }

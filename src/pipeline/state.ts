@@ -61,6 +61,8 @@ export interface InstallState {
   mac?: string;
   /** resolve-media */
   media?: MediaState;
+  /** resolve-media, dry run only: what the real run would download (URLs without credentials) */
+  downloads?: { url: string; size: number | null }[];
   /** select-device */
   devices?: SelectedDevice[];
   network?: NetworkRequest;

@@ -127,8 +127,7 @@ describe('install --dry-run agrees with the real install on the kernel model', f
         'parity',
         '--boot',
         BOOT,
-        '--log-dir',
-        path.join(m.root, 'logs'),
+        ...(extra.includes('--log-dir') ? [] : ['--log-dir', path.join(m.root, 'logs')]),
         ...(dry ? ['--dry-run'] : []),
         ...extra,
       ],
@@ -219,12 +218,53 @@ describe('install --dry-run agrees with the real install on the kernel model', f
       3,
     ],
   ];
+  // inputs the real run reads and outputs it writes, checked by the same functions in a dry run
+  const notExecutable = path.resolve('fixtures/cases/_media/extra.conf');
+  cases.push(
+    [
+      'a missing --initrd-inject file',
+      standardSpec,
+      ['--initrd-inject', 'missing.ks'],
+      'BAD_INITRD_INJECT',
+      2,
+    ],
+    [
+      'a --qemu-binary that does not exist',
+      standardSpec,
+      ['--qemu-binary', '/nonexistent/qemu'],
+      'QEMU_NOT_FOUND',
+      3,
+    ],
+    [
+      'a --qemu-binary that is not executable',
+      standardSpec,
+      ['--qemu-binary', notExecutable],
+      'QEMU_NOT_FOUND',
+      3,
+    ],
+    ['a --qemu-binary that is a directory', standardSpec, ['--qemu-binary', '/usr/bin'], 'QEMU_NOT_FOUND', 3],
+    [
+      'a --log-dir below a regular file',
+      standardSpec,
+      ['--log-dir', `${notExecutable}/logs`],
+      'BAD_LOG_DIR',
+      2,
+    ],
+    [
+      'a NIC with --qemu-binary missing: the emulator is checked before any device is detached',
+      standardSpec,
+      ['--hostdev', '0000:03:00.0', '--qemu-binary', 'no-such-qemu-binary'],
+      'QEMU_NOT_FOUND',
+      3,
+    ],
+  );
   for (const [name, spec, extra, code, exit] of cases) {
     it(`${name}: ${code}, exit ${exit}, in both`, async () => {
       m = await modelHost(spec());
       const before = JSON.stringify(m.model.allDynids());
       await agree(extra, code, exit);
       expect(JSON.stringify(m.model.allDynids())).to.equal(before);
+      if (code === 'QEMU_NOT_FOUND') expect(m.model.writes, 'nothing detached').to.deep.equal([]);
     });
   }
 
