@@ -191,7 +191,7 @@ async function checkViability(
         hint:
           hosting.length > 0
             ? 'devices behind a VMD (or another controller hosting its own PCI domain) share its IOMMU group and cannot be assigned apart from it; disable VMD in the firmware to assign them'
-            : "add --group to detach the other endpoint members too (they go to the guest's group, not to the guest), or pick a device alone in its group",
+            : "add --group to detach the other endpoint members too (an install assigns them to the guest beside the device), or pick a device alone in its group",
         data: {
           groups: Object.fromEntries(
             groups.map((g) => [
