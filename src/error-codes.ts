@@ -44,6 +44,7 @@ export const ERROR_CODES = {
   CONFLICTING_INSTALL_METHODS: ['input'],
   DEVICE_BUSY: ['host'],
   DEVICE_IN_USE: ['host'],
+  DEVICE_HOSTS_DEVICES: ['host'],
   DEVICE_IS_BRIDGE: ['host'],
   DEVICE_NOT_ASSIGNABLE: ['host'],
   DEVICE_NOT_IN_QEMU: ['host'],

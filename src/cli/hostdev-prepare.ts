@@ -112,7 +112,7 @@ export async function runAction(action: PrepAction, args: Args, ctx: CommandCont
     return 0;
   }
   if (action === 'reattach') {
-    const r = await pci.reattachDevice({ host: ctx.host, stateDir, address, guest, command, log });
+    const r = await (await import('../pci/standalone.js')).reattachDevice({ host: ctx.host, stateDir, address, guest, command, log });
     if (ctx.json) ctx.printJson({ action, stateDir, ...r });
     else if (r.source === 'already')
       ctx.print(`${address}: already on ${formatBinding(r.before)}; nothing to do`);
@@ -124,7 +124,7 @@ export async function runAction(action: PrepAction, args: Args, ctx: CommandCont
       );
     return 0;
   }
-  const r = await pci.resetDevice({
+  const r = await (await import('../pci/standalone.js')).resetDevice({
     host: ctx.host,
     stateDir,
     address,

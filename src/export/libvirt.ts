@@ -9,6 +9,7 @@
 import { isQ35, machineType } from '../request/machine.js';
 import { VERSION } from '../version.js';
 import { inputError } from '../errors.js';
+import { hostdevPlacement } from '../qemu/command.js';
 import type { DiskRequest, InstallRequest } from '../request/request.js';
 import { canonicalAddress } from '../pci/address.js';
 import { createEnvironment, type Environment, type Render } from '../template-engine.js';
@@ -69,7 +70,11 @@ export interface LibvirtDomainData {
     slot: string;
     function: string;
     rom?: { bar?: 'on' | 'off'; file?: string };
+    /** the guest address, for the functions of one device kept together on one slot */
+    guest?: { bus: string; function: string; multifunction: boolean };
   }[];
+  /** pcie-root-port controllers (their index) for the slots shared by several functions */
+  rootPorts: number[];
 }
 
 /** libvirt's disk name for the n-th disk on a bus family: vda…, sda…, hda… (aa after z, as the kernel does) */
@@ -153,6 +158,14 @@ export function libvirtDomainData(
       bus,
     };
   });
+  const placement = hostdevPlacement(devices, q35);
+  const portIndex = new Map<string, number>();
+  const sharedPorts = new Map<string, number>();
+  for (const p of placement) {
+    if (p.functions < 2) continue;
+    if (!portIndex.has(p.port)) portIndex.set(p.port, portIndex.size + 1);
+    sharedPorts.set(p.h.address, portIndex.get(p.port)!);
+  }
   const net = request.network;
   const emulator =
     options.emulator ??
@@ -192,13 +205,31 @@ export function libvirtDomainData(
             ...((net.mac ?? options.mac) ? { mac: net.mac ?? options.mac } : {}),
             model: NIC_MODELS[net.model] ?? net.model,
           },
-    hostdevs: devices.map((d) => {
+    // as the qemu command line places them (qemu/command.ts): the functions of one device share a
+    // root port (here an explicit controller) as functions 0.N of one slot; the others get libvirt's
+    // own placement, one root port each
+    hostdevs: placement.map(({ h, fn, functions }) => {
+      const d = h as ExportDevice;
       const rom = {
         ...(d.romBar !== undefined ? { bar: d.romBar ? ('on' as const) : ('off' as const) } : {}),
         ...(d.romFile ? { file: d.romFile } : {}),
       };
-      return { ...pciAddressParts(d.address), ...(Object.keys(rom).length ? { rom } : {}) };
+      const bus = sharedPorts.get(d.address);
+      return {
+        ...pciAddressParts(d.address),
+        ...(Object.keys(rom).length ? { rom } : {}),
+        ...(bus !== undefined
+          ? {
+              guest: {
+                bus: `0x${bus.toString(16).padStart(2, '0')}`,
+                function: `0x${fn}`,
+                multifunction: fn === 0 && functions > 1,
+              },
+            }
+          : {}),
+      };
     }),
+    rootPorts: [...new Set(sharedPorts.values())],
   };
 }
 

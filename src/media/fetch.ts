@@ -555,6 +555,26 @@ export class Fetcher {
     }
   }
 
+  /**
+   * For a dry run: whether a file exists and its size when the server's HEAD answer gives one
+   * (Content-Length); downloads nothing and stores nothing in the cache.
+   */
+  async probe(url: string): Promise<{ exists: boolean; size: number | null }> {
+    const size = await this.withRetries(url, async () => {
+      const { res, cleanup } = await this.request(url, { method: 'HEAD', headers: {} });
+      try {
+        await res.body?.cancel();
+        if (res.status !== 200) return null;
+        const n = Number(res.headers.get('content-length'));
+        return Number.isSafeInteger(n) && n >= 0 ? n : null;
+      } finally {
+        cleanup();
+      }
+    }).catch(() => null);
+    if (size !== null) return { exists: true, size };
+    return { exists: await this.exists(url), size: null };
+  }
+
   private async existsByRange(url: string): Promise<boolean> {
     const { res, cleanup } = await this.request(url, { method: 'GET', headers: { Range: 'bytes=0-0' } });
     try {

@@ -23,7 +23,15 @@ import { HttpTreeReader, treeBaseUrl } from './http-tree.js';
 import { IsoImage, looksLikeIso } from './iso9660.js';
 import { escapeLabel, kernelArgsFor } from './kernel-args.js';
 import { IsoTreeReader, LocalTreeReader } from './readers.js';
-import type { Arch, Checksum, Detection, MediaRequest, ResolvedMedia, TreeReader } from './types.js';
+import type {
+  Arch,
+  Checksum,
+  Detection,
+  MediaRequest,
+  PlannedDownload,
+  ResolvedMedia,
+  TreeReader,
+} from './types.js';
 
 export interface ResolveDeps {
   cacheDir: string;
@@ -33,6 +41,38 @@ export interface ResolveDeps {
   fetch?: Omit<FetcherOptions, 'cacheDir' | 'signal' | 'onProgress'>;
   /** the host's architecture (defaults to Node's process.arch) */
   hostArch?: Arch;
+  /**
+   * A dry run: the kernel and initrd over HTTP are not downloaded; a HEAD checks each exists (the
+   * real run's MEDIA_NOT_FOUND) and gives its size; they are listed in `plannedDownloads` and stand
+   * in the result as `<download>/NAME`. Tree metadata (.treeinfo, release files) is still read
+   * to detect the media: the caller points `cacheDir` at a throwaway directory.
+   */
+  plan?: boolean;
+}
+
+/** A URL with any user name and password removed (for output). */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (!u.username && !u.password) return url;
+    u.username = '';
+    u.password = '';
+    return u.toString();
+  } catch {
+    return url;
+  }
+}
+
+/** A dry run: what would be downloaded, or the real run's MEDIA_NOT_FOUND. */
+async function planDownload(fetcher: Fetcher, url: string, planned: PlannedDownload[]): Promise<string> {
+  const r = await fetcher.probe(url);
+  if (!r.exists) {
+    throw inputError('MEDIA_NOT_FOUND', `${redactUrl(url)} does not exist (HTTP 404)`, {
+      hint: 'the tree metadata names a file the server does not have; check the location',
+    });
+  }
+  planned.push({ url: redactUrl(url), size: r.size });
+  return `<download>/${path.posix.basename(new URL(url).pathname) || 'file'}`;
 }
 
 export type LocationKind = 'http' | 'dir' | 'iso';
@@ -186,8 +226,14 @@ function fromDetection(
   };
 }
 
-async function resolveBootFile(spec: string, what: string, fetcher: Fetcher): Promise<string> {
+async function resolveBootFile(
+  spec: string,
+  what: string,
+  fetcher: Fetcher,
+  planned?: PlannedDownload[],
+): Promise<string> {
   if (/^https?:\/\//i.test(spec)) {
+    if (planned) return planDownload(fetcher, spec, planned);
     const r = await fetcher.fetch({ url: spec, expect: 'binary' });
     return r.path;
   }
@@ -244,6 +290,11 @@ export async function resolveMedia(request: MediaRequest, deps: ResolveDeps): Pr
     ...(deps.onProgress ? { onProgress: deps.onProgress } : {}),
     ...deps.fetch,
   });
+  const planned: PlannedDownload[] | undefined = deps.plan ? [] : undefined;
+  const withPlan = (m: ResolvedMedia): ResolvedMedia => {
+    if (planned) Object.defineProperty(m, 'plannedDownloads', { enumerable: false, value: planned });
+    return m;
+  };
 
   if (request.location && request.cdrom) {
     throw inputError('MEDIA_CONFLICT', '--location and --cdrom were both given', {
@@ -261,24 +312,26 @@ export async function resolveMedia(request: MediaRequest, deps: ResolveDeps): Pr
         },
       );
     }
-    const kernel = await resolveBootFile(boot.kernel, 'kernel', fetcher);
-    const initrd = await resolveBootFile(boot.initrd, 'initrd', fetcher);
-    return finish({
-      kind: 'kernel-initrd',
-      location: boot.kernel,
-      family: 'generic',
-      installer: 'unknown',
-      version: null,
-      arch: arch ?? hostArch,
-      name: `kernel ${path.basename(boot.kernel)}`,
-      kernel,
-      initrd,
-      netInstall: false,
-      detection: null,
-      verified: [],
-      bytesDownloaded: fetcher.stats.bytesDownloaded,
-      warnings: [],
-    });
+    const kernel = await resolveBootFile(boot.kernel, 'kernel', fetcher, planned);
+    const initrd = await resolveBootFile(boot.initrd, 'initrd', fetcher, planned);
+    return withPlan(
+      finish({
+        kind: 'kernel-initrd',
+        location: boot.kernel,
+        family: 'generic',
+        installer: 'unknown',
+        version: null,
+        arch: arch ?? hostArch,
+        name: `kernel ${path.basename(boot.kernel)}`,
+        kernel,
+        initrd,
+        netInstall: false,
+        detection: null,
+        verified: [],
+        bytesDownloaded: fetcher.stats.bytesDownloaded,
+        warnings: [],
+      }),
+    );
   }
 
   if (request.cdrom) {
@@ -346,8 +399,8 @@ export async function resolveMedia(request: MediaRequest, deps: ResolveDeps): Pr
     xen,
   };
   const overrides = async (): Promise<{ kernel?: string; initrd?: string }> => ({
-    ...(boot.kernel ? { kernel: await resolveBootFile(boot.kernel, 'kernel', fetcher) } : {}),
-    ...(boot.initrd ? { initrd: await resolveBootFile(boot.initrd, 'initrd', fetcher) } : {}),
+    ...(boot.kernel ? { kernel: await resolveBootFile(boot.kernel, 'kernel', fetcher, planned) } : {}),
+    ...(boot.initrd ? { initrd: await resolveBootFile(boot.initrd, 'initrd', fetcher, planned) } : {}),
   });
 
   if (where.kind === 'http') {
@@ -357,6 +410,7 @@ export async function resolveMedia(request: MediaRequest, deps: ResolveDeps): Pr
     const verified: ResolvedMedia['verified'] = [];
     const get = async (rel: string): Promise<string> => {
       const url = reader.url(rel)!;
+      if (planned) return planDownload(fetcher, url, planned);
       const sum = d.checksums[rel];
       const r = await fetcher.fetch({ url, expect: 'binary', ...(sum ? { expected: sum } : {}) });
       if (sum) verified.push({ path: rel, algo: sum.algo, ok: true });
@@ -364,19 +418,21 @@ export async function resolveMedia(request: MediaRequest, deps: ResolveDeps): Pr
     };
     const kernel = over.kernel ?? (await get(d.kernel));
     const initrd = over.initrd ?? (await get(d.initrd));
-    return finish({
-      kind: 'tree-http',
-      location: reader.base,
-      ...fromDetection(d),
-      kernel,
-      initrd,
-      ...(d.installer === 'anaconda' ? { repo: reader.base } : {}),
-      ...(d.stage2 ? { stage2: reader.url(d.stage2)! } : {}),
-      netInstall: true,
-      verified,
-      bytesDownloaded: fetcher.stats.bytesDownloaded,
-      warnings: d.warnings,
-    });
+    return withPlan(
+      finish({
+        kind: 'tree-http',
+        location: reader.base,
+        ...fromDetection(d),
+        kernel,
+        initrd,
+        ...(d.installer === 'anaconda' ? { repo: reader.base } : {}),
+        ...(d.stage2 ? { stage2: reader.url(d.stage2)! } : {}),
+        netInstall: true,
+        verified,
+        bytesDownloaded: fetcher.stats.bytesDownloaded,
+        warnings: d.warnings,
+      }),
+    );
   }
 
   if (where.kind === 'dir') {

@@ -18,11 +18,21 @@ export function planOf(state: InstallState, records: StageRecord[]): Record<stri
     stages: records.map((r) => ({ name: r.name, status: r.status })),
     media: state.media,
     devices: state.prepared ?? state.devices ?? [],
+    detach: state.detach ?? [],
+    downloads: state.downloads ?? [],
     network: state.network?.kind,
     answerFile: state.answerFile,
     argv: state.argv,
     warnings: state.warnings ?? [],
   };
+}
+
+/** The dry run's promise in words: every device it would take from the host, group members included. */
+export function detachLines(state: InstallState): string[] {
+  return (state.detach ?? []).map(
+    (d) =>
+      `${d.change ? 'would detach' : 'already on the stub'} ${d.address}${d.vendorDevice ? ` [${d.vendorDevice}]` : ''}${d.change ? ` from ${d.from ?? 'no driver'} to ${d.to}` : ` (${d.to})`} (${d.why})`,
+  );
 }
 
 interface Argvs {
@@ -127,6 +137,9 @@ export async function runInstall(args: Args, ctx: CommandContext): Promise<numbe
       ctx.print(formatCmdlines(state.argv));
     } else if (raw.dryRun) {
       for (const r of records) ctx.print(`${r.status.padEnd(8)} ${r.name}`);
+      for (const d of state.downloads ?? [])
+        ctx.print(`would download ${d.url}${d.size !== null ? ` (${d.size} bytes)` : ''}`);
+      for (const l of detachLines(state)) ctx.print(l);
       ctx.print('dry run: nothing on the host was changed (add --print-cmdline for the qemu command lines)');
     }
     return 0;

@@ -1,7 +1,7 @@
 /** The typed state of one install: each field is written by the stage named beside it. */
 import type { AssignedDevice, BootMedia } from '../qemu/command.js';
 import type { ConfirmReport } from '../kickstart/confirm.js';
-import type { PreparedSession } from '../pci/prepare.js';
+import type { PreparedSession } from '../pci/session.js';
 import type { InstallRequest, NetworkRequest, RawInstallArgs } from '../request/request.js';
 
 export interface SelectedDevice extends AssignedDevice {
@@ -14,6 +14,19 @@ export interface SelectedDevice extends AssignedDevice {
   mac?: string;
   /** why this device (for `auto`), or a warning in a dry run */
   note?: string;
+}
+
+/** prepare-device: one device the preparation detaches from its host driver (or finds on the stub). */
+export interface DetachPlan {
+  address: string;
+  vendorDevice?: string;
+  /** the host driver it is taken from (null: unbound) */
+  from: string | null;
+  to: string;
+  /** `requested`, or why else (a member of the IOMMU group with --group) */
+  why: string;
+  /** false when it is on the stub already */
+  change: boolean;
 }
 
 export interface MediaState {
@@ -61,13 +74,17 @@ export interface InstallState {
   mac?: string;
   /** resolve-media */
   media?: MediaState;
+  /** resolve-media, dry run only: what the real run would download (URLs without credentials) */
+  downloads?: { url: string; size: number | null }[];
   /** select-device */
   devices?: SelectedDevice[];
   network?: NetworkRequest;
-  /** prepare-device: devices now bound to the stub driver */
+  /** prepare-device: devices now bound to the stub driver (the selected ones, then --group members) */
   prepared?: SelectedDevice[];
   /** prepare-device: the journaled, leased binding its cleanup gives back (or keeps) */
   deviceSession?: PreparedSession;
+  /** prepare-device: every device detached (in a dry run: that would be) */
+  detach?: DetachPlan[];
   /** render-kickstart: the answer file and how it reaches the installer */
   answerFile?: {
     family: 'kickstart' | 'preseed';

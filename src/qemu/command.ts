@@ -77,6 +77,10 @@ export interface QemuTemplateData {
     host: string;
     rootPort?: string;
     chassis?: number;
+    /** the first function on its root port: the port is created with it */
+    newPort?: boolean;
+    /** `0.N` on the root port when several functions share the guest slot */
+    addr?: string;
     romBar?: string;
     romFile?: string;
     multifunction?: boolean;
@@ -160,13 +164,15 @@ export function buildQemuPlan(inputs: QemuInputs, phase: Phase): QemuTemplateDat
     kernel: kernel
       ? { path: kernel.kernel, ...(kernel.initrd ? { initrd: kernel.initrd } : {}), append: kernel.append }
       : false,
-    hostdevs: inputs.hostdevs.map((h, i) => ({
+    hostdevs: hostdevPlacement(inputs.hostdevs, q35).map(({ h, i, port, chassis, fn, functions }) => ({
       id: `hostdev${i}`,
       host: h.address,
-      ...(q35 ? { rootPort: `hostdev${i}-port`, chassis: i + 1 } : {}),
+      ...(q35 ? { rootPort: port, chassis, newPort: fn === 0 } : {}),
+      ...(q35 && functions > 1 ? { addr: `0.${fn}` } : {}),
       ...(h.romBar !== undefined ? { romBar: h.romBar ? '1' : '0' } : {}),
       ...(h.romFile ? { romFile: h.romFile } : {}),
-      ...(h.multifunction ? { multifunction: true } : {}),
+      // only a slot with several functions is multifunction, and only its function 0 says so
+      ...(functions > 1 && fn === 0 ? { multifunction: true } : {}),
     })),
     network: {
       user: net.kind === 'user',
@@ -177,6 +183,43 @@ export function buildQemuPlan(inputs: QemuInputs, phase: Phase): QemuTemplateDat
     qmpSocket: path.join(inputs.workDir, `qmp-${phase}.sock`),
     serialSocket: path.join(inputs.workDir, `serial-${phase}.sock`),
   };
+}
+
+export interface HostdevSlot {
+  h: AssignedDevice;
+  /** its index in the request (the qdev id hostdevN) */
+  i: number;
+  /** q35: the root port it sits on, shared by the functions of one host slot */
+  port: string;
+  chassis: number;
+  /** its function on the guest slot: 0 for a lone function */
+  fn: number;
+  /** how many functions share the guest slot */
+  functions: number;
+}
+
+/**
+ * Pure: the guest slot of each assigned function. On q35 the functions of one host device (same
+ * domain:bus:slot, e.g. a GPU at .0 and its HDMI audio at .1) stay together on one root port as
+ * functions 0, 1, … of one guest slot, in host function order (function 0 carries
+ * multifunction=on); each other device gets its own root port, as libvirt places hostdevs. The
+ * machine without PCIe root ports (pc) keeps one slot per function.
+ */
+export function hostdevPlacement(hostdevs: readonly AssignedDevice[], q35: boolean): HostdevSlot[] {
+  const slotOf = (a: string): string => a.replace(/\.[0-7]$/, '');
+  const fnOf = (a: string): number => Number(/\.([0-7])$/.exec(a)?.[1] ?? 0);
+  const groups = new Map<string, { h: AssignedDevice; i: number }[]>();
+  hostdevs.forEach((h, i) => {
+    const key = q35 ? slotOf(h.address) : `${i}`;
+    groups.set(key, [...(groups.get(key) ?? []), { h, i }]);
+  });
+  const out: HostdevSlot[] = [];
+  [...groups.values()].forEach((members, g) => {
+    const sorted = [...members].sort((a, b) => fnOf(a.h.address) - fnOf(b.h.address));
+    const port = `hostdev${sorted[0]!.i}-port`;
+    sorted.forEach((m, fn) => out.push({ ...m, port, chassis: g + 1, fn, functions: sorted.length }));
+  });
+  return out;
 }
 
 let environment: Environment | undefined;

@@ -157,6 +157,42 @@ function withArgs(boot: BootMedia, args: string[], initrd?: string): BootMedia {
   return { ...boot, ...(initrd ? { initrd } : {}), append: [boot.append, ...args].filter(Boolean).join(' ') };
 }
 
+/**
+ * The --initrd-inject files, read, and the checks that they (and an answer file delivered in the
+ * initrd) have an initrd to ride in. Reads only: the real run and the dry run both call it.
+ */
+async function readInjected(
+  paths: readonly string[],
+  media: MediaState,
+  d: { delivery: string } | null | undefined,
+): Promise<{ name: string; data: Buffer }[]> {
+  const inject = await Promise.all(
+    paths.map(async (p) => ({
+      name: path.basename(p),
+      data: await readFile(p).catch(() => {
+        throw inputError('BAD_INITRD_INJECT', `--initrd-inject '${p}' is not a readable file`, {
+          hint: 'check the path',
+        });
+      }),
+    })),
+  );
+  if (inject.length && media.boot.kind !== 'kernel') {
+    throw inputError(
+      'BAD_INITRD_INJECT',
+      '--initrd-inject needs a kernel and initrd boot, but this install boots a cdrom or disk',
+      { hint: "use --location (the media's kernel and initrd are used) or --boot kernel=,initrd=" },
+    );
+  }
+  const rides = inject.length > 0 || d?.delivery === 'initrd';
+  if (rides && media.boot.kind === 'kernel' && !media.boot.initrd)
+    throw inputError(
+      'NO_INITRD',
+      'an answer file or --initrd-inject needs an initrd to ride in, but the boot has none',
+      { hint: 'give --boot initrd=PATH' },
+    );
+  return inject;
+}
+
 export const renderKickstartStage: Stage<InstallState> = {
   name: 'render-kickstart',
   changesHost: true,
@@ -166,23 +202,7 @@ export const renderKickstartStage: Stage<InstallState> = {
     const req = state.request!;
     const media = state.media!;
     const d = await decide(ctx);
-    const inject = await Promise.all(
-      req.initrdInject.map(async (p) => ({
-        name: path.basename(p),
-        data: await readFile(p).catch(() => {
-          throw inputError('BAD_INITRD_INJECT', `--initrd-inject '${p}' is not a readable file`, {
-            hint: 'check the path',
-          });
-        }),
-      })),
-    );
-    if (inject.length && media.boot.kind !== 'kernel') {
-      throw inputError(
-        'BAD_INITRD_INJECT',
-        '--initrd-inject needs a kernel and initrd boot, but this install boots a cdrom or disk',
-        { hint: "use --location (the media's kernel and initrd are used) or --boot kernel=,initrd=" },
-      );
-    }
+    const inject = await readInjected(req.initrdInject, media, d);
     if (!d && inject.length === 0) return {};
     const workDir = state.workDir!;
     const out: Partial<InstallState> = {};
@@ -206,23 +226,19 @@ export const renderKickstartStage: Stage<InstallState> = {
       }
     }
     if (files.length && media.boot.kind === 'kernel') {
-      if (!media.boot.initrd)
-        throw inputError(
-          'NO_INITRD',
-          'an answer file or --initrd-inject needs an initrd to ride in, but the boot has none',
-          { hint: 'give --boot initrd=PATH' },
-        );
       const { injectIntoInitrd } = await import('../kickstart/cpio.js');
       const copy = path.join(workDir, 'initrd-with-answers.img');
-      await injectIntoInitrd(media.boot.initrd, files, copy);
+      await injectIntoInitrd(media.boot.initrd!, files, copy);
       out.media = { ...media, boot: withArgs(media.boot, d?.kernelArgs ?? [], copy) };
     }
     return out;
   },
   async plan(ctx) {
-    // rendering is pure; a dry run shows the kernel arguments and the delivery without writing files
+    // rendering is pure; a dry run shows the kernel arguments and the delivery without writing files,
+    // after the same input checks as the real run (the injected files are read, not written)
     const d = await decide(ctx);
     const media = ctx.state.media!;
+    await readInjected(ctx.state.request!.initrdInject, media, d);
     if (!d) return {};
     return {
       answerFile: { family: d.family, source: d.source, delivery: d.delivery, fileName: d.fileName },

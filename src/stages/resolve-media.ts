@@ -1,4 +1,6 @@
-import { stat } from 'node:fs/promises';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { inputError } from '../errors.js';
 import type { Stage, StageContext } from '../pipeline/stage.js';
 import type { MediaRequest } from '../media/types.js';
@@ -41,11 +43,26 @@ async function resolveInstallMedia(ctx: StageContext<InstallState>): Promise<Par
   const { resolveMedia: resolve } = await import('../media/resolve.js');
   // after a fallback (select-device), --fallback-location replaces the network media
   const fallback = state.fallbackMedia;
-  const resolved = await resolve(fallback ? { location: fallback.location } : mediaRequestOf(req), {
-    cacheDir: state.cacheDir!,
-    signal,
-    onProgress: (p) => log.info(formatProgress(p)),
-  });
+  const request = fallback ? { location: fallback.location } : mediaRequestOf(req);
+  // a dry run downloads nothing: the kernel and initrd are listed (HEAD: exists, size) instead, and
+  // the tree metadata read to detect the media goes to a throwaway directory, not the cache
+  const overHttp = [request.location, request.boot?.kernel, request.boot?.initrd].some(
+    (x) => x !== undefined && /^https?:\/\//i.test(x),
+  );
+  const scratch =
+    ctx.dryRun && overHttp ? await mkdtemp(path.join(os.tmpdir(), 'install-guest-plan-')) : null;
+  let resolved: Awaited<ReturnType<typeof resolve>>;
+  try {
+    resolved = await resolve(request, {
+      cacheDir: scratch ?? state.cacheDir!,
+      signal,
+      ...(scratch ? { plan: true } : {}),
+      onProgress: (p) => log.info(formatProgress(p)),
+    });
+  } finally {
+    if (scratch) await rm(scratch, { recursive: true, force: true });
+  }
+  const downloads = resolved.plannedDownloads ?? [];
   // a local anaconda tree is served below, so the media module's "must be served" note does not apply
   const served = resolved.serveDir !== undefined && resolved.installer === 'anaconda';
   for (const w of resolved.warnings)
@@ -62,6 +79,7 @@ async function resolveInstallMedia(ctx: StageContext<InstallState>): Promise<Par
   if (resolved.kind === 'cdrom' || !resolved.kernel) {
     return {
       media: { ...facts, kind: 'cdrom', boot: { kind: 'cdrom', iso: resolved.cdromPath ?? req.cdrom! } },
+      downloads,
     };
   }
   let servedTree: InstallState['servedTree'];
@@ -96,6 +114,7 @@ async function resolveInstallMedia(ctx: StageContext<InstallState>): Promise<Par
       ...(resolved.cdromPath ? { attachCdrom: resolved.cdromPath } : {}),
     },
     ...(servedTree ? { servedTree } : {}),
+    downloads,
   };
 }
 

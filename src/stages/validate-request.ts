@@ -2,9 +2,18 @@ import { parseInstallRequest } from '../request/request.js';
 import type { InstallState } from '../pipeline/state.js';
 import type { Stage } from '../pipeline/stage.js';
 
-/** Parses and checks every option; pure. Nothing has been touched when this fails. */
+/**
+ * Parses and checks every option, and that the emulator can be run (a dry run too: a real run
+ * would stop at launch with the same QEMU_NOT_FOUND). Reads only; nothing has been touched when
+ * this fails.
+ */
 export const validateRequest: Stage<InstallState> = {
   name: 'validate-request',
   changesHost: false,
-  run: ({ state }) => Promise.resolve({ request: parseInstallRequest(state.raw, state.cwd) }),
+  async run({ state }) {
+    const request = parseInstallRequest(state.raw, state.cwd);
+    const { resolveQemuBinary } = await import('../qemu/binary.js');
+    await resolveQemuBinary(request.qemuBinary, state.cwd);
+    return { request };
+  },
 };

@@ -17,6 +17,7 @@ import { canonicalAddress } from '../../src/pci/address.js';
 import { runCli } from '../helpers/cli.js';
 import { golden } from '../helpers/golden.js';
 import { probeExecutor } from '../helpers/probe.js';
+import { buildHostTreeSync, loadProfile } from '../helpers/sysfs-fixture.js';
 
 const FIXTURES = path.resolve('fixtures');
 const CASES = path.join(FIXTURES, 'cases');
@@ -24,6 +25,8 @@ const CASES = path.join(FIXTURES, 'cases');
 interface Case {
   argv: string[];
   hostRoot?: string;
+  /** a host profile (fixtures/hosts/<name>) built into a tree for the case */
+  hostProfile?: string;
   exit?: number;
   /**
    * what qemu answers to KVM launch probes on the case's host, in order (src/qemu/accel.ts); each
@@ -59,8 +62,13 @@ describe('golden install cases', function () {
       const c = JSON.parse(readFileSync(path.join(dir, 'request.json'), 'utf8')) as Case;
       const argv = c.argv.map((a) => a.replaceAll('{{fixtures}}', FIXTURES));
       clearProbeCache();
+      let root = c.hostRoot ? path.join(FIXTURES, c.hostRoot) : path.join(FIXTURES, 'cases', '_empty-host');
+      if (c.hostProfile) {
+        root = path.join(cwd, `host-${name}`);
+        if (!existsSync(root)) buildHostTreeSync(loadProfile(c.hostProfile), root);
+      }
       const host = createHost({
-        root: c.hostRoot ? path.join(FIXTURES, c.hostRoot) : path.join(FIXTURES, 'cases', '_empty-host'),
+        root,
         clock: fixedClock(),
         ids: sequentialIds(),
         exec: probeExecutor([...(c.probe ?? [])]),
@@ -111,7 +119,14 @@ describe('golden install cases', function () {
         );
       for (const boot of [install, confirm]) {
         const vfio = pairs(boot, '-device').filter((d) => d.startsWith('vfio-pci,'));
-        expect(vfio.map((d) => /host=([^,]+)/.exec(d)![1])).to.deep.equal(requested);
+        // (the functions of one device are placed together, function 0 first)
+        expect(vfio.map((d) => /host=([^,]+)/.exec(d)![1]).sort()).to.deep.equal([...requested].sort());
+        // the functions of one device share a root port; only function 0 of a shared slot is multifunction
+        const bus = (d: string): string => /,bus=([^,]+)/.exec(d)?.[1] ?? d;
+        for (const d of vfio) {
+          const shared = vfio.filter((x) => bus(x) === bus(d)).length > 1;
+          expect(d.includes(',multifunction=on'), d).to.equal(shared && d.includes(',addr=0.0'));
+        }
         expect(pairs(boot, '-qmp')).to.have.length(1);
         expect(boot.filter((a) => a === '-serial')).to.have.length(1);
         for (const a of boot) expect(a, 'no argument may carry a newline').to.not.match(/[\n\0]/);

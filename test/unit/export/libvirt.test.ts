@@ -60,9 +60,39 @@ const cases: { name: string; raw: RawInstallArgs; devices: ExportDevice[] }[] = 
     },
     devices: [{ address: '0000:03:00.0' }],
   },
+  {
+    name: 'a GPU and its audio function on one slot, and a NIC',
+    raw: { name: 'gpu' },
+    devices: [
+      { address: '0000:01:00.1' },
+      { address: '0000:01:00.0', romBar: false },
+      { address: '0000:03:00.0' },
+    ],
+  },
 ];
 
 describe('libvirt domain export', () => {
+  it('keeps the functions of one device on one guest slot, as the qemu command line does', () => {
+    const xml = toLibvirtXml(
+      req({ name: 'gpu' }),
+      cases.find((c) => c.raw.name === 'gpu')!.devices,
+      req({ name: 'gpu' }).disks,
+    );
+    expect(xml.match(/<controller type='pci'[^>]*>/g)).to.deep.equal([
+      "<controller type='pci' index='1' model='pcie-root-port'/>",
+    ]);
+    const guest = [...xml.matchAll(/<address type='pci' domain='0x0000' bus='0x01'[^>]*>/g)].map((m) => m[0]);
+    expect(guest).to.deep.equal([
+      "<address type='pci' domain='0x0000' bus='0x01' slot='0x00' function='0x0' multifunction='on'/>",
+      "<address type='pci' domain='0x0000' bus='0x01' slot='0x00' function='0x1'/>",
+    ]);
+    // function 0 first; the lone NIC keeps libvirt's own placement (no guest address)
+    expect(xml.indexOf("function='0x0'/>\n      </source>")).to.be.lessThan(
+      xml.indexOf("function='0x1'/>\n      </source>"),
+    );
+    expect(xml.match(/<address type='pci'/g)).to.have.length(2);
+  });
+
   let dir: string;
   before(async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'ig-libvirt-'));

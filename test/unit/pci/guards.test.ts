@@ -9,7 +9,7 @@ import {
   readNicFacts,
   readRouteFacts,
   vfioGuard,
-} from '../../../src/pci/prepare.js';
+} from '../../../src/pci/guards.js';
 import { type ModelHost, modelHost, standardSpec } from '../../helpers/kernel-model.js';
 
 const HEADER = 'Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n';
@@ -26,11 +26,11 @@ describe('guards', () => {
     );
     expect(r.defaultRoutes).to.deep.equal([
       { iface: 'eth0', gateway: '192.0.2.1', family: 4 },
-      { iface: 'eth2', gateway: 'fe80:0:0:0:0:0:0:1', family: 6 },
+      { iface: 'eth2', gateway: 'fe80::1', family: 6 },
     ]);
     expect(r.addressed).to.deep.equal([
       { iface: 'eth0', addresses: ['192.0.2.0/24'] },
-      { iface: 'eth3', addresses: ['2001:db8:0:0:0:0:0:2/64'] },
+      { iface: 'eth3', addresses: ['2001:db8::2/64'] },
     ]);
   });
 

@@ -325,7 +325,7 @@ describe('device preparation', () => {
       m = await modelHost(spec);
       const err = await rejects(prepareDevices(opts(m)));
       expect(err.code).to.equal('HOST_NIC_IN_USE');
-      expect(err.message).to.include('host addresses 10.10.10.0/24, 2001:db8:0:0:0:0:0:5/64');
+      expect(err.message).to.include('host addresses 10.10.10.0/24, 2001:db8::5/64');
     });
 
     it('refuses the controller of a mounted disk', async () => {
