@@ -17,7 +17,7 @@ import { hostArch as nodeHostArch, parseArch } from './arch.js';
 import { urlKey } from './cache.js';
 import { detectTree } from './detect.js';
 import type { DetectContext } from './detector.js';
-import { Fetcher } from './fetch.js';
+import { Fetcher, redactUrl } from './fetch.js';
 import type { FetchProgress, FetcherOptions } from './fetch.js';
 import { HttpTreeReader, treeBaseUrl } from './http-tree.js';
 import { IsoImage, looksLikeIso } from './iso9660.js';
@@ -45,7 +45,7 @@ export async function classifyLocation(
   if (/^https?:\/\//i.test(location)) {
     const base = treeBaseUrl(location);
     if (/\.iso\/$/i.test(base)) {
-      throw inputError('MEDIA_REMOTE_ISO', `${option} ${location} is an ISO on a web server`, {
+      throw inputError('MEDIA_REMOTE_ISO', `${option} ${redactUrl(location)} is an ISO on a web server`, {
         hint: 'download the ISO and pass its local path, or give the URL of an install tree',
       });
     }
@@ -56,7 +56,7 @@ export async function classifyLocation(
   else if (/^[a-z][a-z0-9+.-]*:\/\//i.test(location)) {
     throw inputError(
       'MEDIA_BAD_URL',
-      `${option} ${location}: only http(s) URLs, local directories and ISO files are supported`,
+      `${option} ${redactUrl(location)}: only http(s) URLs, local directories and ISO files are supported`,
       {
         hint: 'mount or copy the tree locally, or serve it over http',
       },
@@ -341,7 +341,8 @@ export async function resolveMedia(request: MediaRequest, deps: ResolveDeps): Pr
   const ctx: DetectContext = {
     arch,
     hostArch,
-    location: where.value,
+    // what messages show: a URL's credentials are for requests only
+    location: redactUrl(where.value),
     medium: where.kind === 'dir' ? 'local' : where.kind,
     xen,
   };
@@ -366,7 +367,7 @@ export async function resolveMedia(request: MediaRequest, deps: ResolveDeps): Pr
     const initrd = over.initrd ?? (await get(d.initrd));
     return finish({
       kind: 'tree-http',
-      location: reader.base,
+      location: redactUrl(reader.base),
       ...fromDetection(d),
       kernel,
       initrd,

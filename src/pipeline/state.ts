@@ -35,6 +35,8 @@ export interface InstallState {
   cwd: string;
   /** where fetched media are cached (content-addressed) */
   cacheDir?: string;
+  /** the environment media fetches read their proxy from (http_proxy, https_proxy, no_proxy) */
+  env?: Readonly<Record<string, string | undefined>>;
   /** resolve-media: a local tree served to the guest over HTTP, stopped in cleanup */
   servedTree?: { guestUrl: string; close(): Promise<void> };
   /** validate-request */

@@ -1,5 +1,5 @@
 import { stat } from 'node:fs/promises';
-import { inputError } from '../errors.js';
+import { inputError, isInstallGuestError, timeoutError } from '../errors.js';
 import type { Stage, StageContext } from '../pipeline/stage.js';
 import type { MediaRequest } from '../media/types.js';
 import type { InstallState, MediaState } from '../pipeline/state.js';
@@ -39,13 +39,34 @@ async function resolveInstallMedia(ctx: StageContext<InstallState>): Promise<Par
   const { state, signal, log } = ctx;
   const req = state.request!;
   const { resolveMedia: resolve } = await import('../media/resolve.js');
+  const { fetchProgressToLog } = await import('../media/fetch/progress.js');
+  const { DEFAULT_WAIT_MIN } = await import('./launch-qemu.js');
   // after a fallback (select-device), --fallback-location replaces the network media
   const fallback = state.fallbackMedia;
-  const resolved = await resolve(fallback ? { location: fallback.location } : mediaRequestOf(req), {
-    cacheDir: state.cacheDir!,
-    signal,
-    onProgress: (p) => log.info(formatProgress(p)),
-  });
+  // --wait bounds media resolution too: a server that trickles cannot hold the install forever
+  const waitMin = req.waitMinutes ?? DEFAULT_WAIT_MIN;
+  const deadline = AbortSignal.timeout(waitMin * 60_000);
+  let resolved;
+  try {
+    resolved = await resolve(fallback ? { location: fallback.location } : mediaRequestOf(req), {
+      cacheDir: state.cacheDir!,
+      signal: AbortSignal.any([signal, deadline]),
+      onProgress: fetchProgressToLog(log),
+      ...(state.env ? { fetch: { env: state.env } } : {}),
+    });
+  } catch (e) {
+    if (deadline.aborted && !signal.aborted && (!isInstallGuestError(e) || e.code === 'FETCH_ABORTED')) {
+      throw timeoutError(
+        'MEDIA_WAIT_EXCEEDED',
+        `resolving the install media took longer than --wait ${waitMin} min`,
+        {
+          hint: 'the server is too slow; use a nearer mirror or local media, or raise --wait',
+          cause: e,
+        },
+      );
+    }
+    throw e;
+  }
   // a local anaconda tree is served below, so the media module's "must be served" note does not apply
   const served = resolved.serveDir !== undefined && resolved.installer === 'anaconda';
   for (const w of resolved.warnings)
@@ -97,11 +118,6 @@ async function resolveInstallMedia(ctx: StageContext<InstallState>): Promise<Par
     },
     ...(servedTree ? { servedTree } : {}),
   };
-}
-
-function formatProgress(p: { url?: string; received?: number; total?: number | null }): string {
-  const pct = p.total ? ` ${Math.round(((p.received ?? 0) / p.total) * 100)}%` : '';
-  return `fetching ${p.url ?? ''}${pct}`;
 }
 
 export const resolveMedia: Stage<InstallState> = {
