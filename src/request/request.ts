@@ -56,6 +56,8 @@ export interface InstallRequest {
   osVariant?: string;
   /** a kickstart/preseed file, or a built-in template name (fedora, debian) */
   kickstart?: string;
+  /** how the answer file reaches the installer (absent: chosen from the boot) */
+  kickstartDelivery?: 'initrd' | 'oemdrv' | 'http';
   /** template variables for a built-in template (`key=value`, dotted keys) */
   ksSet: string[];
   /** add the in-guest confirmation unit to the answer file (default true) */
@@ -103,6 +105,7 @@ export interface RawInstallArgs {
   initrdInject?: string[];
   osVariant?: string;
   kickstart?: string;
+  kickstartDelivery?: string;
   ksSet?: string[];
   confirmUnit?: boolean;
   hostdev?: string[];
@@ -423,6 +426,7 @@ export function parseInstallRequest(raw: RawInstallArgs, cwd: string): InstallRe
     ...(raw.kickstart
       ? { kickstart: /[/.]/.test(raw.kickstart) ? abs(cwd, raw.kickstart) : raw.kickstart }
       : {}),
+    ...kickstartDeliveryOf(raw.kickstartDelivery),
     ksSet: (raw.ksSet ?? []).map((item) => {
       assertPlainValue('--ks-set', item);
       return item;
@@ -446,4 +450,17 @@ export function parseInstallRequest(raw: RawInstallArgs, cwd: string): InstallRe
     keepDevice: Boolean(raw.keepDevice),
     ...(raw.stateDir ? { stateDir: abs(cwd, raw.stateDir) } : {}),
   };
+}
+
+/** --kickstart-delivery: auto (or absent) lets the boot decide. */
+function kickstartDeliveryOf(v: string | undefined): { kickstartDelivery?: 'initrd' | 'oemdrv' | 'http' } {
+  if (v === undefined || v === 'auto') return {};
+  if (v === 'initrd' || v === 'oemdrv' || v === 'http') return { kickstartDelivery: v };
+  throw inputError(
+    'BAD_KICKSTART_DELIVERY',
+    `--kickstart-delivery '${v}' is not auto, initrd, oemdrv or http`,
+    {
+      hint: '--kickstart-delivery http',
+    },
+  );
 }
