@@ -6,7 +6,7 @@
 import { expect } from 'chai';
 import { execa } from 'execa';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
@@ -15,6 +15,7 @@ import { Fetcher } from '../../src/media/fetch.js';
 import type { FetchProgress, FetcherOptions } from '../../src/media/fetch.js';
 import { startHttpProxy } from '../helpers/http-proxy.js';
 import type { TestHttpProxy } from '../helpers/http-proxy.js';
+import { runCli } from '../helpers/cli.js';
 import { startHttpServer } from '../helpers/http-server.js';
 import type { TestHttpServer } from '../helpers/http-server.js';
 
@@ -175,6 +176,44 @@ describe('media/fetch: credentials, redirects, slow servers, TLS errors and prox
       expect(e.message)
         .to.match(/only \d+ bytes in 300 ms, less than 1024/)
         .and.include('2 attempts');
+    });
+  });
+
+  describe('--wait bounds media resolution in an install', () => {
+    beforeEach(async () => {
+      server = await startHttpServer(root);
+    });
+
+    it('a tree served a byte at a time ends with MEDIA_WAIT_EXCEEDED (exit 4), one line, the password not shown', async () => {
+      await mkdir(path.join(root, 'tree'));
+      await writeFile(path.join(root, 'tree', '.treeinfo'), `[general]\nname = Fedora\n${'#'.repeat(4000)}\n`);
+      server.setFault('*', { drip: { bytes: 1, everyMs: 50 } });
+      const started = Date.now();
+      const r = await runCli(
+        [
+          'install',
+          '--dry-run',
+          '--name',
+          'slow',
+          '--location',
+          `http://ann:${encodeURIComponent(password)}@127.0.0.1:${server.port}/tree/`,
+          '--wait',
+          '0.02',
+        ],
+        { cwd: root, env: { INSTALL_GUEST_CACHE_DIR: cacheDir } },
+      );
+      expect(r.code, r.stderr).to.equal(4);
+      expect(Date.now() - started).to.be.lessThan(10_000);
+      expect(r.stderr).to.include('[MEDIA_WAIT_EXCEEDED]').and.include('--wait 0.02 min');
+      expect(
+        r.stderr
+          .trimEnd()
+          .split('\n')
+          .filter((l) => l.startsWith('install-guest:')),
+      ).to.have.length(1);
+      expect(r.stderr + r.stdout)
+        .not.to.include('s3cr3t')
+        .and.not.to.include(encodeURIComponent(password));
     });
   });
 
