@@ -18,6 +18,7 @@ import { urlKey } from './cache.js';
 import { detectTree } from './detect.js';
 import type { DetectContext } from './detector.js';
 import { Fetcher, redactUrl } from './fetch.js';
+import { fetchTarget } from './fetch/url.js';
 import type { FetchProgress, FetcherOptions } from './fetch.js';
 import { HttpTreeReader, treeBaseUrl } from './http-tree.js';
 import { IsoImage, looksLikeIso } from './iso9660.js';
@@ -365,18 +366,29 @@ export async function resolveMedia(request: MediaRequest, deps: ResolveDeps): Pr
     };
     const kernel = over.kernel ?? (await get(d.kernel));
     const initrd = over.initrd ?? (await get(d.initrd));
+    // what the guest and the user see: the URL without credentials (the kernel command line is in
+    // qemu's argv, which every user of the host can read)
+    const bare = (u: string): string => fetchTarget(u).url;
+    const hadCredentials = bare(reader.base) !== reader.base;
     return finish({
       kind: 'tree-http',
-      location: redactUrl(reader.base),
+      location: bare(reader.base),
       ...fromDetection(d),
       kernel,
       initrd,
-      ...(d.installer === 'anaconda' ? { repo: reader.base } : {}),
-      ...(d.stage2 ? { stage2: reader.url(d.stage2)! } : {}),
+      ...(d.installer === 'anaconda' ? { repo: bare(reader.base) } : {}),
+      ...(d.stage2 ? { stage2: bare(reader.url(d.stage2)!) } : {}),
       netInstall: true,
       verified,
       bytesDownloaded: fetcher.stats.bytesDownloaded,
-      warnings: d.warnings,
+      warnings: [
+        ...d.warnings,
+        ...(hadCredentials && d.installer !== 'debian-installer'
+          ? [
+              `the installer in the guest is given ${bare(reader.base)} without the credentials (they would be on the kernel command line, in qemu's argv, readable by every user of this host); let the guest read the tree without a login, or use a local copy`,
+            ]
+          : []),
+      ],
     });
   }
 

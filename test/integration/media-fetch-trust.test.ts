@@ -12,6 +12,7 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Fetcher } from '../../src/media/fetch.js';
+import { resolveMedia } from '../../src/media/resolve.js';
 import type { FetchProgress, FetcherOptions } from '../../src/media/fetch.js';
 import { startHttpProxy } from '../helpers/http-proxy.js';
 import type { TestHttpProxy } from '../helpers/http-proxy.js';
@@ -179,6 +180,24 @@ describe('media/fetch: credentials, redirects, slow servers, TLS errors and prox
     });
   });
 
+  describe('a tree behind a login', () => {
+    it('resolves with the credentials, and neither the result nor the guest kernel arguments carry them', async () => {
+      const trees = path.resolve(import.meta.dirname, '../../fixtures/media/trees');
+      server = await startHttpServer(trees, { auth: { user: 'ann', password } });
+      const media = await resolveMedia(
+        { location: withCreds(server, 'fedora-39/') },
+        { cacheDir, onProgress: (p) => events.push(p) },
+      );
+      expect(media.location).to.equal(`${server.url}fedora-39/`);
+      const args = media.kernelArgs({ headless: true }).join(' ');
+      expect(args).to.include(`inst.repo=${server.url}fedora-39/`);
+      const everything = JSON.stringify({ media, args, events });
+      expect(everything).not.to.include('s3cr3t').and.not.to.include('ann:');
+      expect(media.warnings.join('\n')).to.include('without the credentials');
+      expect(server.requests.every((q) => q.authorization !== undefined)).to.equal(true);
+    });
+  });
+
   describe('--wait bounds media resolution in an install', () => {
     beforeEach(async () => {
       server = await startHttpServer(root);
@@ -186,7 +205,10 @@ describe('media/fetch: credentials, redirects, slow servers, TLS errors and prox
 
     it('a tree served a byte at a time ends with MEDIA_WAIT_EXCEEDED (exit 4), one line, the password not shown', async () => {
       await mkdir(path.join(root, 'tree'));
-      await writeFile(path.join(root, 'tree', '.treeinfo'), `[general]\nname = Fedora\n${'#'.repeat(4000)}\n`);
+      await writeFile(
+        path.join(root, 'tree', '.treeinfo'),
+        `[general]\nname = Fedora\n${'#'.repeat(4000)}\n`,
+      );
       server.setFault('*', { drip: { bytes: 1, everyMs: 50 } });
       const started = Date.now();
       const r = await runCli(
