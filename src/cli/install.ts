@@ -110,6 +110,13 @@ export function installOptions(y: Argv): Argv {
       describe:
         'answer file: a kickstart/preseed FILE (the confirmation unit is added) or a built-in template: fedora, debian (default: chosen by the media family)   e.g. --kickstart ks.cfg',
     })
+    .option('kickstart-delivery', {
+      group: M,
+      type: 'string',
+      choices: ['auto', 'initrd', 'oemdrv', 'http'],
+      describe:
+        'how the answer file reaches the installer: auto (initrd for a kernel boot, OEMDRV volume for a cdrom boot), initrd, oemdrv, or http (served on 127.0.0.1 to a --network user guest, stopped with the install)   e.g. --kickstart-delivery http',
+    })
     .option('ks-set', {
       group: M,
       type: 'string',

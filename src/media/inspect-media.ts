@@ -20,6 +20,7 @@ export async function inspectMedia(
   const { cwd, env, cacheDir, ...rest } = options;
   return inspectLocation(/^[a-z][a-z0-9+.-]*:\/\//i.test(location) ? location : path.resolve(cwd, location), {
     ...rest,
+    env,
     cacheDir: path.resolve(cwd, cacheDir ?? defaultCacheDir(env)),
   });
 }

@@ -17,7 +17,8 @@ import { hostArch as nodeHostArch, parseArch } from './arch.js';
 import { urlKey } from './cache.js';
 import { detectTree } from './detect.js';
 import type { DetectContext } from './detector.js';
-import { Fetcher } from './fetch.js';
+import { Fetcher, redactUrl } from './fetch.js';
+import { fetchTarget } from './fetch/url.js';
 import type { FetchProgress, FetcherOptions } from './fetch.js';
 import { HttpTreeReader, treeBaseUrl } from './http-tree.js';
 import { IsoImage, looksLikeIso } from './iso9660.js';
@@ -50,19 +51,6 @@ export interface ResolveDeps {
   plan?: boolean;
 }
 
-/** A URL with any user name and password removed (for output). */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (!u.username && !u.password) return url;
-    u.username = '';
-    u.password = '';
-    return u.toString();
-  } catch {
-    return url;
-  }
-}
-
 /** A dry run: what would be downloaded, or the real run's MEDIA_NOT_FOUND. */
 async function planDownload(fetcher: Fetcher, url: string, planned: PlannedDownload[]): Promise<string> {
   const r = await fetcher.probe(url);
@@ -85,7 +73,7 @@ export async function classifyLocation(
   if (/^https?:\/\//i.test(location)) {
     const base = treeBaseUrl(location);
     if (/\.iso\/$/i.test(base)) {
-      throw inputError('MEDIA_REMOTE_ISO', `${option} ${location} is an ISO on a web server`, {
+      throw inputError('MEDIA_REMOTE_ISO', `${option} ${redactUrl(location)} is an ISO on a web server`, {
         hint: 'download the ISO and pass its local path, or give the URL of an install tree',
       });
     }
@@ -96,7 +84,7 @@ export async function classifyLocation(
   else if (/^[a-z][a-z0-9+.-]*:\/\//i.test(location)) {
     throw inputError(
       'MEDIA_BAD_URL',
-      `${option} ${location}: only http(s) URLs, local directories and ISO files are supported`,
+      `${option} ${redactUrl(location)}: only http(s) URLs, local directories and ISO files are supported`,
       {
         hint: 'mount or copy the tree locally, or serve it over http',
       },
@@ -394,7 +382,8 @@ export async function resolveMedia(request: MediaRequest, deps: ResolveDeps): Pr
   const ctx: DetectContext = {
     arch,
     hostArch,
-    location: where.value,
+    // what messages show: a URL's credentials are for requests only
+    location: redactUrl(where.value),
     medium: where.kind === 'dir' ? 'local' : where.kind,
     xen,
   };
@@ -418,19 +407,30 @@ export async function resolveMedia(request: MediaRequest, deps: ResolveDeps): Pr
     };
     const kernel = over.kernel ?? (await get(d.kernel));
     const initrd = over.initrd ?? (await get(d.initrd));
+    // what the guest and the user see: the URL without credentials (the kernel command line is in
+    // qemu's argv, which every user of the host can read)
+    const bare = (u: string): string => fetchTarget(u).url;
+    const hadCredentials = bare(reader.base) !== reader.base;
     return withPlan(
       finish({
         kind: 'tree-http',
-        location: reader.base,
+        location: bare(reader.base),
         ...fromDetection(d),
         kernel,
         initrd,
-        ...(d.installer === 'anaconda' ? { repo: reader.base } : {}),
-        ...(d.stage2 ? { stage2: reader.url(d.stage2)! } : {}),
+        ...(d.installer === 'anaconda' ? { repo: bare(reader.base) } : {}),
+        ...(d.stage2 ? { stage2: bare(reader.url(d.stage2)!) } : {}),
         netInstall: true,
         verified,
         bytesDownloaded: fetcher.stats.bytesDownloaded,
-        warnings: d.warnings,
+        warnings: [
+          ...d.warnings,
+          ...(hadCredentials && d.installer !== 'debian-installer'
+            ? [
+                `the installer in the guest is given ${bare(reader.base)} without the credentials (they would be on the kernel command line, in qemu's argv, readable by every user of this host); let the guest read the tree without a login, or use a local copy`,
+              ]
+            : []),
+        ],
       }),
     );
   }

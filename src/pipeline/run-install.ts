@@ -109,6 +109,7 @@ export async function runInstall(args: Args, ctx: CommandContext): Promise<numbe
       initial: {
         raw,
         cwd: ctx.deps.cwd,
+        env: ctx.deps.env,
         cacheDir: (await import('../media/cache.js')).defaultCacheDir(ctx.deps.env),
       },
     });

@@ -49,8 +49,12 @@ export interface InstallState {
   cwd: string;
   /** where fetched media are cached (content-addressed) */
   cacheDir?: string;
+  /** the environment media fetches read their proxy from (http_proxy, https_proxy, no_proxy) */
+  env?: Readonly<Record<string, string | undefined>>;
   /** resolve-media: a local tree served to the guest over HTTP, stopped in cleanup */
   servedTree?: { guestUrl: string; close(): Promise<void> };
+  /** render-kickstart: the answer file served over HTTP (--kickstart-delivery http), stopped in cleanup */
+  servedKickstart?: { url: string; readonly fetches: number; close(): Promise<void> };
   /** validate-request */
   request?: InstallRequest;
   /** prepare-workdir: private (0700) temp dir for sockets and generated files */

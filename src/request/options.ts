@@ -29,6 +29,7 @@ export const INSTALL_OPTIONS: Readonly<
   extraArgs: ['--extra-args', 'value'],
   initrdInject: ['--initrd-inject', 'list'],
   kickstart: ['--kickstart', 'value'],
+  kickstartDelivery: ['--kickstart-delivery', 'value'],
   ksSet: ['--ks-set', 'list'],
   confirmUnit: ['--confirm-unit', 'negatable'],
   hostdev: ['--hostdev', 'list'],

@@ -59,6 +59,8 @@ export interface InstallRequest {
   osVariant?: string;
   /** a kickstart/preseed file, or a built-in template name (fedora, debian) */
   kickstart?: string;
+  /** how the answer file reaches the installer (absent: chosen from the boot) */
+  kickstartDelivery?: 'initrd' | 'oemdrv' | 'http';
   /** template variables for a built-in template (`key=value`, dotted keys) */
   ksSet: string[];
   /** add the in-guest confirmation unit to the answer file (default true) */
@@ -109,6 +111,7 @@ export interface RawInstallArgs {
   initrdInject?: string[];
   osVariant?: string;
   kickstart?: string;
+  kickstartDelivery?: string;
   ksSet?: string[];
   confirmUnit?: boolean;
   hostdev?: string[];
@@ -430,6 +433,7 @@ export function parseInstallRequest(raw: RawInstallArgs, cwd: string): InstallRe
     ...(raw.kickstart
       ? { kickstart: /[/.]/.test(raw.kickstart) ? abs(cwd, raw.kickstart) : raw.kickstart }
       : {}),
+    ...kickstartDeliveryOf(raw.kickstartDelivery),
     ksSet: (raw.ksSet ?? []).map((item) => {
       assertPlainValue('--ks-set', item);
       return item;
@@ -467,4 +471,17 @@ function parseSeconds(option: string, value: string | number): number {
       hint: `e.g. ${option} 60`,
     });
   return n;
+}
+
+/** --kickstart-delivery: auto (or absent) lets the boot decide. */
+function kickstartDeliveryOf(v: string | undefined): { kickstartDelivery?: 'initrd' | 'oemdrv' | 'http' } {
+  if (v === undefined || v === 'auto') return {};
+  if (v === 'initrd' || v === 'oemdrv' || v === 'http') return { kickstartDelivery: v };
+  throw inputError(
+    'BAD_KICKSTART_DELIVERY',
+    `--kickstart-delivery '${v}' is not auto, initrd, oemdrv or http`,
+    {
+      hint: '--kickstart-delivery http',
+    },
+  );
 }

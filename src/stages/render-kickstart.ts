@@ -2,7 +2,8 @@
  * The answer file: a user's kickstart/preseed (the confirmation unit added unless --no-confirm-unit),
  * or a built-in template rendered for this guest (the assigned NIC by its MAC, the target disk, the
  * hostname), then delivered the way the media boots: in a copy of the initrd for a kernel boot
- * (`inst.ks=file:/ks.cfg`), on an OEMDRV volume for a cdrom boot. `--initrd-inject` files ride in the
+ * (`inst.ks=file:/ks.cfg`), on an OEMDRV volume for a cdrom boot, or (--kickstart-delivery http) served
+ * on 127.0.0.1 for a user-networking guest until the install ends. `--initrd-inject` files ride in the
  * same copy of the initrd. The log dir keeps only the redacted copy; the real one lives in the
  * private work dir (0600).
  */
@@ -50,7 +51,7 @@ function hostnameOf(name: string): string {
 
 interface Decision {
   family: Family;
-  delivery: 'initrd' | 'oemdrv';
+  delivery: 'initrd' | 'oemdrv' | 'http';
   text: string;
   redacted: string;
   fileName: string;
@@ -140,7 +141,25 @@ async function decide(ctx: StageContext<InstallState>): Promise<Decision | undef
   const delivery = chooseDelivery({
     boot: media.boot.kind === 'kernel' ? 'kernel' : 'cdrom',
     family: family,
-  }) as 'initrd' | 'oemdrv';
+    ...(req.kickstartDelivery ? { requested: req.kickstartDelivery } : {}),
+  });
+  if (delivery === 'http') {
+    if (media.boot.kind !== 'kernel')
+      throw inputError(
+        'KICKSTART_DELIVERY',
+        '--kickstart-delivery http puts the URL on the kernel command line, but this install boots a cdrom',
+        { hint: "boot the media's kernel and initrd (--location), or use --kickstart-delivery oemdrv" },
+      );
+    const net = state.network ?? req.network;
+    if (net.kind !== 'user')
+      throw inputError(
+        'KICKSTART_DELIVERY',
+        `--kickstart-delivery http serves the answer file on 127.0.0.1, which a guest on ${net.kind} networking cannot reach`,
+        {
+          hint: 'use --network user (the guest reaches the host at 10.0.2.2), or --kickstart-delivery initrd',
+        },
+      );
+  }
   return {
     family: family,
     delivery,
@@ -148,7 +167,7 @@ async function decide(ctx: StageContext<InstallState>): Promise<Decision | undef
     redacted,
     fileName: answerFileName(family),
     source,
-    kernelArgs: kernelArgsFor(delivery, family),
+    kernelArgs: delivery === 'http' ? [] : kernelArgsFor(delivery, family),
   };
 }
 
@@ -218,7 +237,22 @@ export const renderKickstartStage: Stage<InstallState> = {
         redactedPath,
       };
       if (d.delivery === 'initrd') files.push({ name: d.fileName, data: Buffer.from(d.text) });
-      else {
+      else if (d.delivery === 'http') {
+        // qemu's user networking maps the guest's 10.0.2.2 to the host's 127.0.0.1
+        const { serveKickstart } = await import('../kickstart/http.js');
+        const { kernelArgsFor } = await import('../kickstart/deliver.js');
+        const served = await serveKickstart(d.text, {
+          bindAddress: '127.0.0.1',
+          urlHost: '10.0.2.2',
+          fileName: d.fileName,
+          ids: ctx.host.ids,
+          onFetch: (from) => ctx.log.info(`answer file fetched over HTTP (by ${from})`),
+        });
+        out.servedKickstart = served;
+        const mac = nicMac(state);
+        d.kernelArgs = kernelArgsFor('http', d.family, { url: served.url, ...(mac ? { nicMac: mac } : {}) });
+        if (files.length === 0) out.media = { ...media, boot: withArgs(media.boot, d.kernelArgs) };
+      } else {
         const { makeOemdrvImage } = await import('../kickstart/oemdrv.js');
         const iso = path.join(workDir, 'oemdrv.iso');
         await makeOemdrvImage(d.text, iso, { fileName: d.fileName, tmpDir: workDir });
@@ -233,6 +267,9 @@ export const renderKickstartStage: Stage<InstallState> = {
     }
     return out;
   },
+  async cleanup({ state }) {
+    await state.servedKickstart?.close();
+  },
   async plan(ctx) {
     // rendering is pure; a dry run shows the kernel arguments and the delivery without writing files,
     // after the same input checks as the real run (the injected files are read, not written)
@@ -240,6 +277,13 @@ export const renderKickstartStage: Stage<InstallState> = {
     const media = ctx.state.media!;
     await readInjected(ctx.state.request!.initrdInject, media, d);
     if (!d) return {};
+    if (d.delivery === 'http') {
+      const { kernelArgsFor } = await import('../kickstart/deliver.js');
+      const mac = nicMac(ctx.state);
+      const url = `http://10.0.2.2:<port>/ks/<token>/${d.fileName}`;
+      d.kernelArgs = kernelArgsFor('http', d.family, { url, ...(mac ? { nicMac: mac } : {}) });
+    }
+    const inInitrd = d.delivery === 'initrd' || ctx.state.request!.initrdInject.length > 0;
     return {
       answerFile: { family: d.family, source: d.source, delivery: d.delivery, fileName: d.fileName },
       ...(d.delivery === 'oemdrv' ? { extraCdroms: ['<workdir>/oemdrv.iso'] } : {}),
@@ -248,9 +292,7 @@ export const renderKickstartStage: Stage<InstallState> = {
         boot: withArgs(
           media.boot,
           d.kernelArgs,
-          media.boot.kind === 'kernel' && ctx.state.request!.initrdInject.length + 1
-            ? '<workdir>/initrd-with-answers.img'
-            : undefined,
+          media.boot.kind === 'kernel' && inInitrd ? '<workdir>/initrd-with-answers.img' : undefined,
         ),
       },
     };

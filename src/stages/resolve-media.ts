@@ -1,7 +1,7 @@
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { inputError } from '../errors.js';
+import { inputError, isInstallGuestError, timeoutError } from '../errors.js';
 import type { Stage, StageContext } from '../pipeline/stage.js';
 import type { MediaRequest } from '../media/types.js';
 import type { InstallState, MediaState } from '../pipeline/state.js';
@@ -41,6 +41,8 @@ async function resolveInstallMedia(ctx: StageContext<InstallState>): Promise<Par
   const { state, signal, log } = ctx;
   const req = state.request!;
   const { resolveMedia: resolve } = await import('../media/resolve.js');
+  const { fetchProgressToLog } = await import('../media/fetch/progress.js');
+  const { DEFAULT_WAIT_MIN } = await import('./launch-qemu.js');
   // after a fallback (select-device), --fallback-location replaces the network media
   const fallback = state.fallbackMedia;
   const request = fallback ? { location: fallback.location } : mediaRequestOf(req);
@@ -51,14 +53,30 @@ async function resolveInstallMedia(ctx: StageContext<InstallState>): Promise<Par
   );
   const scratch =
     ctx.dryRun && overHttp ? await mkdtemp(path.join(os.tmpdir(), 'install-guest-plan-')) : null;
+  // --wait bounds media resolution too: a server that trickles cannot hold the install forever
+  const waitMin = req.waitMinutes ?? DEFAULT_WAIT_MIN;
+  const deadline = AbortSignal.timeout(waitMin * 60_000);
   let resolved: Awaited<ReturnType<typeof resolve>>;
   try {
     resolved = await resolve(request, {
       cacheDir: scratch ?? state.cacheDir!,
-      signal,
+      signal: AbortSignal.any([signal, deadline]),
       ...(scratch ? { plan: true } : {}),
-      onProgress: (p) => log.info(formatProgress(p)),
+      onProgress: fetchProgressToLog(log),
+      ...(state.env ? { fetch: { env: state.env } } : {}),
     });
+  } catch (e) {
+    if (deadline.aborted && !signal.aborted && (!isInstallGuestError(e) || e.code === 'FETCH_ABORTED')) {
+      throw timeoutError(
+        'MEDIA_WAIT_EXCEEDED',
+        `resolving the install media took longer than --wait ${waitMin} min`,
+        {
+          hint: 'the server is too slow; use a nearer mirror or local media, or raise --wait',
+          cause: e,
+        },
+      );
+    }
+    throw e;
   } finally {
     if (scratch) await rm(scratch, { recursive: true, force: true });
   }
@@ -116,11 +134,6 @@ async function resolveInstallMedia(ctx: StageContext<InstallState>): Promise<Par
     ...(servedTree ? { servedTree } : {}),
     downloads,
   };
-}
-
-function formatProgress(p: { url?: string; received?: number; total?: number | null }): string {
-  const pct = p.total ? ` ${Math.round(((p.received ?? 0) / p.total) * 100)}%` : '';
-  return `fetching ${p.url ?? ''}${pct}`;
 }
 
 export const resolveMedia: Stage<InstallState> = {

@@ -180,6 +180,7 @@ const FULL: Required<RawInstallArgs> = {
   initrdInject: ['/i'],
   osVariant: 'fedora40',
   kickstart: 'fedora',
+  kickstartDelivery: 'http',
   ksSet: ['hostname=h'],
   confirmUnit: false,
   hostdev: ['0000:03:00.0'],
