@@ -8,6 +8,7 @@ import type { Argv } from 'yargs';
 import { EXIT, formatErrorLine, inputError, isInstallGuestError } from '../errors.js';
 import type { Args, CliDeps, CommandContext, CommandSpec } from './command.js';
 import { commands } from './commands.js';
+import { unknownOptionError } from '../request/virt-install.js';
 
 export const VERSION = '0.1.0';
 
@@ -126,6 +127,9 @@ export async function main(deps: CliDeps): Promise<number> {
     .fail((msg, err) => {
       // yargs usage errors (unknown option, missing value, failed coerce) are the user's mistake
       if (err && !isInstallGuestError(err) && !msg) throw err;
+      // strict mode: name the unknown option and say whether virt-install has it (and why we do not)
+      const unknown = !isInstallGuestError(err) && msg ? unknownOptionError(msg) : undefined;
+      if (unknown) throw unknown;
       throw isInstallGuestError(err)
         ? err
         : inputError('USAGE', msg ?? err?.message ?? 'invalid usage', { hint: 'see install-guest --help' });

@@ -8,7 +8,8 @@
  */
 import { VERSION } from '../cli/main.js';
 import { inputError } from '../errors.js';
-import type { DiskRequest, InstallRequest } from '../request/request.js';
+import type { DiskRequest, GuestPciAddress, InstallRequest } from '../request/request.js';
+import { libvirtNicModel } from '../request/virt-install.js';
 import { canonicalAddress } from '../stages/select-device.js';
 import { createEnvironment, type Environment, type Render } from '../template-engine.js';
 
@@ -19,6 +20,8 @@ export interface ExportDevice {
   vendorDevice?: string;
   romBar?: boolean;
   romFile?: string;
+  /** where the guest sees it (--hostdev address.*) */
+  guestAddress?: GuestPciAddress;
 }
 
 export interface LibvirtOptions {
@@ -27,6 +30,8 @@ export interface LibvirtOptions {
   mac?: string;
   /** default /usr/bin/qemu-system-x86_64, or the request's --qemu-binary when it is a path */
   emulator?: string;
+  /** --boot uefi: the firmware code and this guest's vars store (src/stages/build-command.ts firmwareOf) */
+  firmware?: { code: string; vars: string; template: string };
 }
 
 export interface LibvirtDomainData {
@@ -37,7 +42,12 @@ export interface LibvirtDomainData {
   memoryMiB: number;
   lockMemory: boolean;
   vcpus: number;
+  /** vCPUs online at boot when fewer than `vcpus` (--vcpus N,maxvcpus=M) */
+  currentVcpus?: number;
   machine: string;
+  firmware?: { code: string; vars: string; template: string };
+  /** <boot dev='hd'/> unless a disk carries its own boot order */
+  bootHd: boolean;
   cpu:
     { mode: string; model?: string; topology?: { sockets: number; cores: number; threads: number } } | false;
   emulator: string;
@@ -48,6 +58,12 @@ export interface LibvirtDomainData {
     format: string;
     target: string;
     bus: string;
+    cache?: string;
+    io?: string;
+    discard?: string;
+    serial?: string;
+    readonly?: boolean;
+    bootOrder?: number;
   }[];
   scsi: boolean;
   network: { type: 'user' | 'bridge'; bridge?: string; mac?: string; model: string } | false;
@@ -57,7 +73,10 @@ export interface LibvirtDomainData {
     slot: string;
     function: string;
     rom?: { bar?: 'on' | 'off'; file?: string };
+    guest?: { domain: string; bus: string; slot: string; function: string };
   }[];
+  tpm?: { model: string };
+  rng?: { source: string };
 }
 
 /** libvirt's disk name for the n-th disk on a bus family: vda…, sda…, hda… (aa after z, as the kernel does) */
@@ -84,7 +103,7 @@ export function pciAddressParts(address: string): {
   return { domain: `0x${m[1]}`, bus: `0x${m[2]}`, slot: `0x${m[3]}`, function: `0x${m[4]}` };
 }
 
-const NIC_MODELS: Record<string, string> = { 'virtio-net-pci': 'virtio', 'virtio-net': 'virtio' };
+const hex = (n: number, width: number): string => `0x${n.toString(16).padStart(width, '0')}`;
 
 function cpuOf(req: InstallRequest, domainType: 'kvm' | 'qemu'): LibvirtDomainData['cpu'] {
   const v = req.vcpus;
@@ -131,6 +150,12 @@ export function libvirtDomainData(
       format: d.format,
       target: next(prefix),
       bus,
+      ...(d.cache ? { cache: d.cache } : {}),
+      ...(d.io ? { io: d.io } : {}),
+      ...(d.discard ? { discard: d.discard } : {}),
+      ...(d.serial ? { serial: d.serial } : {}),
+      ...(d.readonly ? { readonly: true } : {}),
+      ...(d.bootOrder !== undefined ? { bootOrder: d.bootOrder } : {}),
     };
   });
   const net = request.network;
@@ -144,8 +169,13 @@ export function libvirtDomainData(
     toolVersion: VERSION,
     memoryMiB: request.memoryMiB,
     lockMemory: devices.length > 0,
-    vcpus: request.vcpus.count,
+    vcpus: request.vcpus.max ?? request.vcpus.count,
+    ...(request.vcpus.max && request.vcpus.max !== request.vcpus.count
+      ? { currentVcpus: request.vcpus.count }
+      : {}),
     machine: request.machine,
+    ...(options.firmware ? { firmware: options.firmware } : {}),
+    bootHd: !disks.some((d) => d.bootOrder !== undefined),
     cpu: cpuOf(request, domainType),
     emulator,
     disks: diskData,
@@ -157,15 +187,31 @@ export function libvirtDomainData(
             type: net.kind,
             ...(net.kind === 'bridge' ? { bridge: net.bridge } : {}),
             ...((net.mac ?? options.mac) ? { mac: net.mac ?? options.mac } : {}),
-            model: NIC_MODELS[net.model] ?? net.model,
+            model: libvirtNicModel(net.model),
           },
     hostdevs: devices.map((d) => {
       const rom = {
         ...(d.romBar !== undefined ? { bar: d.romBar ? ('on' as const) : ('off' as const) } : {}),
         ...(d.romFile ? { file: d.romFile } : {}),
       };
-      return { ...pciAddressParts(d.address), ...(Object.keys(rom).length ? { rom } : {}) };
+      const g = d.guestAddress;
+      return {
+        ...pciAddressParts(d.address),
+        ...(Object.keys(rom).length ? { rom } : {}),
+        ...(g
+          ? {
+              guest: {
+                domain: hex(g.domain, 4),
+                bus: hex(g.bus, 2),
+                slot: hex(g.slot, 2),
+                function: hex(g.function, 1),
+              },
+            }
+          : {}),
+      };
     }),
+    ...(request.tpm ? { tpm: { model: request.tpm.model } } : {}),
+    ...(request.rng ? { rng: { source: request.rng.source } } : {}),
   };
 }
 
