@@ -326,8 +326,16 @@ export function parseHostdev(text: string): HostdevRequest {
     ],
     'name',
   );
-  // virt-install's vendor:product form is written 0x8086:0x10d3
-  const selector = o.values.get('name')?.replace(/^0x([0-9a-f]{4}):0x([0-9a-f]{4})$/i, '$1:$2');
+  const selector = o.values.get('name');
+  // virt-install reads 0x1234:0x5678 as a USB vendor:product (virtinst cli.py _AddressStringToHostdev)
+  if (selector && /^0x[0-9a-f]{1,4}:0x[0-9a-f]{1,4}$/i.test(selector))
+    throw inputError(
+      'BAD_HOSTDEV',
+      `--hostdev '${selector}' is a USB vendor:product in virt-install; install-guest assigns PCI functions only`,
+      {
+        hint: `for the PCI function with that vendor:device write --hostdev ${selector.replace(/0x/gi, '')} (see install-guest hostdev list), or its address`,
+      },
+    );
   if (selector === undefined)
     throw inputError('BAD_HOSTDEV', `--hostdev '${text}' names no device`, {
       hint: '--hostdev 0000:03:00.0 (or 03:00.0, pci_0000_03_00_0, 8086:10d3, enp3s0, auto)',

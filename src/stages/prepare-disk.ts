@@ -29,7 +29,16 @@ export const prepareDisk: Stage<InstallState> = {
         });
       const r = await host.exec(
         'qemu-img',
-        ['create', '-q', '-f', d.format, d.path, `${Math.ceil(d.sizeGiB * 1024)}M`],
+        [
+          'create',
+          '-q',
+          '-f',
+          d.format,
+          // --disk sparse=no: allocated up front, as virt-install does
+          ...(d.sparse === false ? ['-o', 'preallocation=falloc'] : []),
+          d.path,
+          `${Math.ceil(d.sizeGiB * 1024)}M`,
+        ],
         { signal },
       );
       if (r.notFound)
