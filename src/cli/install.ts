@@ -176,7 +176,7 @@ export function installOptions(y: Argv): Argv {
       group: D,
       type: 'string',
       describe:
-        'default | emulator[,model=tpm-crb|tpm-tis]: a TPM 2.0 emulated by swtpm   e.g. --tpm emulator',
+        'default | emulator[,model=tpm-crb|tpm-tis]: a TPM 2.0 emulated by swtpm, in --dry-run plans and --print-xml only (an install run refuses it)   e.g. --tpm emulator',
     })
     .option('rng', {
       group: D,
