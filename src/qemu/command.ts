@@ -85,7 +85,8 @@ export interface QemuTemplateData {
     rootBus?: string;
     addr?: string;
   }[];
-  network: { user: boolean; bridge: string | false; model: string; mac: string };
+  /** port: the chassis of the NIC's own PCIe root port on q35 (after the hostdevs' ports) */
+  network: { user: boolean; bridge: string | false; model: string; mac: string; port?: number };
   /** --boot uefi: pflash drives */
   firmware: { code: string; vars: string } | false;
   /** --tpm: the swtpm control socket in the private work dir */
@@ -241,6 +242,7 @@ export function buildQemuPlan(inputs: QemuInputs, phase: Phase): QemuTemplateDat
       bridge: net.kind === 'bridge' ? net.bridge : false,
       model: net.kind === 'none' ? '' : net.model,
       mac: net.kind === 'none' ? '' : (net.mac ?? inputs.mac),
+      ...(q35 && net.kind !== 'none' ? { port: inputs.hostdevs.length + 1 } : {}),
     },
     firmware: inputs.firmware ?? false,
     tpm: req.tpm ? { socket: path.join(inputs.workDir, `swtpm-${phase}.sock`), model: req.tpm.model } : false,
