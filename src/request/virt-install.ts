@@ -98,7 +98,10 @@ export const VIRT_INSTALL_REFUSED: Readonly<Record<string, string>> = {
 export function unknownOptionError(message: string): Error | undefined {
   const m = /^Unknown arguments?: (.+)$/.exec(message);
   if (!m) return undefined;
-  const names = m[1]!.split(', ').map((s) => s.trim());
+  // yargs lists an option's camelCase twin too (such-option, suchOption): one name each
+  const names = [
+    ...new Set(m[1]!.split(', ').map((s) => s.trim().replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`))),
+  ];
   const known = names.find((n) => VIRT_INSTALL_REFUSED[n] !== undefined);
   if (known) {
     const flag = known.length === 1 ? `-${known}` : `--${known}`;
