@@ -9,6 +9,7 @@ import { EXIT, formatErrorLine, inputError, isInstallGuestError } from '../error
 import type { Args, CliDeps, CommandContext, CommandSpec } from './command.js';
 import { commands } from './commands.js';
 import { VERSION } from '../version.js';
+import { unknownOptionError } from '../request/virt-install.js';
 
 export { VERSION };
 
@@ -128,6 +129,9 @@ export async function main(deps: CliDeps): Promise<number> {
     .fail((msg, err) => {
       // yargs usage errors (unknown option, missing value, failed coerce) are the user's mistake
       if (err && !isInstallGuestError(err) && !msg) throw err;
+      // strict mode: name the unknown option and say whether virt-install has it (and why we do not)
+      const unknown = !isInstallGuestError(err) && msg ? unknownOptionError(msg) : undefined;
+      if (unknown) throw unknown;
       throw isInstallGuestError(err)
         ? err
         : inputError('USAGE', msg ?? err?.message ?? 'invalid usage', { hint: 'see install-guest --help' });

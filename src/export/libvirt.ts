@@ -10,7 +10,8 @@ import { isQ35, machineType } from '../request/machine.js';
 import { VERSION } from '../version.js';
 import { inputError } from '../errors.js';
 import { hostdevPlacement } from '../qemu/command.js';
-import type { DiskRequest, InstallRequest } from '../request/request.js';
+import type { DiskRequest, GuestPciAddress, InstallRequest } from '../request/request.js';
+import { libvirtNicModel } from '../request/virt-install.js';
 import { canonicalAddress } from '../pci/address.js';
 import { createEnvironment, type Environment, type Render } from '../template-engine.js';
 
@@ -21,6 +22,8 @@ export interface ExportDevice {
   vendorDevice?: string;
   romBar?: boolean;
   romFile?: string;
+  /** where the guest sees it (--hostdev address.*) */
+  guestAddress?: GuestPciAddress;
 }
 
 export interface LibvirtOptions {
@@ -29,6 +32,8 @@ export interface LibvirtOptions {
   mac?: string;
   /** default /usr/bin/qemu-system-x86_64, or the request's --qemu-binary when it is a path */
   emulator?: string;
+  /** --boot uefi: the firmware code and this guest's vars store (src/stages/build-command.ts firmwareOf) */
+  firmware?: { code: string; vars: string; template: string };
 }
 
 export interface LibvirtDomainData {
@@ -39,7 +44,12 @@ export interface LibvirtDomainData {
   memoryMiB: number;
   lockMemory: boolean;
   vcpus: number;
+  /** vCPUs online at boot when fewer than `vcpus` (--vcpus N,maxvcpus=M) */
+  currentVcpus?: number;
   machine: string;
+  firmware?: { code: string; vars: string; template: string };
+  /** <boot dev='hd'/> unless a disk carries its own boot order */
+  bootHd: boolean;
   cpu:
     | {
         mode: string;
@@ -61,6 +71,12 @@ export interface LibvirtDomainData {
     format: string;
     target: string;
     bus: string;
+    cache?: string;
+    io?: string;
+    discard?: string;
+    serial?: string;
+    readonly?: boolean;
+    bootOrder?: number;
   }[];
   scsi: boolean;
   network: { type: 'user' | 'bridge'; bridge?: string; mac?: string; model: string } | false;
@@ -70,11 +86,13 @@ export interface LibvirtDomainData {
     slot: string;
     function: string;
     rom?: { bar?: 'on' | 'off'; file?: string };
-    /** the guest address, for the functions of one device kept together on one slot */
-    guest?: { bus: string; function: string; multifunction: boolean };
+    /** the guest address: the user's (--hostdev address.*), or the slot shared by the functions of one device */
+    guest?: { domain: string; bus: string; slot: string; function: string; multifunction: boolean };
   }[];
   /** pcie-root-port controllers (their index) for the slots shared by several functions */
   rootPorts: number[];
+  tpm?: { model: string };
+  rng?: { source: string };
 }
 
 /** libvirt's disk name for the n-th disk on a bus family: vda…, sda…, hda… (aa after z, as the kernel does) */
@@ -101,7 +119,7 @@ export function pciAddressParts(address: string): {
   return { domain: `0x${m[1]}`, bus: `0x${m[2]}`, slot: `0x${m[3]}`, function: `0x${m[4]}` };
 }
 
-const NIC_MODELS: Record<string, string> = { 'virtio-net-pci': 'virtio', 'virtio-net': 'virtio' };
+const hex = (n: number, width: number): string => `0x${n.toString(16).padStart(width, '0')}`;
 
 function cpuOf(req: InstallRequest, domainType: 'kvm' | 'qemu'): LibvirtDomainData['cpu'] {
   const v = req.vcpus;
@@ -156,6 +174,12 @@ export function libvirtDomainData(
       format: d.format,
       target: next(prefix),
       bus,
+      ...(d.cache ? { cache: d.cache } : {}),
+      ...(d.io ? { io: d.io } : {}),
+      ...(d.discard ? { discard: d.discard } : {}),
+      ...(d.serial ? { serial: d.serial } : {}),
+      ...(d.readonly ? { readonly: true } : {}),
+      ...(d.bootOrder !== undefined ? { bootOrder: d.bootOrder } : {}),
     };
   });
   const placement = hostdevPlacement(devices, q35);
@@ -177,8 +201,13 @@ export function libvirtDomainData(
     toolVersion: VERSION,
     memoryMiB: request.memoryMiB,
     lockMemory: devices.length > 0,
-    vcpus: request.vcpus.count,
+    vcpus: request.vcpus.max ?? request.vcpus.count,
+    ...(request.vcpus.max && request.vcpus.max !== request.vcpus.count
+      ? { currentVcpus: request.vcpus.count }
+      : {}),
     machine: machineType(request.machine),
+    ...(options.firmware ? { firmware: options.firmware } : {}),
+    bootHd: !disks.some((d) => d.bootOrder !== undefined),
     cpu: cpuOf(request, domainType),
     ioapicQemu: request.iommu?.intremap === true,
     iommu: request.iommu
@@ -203,7 +232,7 @@ export function libvirtDomainData(
             type: net.kind,
             ...(net.kind === 'bridge' ? { bridge: net.bridge } : {}),
             ...((net.mac ?? options.mac) ? { mac: net.mac ?? options.mac } : {}),
-            model: NIC_MODELS[net.model] ?? net.model,
+            model: libvirtNicModel(net.model),
           },
     // as the qemu command line places them (qemu/command.ts): the functions of one device share a
     // root port (here an explicit controller) as functions 0.N of one slot; the others get libvirt's
@@ -215,21 +244,36 @@ export function libvirtDomainData(
         ...(d.romFile ? { file: d.romFile } : {}),
       };
       const bus = sharedPorts.get(d.address);
+      const g = d.guestAddress;
       return {
         ...pciAddressParts(d.address),
         ...(Object.keys(rom).length ? { rom } : {}),
-        ...(bus !== undefined
+        ...(g
           ? {
               guest: {
-                bus: `0x${bus.toString(16).padStart(2, '0')}`,
-                function: `0x${fn}`,
-                multifunction: fn === 0 && functions > 1,
+                domain: hex(g.domain, 4),
+                bus: hex(g.bus, 2),
+                slot: hex(g.slot, 2),
+                function: hex(g.function, 1),
+                multifunction: false,
               },
             }
-          : {}),
+          : bus !== undefined
+            ? {
+                guest: {
+                  domain: '0x0000',
+                  bus: `0x${bus.toString(16).padStart(2, '0')}`,
+                  slot: '0x00',
+                  function: `0x${fn}`,
+                  multifunction: fn === 0 && functions > 1,
+                },
+              }
+            : {}),
       };
     }),
     rootPorts: [...new Set(sharedPorts.values())],
+    ...(request.tpm ? { tpm: { model: request.tpm.model } } : {}),
+    ...(request.rng ? { rng: { source: request.rng.source } } : {}),
   };
 }
 

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { inputError } from '../errors.js';
 import { templatesDir } from '../paths.js';
 import { createEnvironment, type Environment } from '../template-engine.js';
-import type { InstallRequest, NetworkRequest } from '../request/request.js';
+import type { DiskRequest, GuestPciAddress, InstallRequest, NetworkRequest } from '../request/request.js';
 import { escapeOptionValue } from './escape.js';
 import { iommuDevice, isQ35, machineOption } from '../request/machine.js';
 
@@ -26,6 +26,8 @@ export interface AssignedDevice {
   romBar?: boolean;
   romFile?: string;
   multifunction?: boolean;
+  /** where the guest sees it (--hostdev address.*) */
+  guestAddress?: GuestPciAddress;
 }
 
 export interface QemuInputs {
@@ -44,6 +46,8 @@ export interface QemuInputs {
   hostdevs: AssignedDevice[];
   /** the network after any fallback decision */
   network: NetworkRequest;
+  /** --boot uefi: OVMF's code and this guest's own copy of the vars store */
+  firmware?: { code: string; vars: string };
 }
 
 interface DiskData {
@@ -53,6 +57,10 @@ interface DiskData {
   device: string;
   bus?: string;
   bootindex?: number;
+  /** extra `,key=value` text for the file node, the format node and the device (--disk cache=, io=, …) */
+  fileOpts: string;
+  formatOpts: string;
+  deviceOpts: string;
 }
 
 export interface QemuTemplateData {
@@ -79,13 +87,22 @@ export interface QemuTemplateData {
     chassis?: number;
     /** the first function on its root port: the port is created with it */
     newPort?: boolean;
-    /** `0.N` on the root port when several functions share the guest slot */
+    /** `0.N` on the root port when several functions share the guest slot; `0xS.F` on the root bus */
     addr?: string;
     romBar?: string;
     romFile?: string;
     multifunction?: boolean;
+    /** a guest address on the root bus: `bus=pcie.0,addr=0x5.0` */
+    rootBus?: string;
   }[];
-  network: { user: boolean; bridge: string | false; model: string; mac: string };
+  /** port: the chassis of the NIC's own PCIe root port on q35 (after the hostdevs' ports) */
+  network: { user: boolean; bridge: string | false; model: string; mac: string; port?: number };
+  /** --boot uefi: pflash drives */
+  firmware: { code: string; vars: string } | false;
+  /** --tpm: the swtpm control socket in the private work dir */
+  tpm: { socket: string; model: string } | false;
+  /** --rng: the host source */
+  rng: { source: string } | false;
   qmpSocket: string;
   /** the serial console's unix socket: install-guest listens, qemu connects */
   serialSocket: string;
@@ -104,10 +121,45 @@ export function cpuModel(req: InstallRequest, accel: 'kvm' | 'tcg'): string {
 export function smpOf(req: InstallRequest): string {
   const v = req.vcpus;
   const parts = [String(v.count)];
+  if (v.max && v.max !== v.count) parts.push(`maxcpus=${v.max}`);
   if (v.sockets) parts.push(`sockets=${v.sockets}`);
   if (v.cores) parts.push(`cores=${v.cores}`);
   if (v.threads) parts.push(`threads=${v.threads}`);
   return parts.join(',');
+}
+
+/** libvirt's cache modes as -blockdev/-device options (what libvirt itself renders) */
+const CACHE_MODES: Record<string, { direct: boolean; noFlush: boolean; writeCache: boolean }> = {
+  none: { direct: true, noFlush: false, writeCache: true },
+  writeback: { direct: false, noFlush: false, writeCache: true },
+  writethrough: { direct: false, noFlush: false, writeCache: false },
+  directsync: { direct: true, noFlush: false, writeCache: false },
+  unsafe: { direct: false, noFlush: true, writeCache: true },
+};
+
+/** --disk cache=, io=, discard=, readonly=, serial= as option text for the file node, the format node and the device */
+export function diskOptions(d: DiskRequest): { fileOpts: string; formatOpts: string; deviceOpts: string } {
+  const file: string[] = [];
+  const format: string[] = [];
+  const device: string[] = [];
+  const c = d.cache ? CACHE_MODES[d.cache] : undefined;
+  if (c) {
+    file.push(`cache.direct=${c.direct ? 'on' : 'off'}`, `cache.no-flush=${c.noFlush ? 'on' : 'off'}`);
+    format.push(`cache.direct=${c.direct ? 'on' : 'off'}`, `cache.no-flush=${c.noFlush ? 'on' : 'off'}`);
+    device.push(`write-cache=${c.writeCache ? 'on' : 'off'}`);
+  }
+  if (d.io) file.push(`aio=${d.io}`);
+  if (d.discard) {
+    file.push(`discard=${d.discard}`);
+    format.push(`discard=${d.discard}`);
+  }
+  if (d.readonly) {
+    file.push('read-only=on');
+    format.push('read-only=on');
+  }
+  if (d.serial) device.push(`serial=${escapeOptionValue(d.serial)}`);
+  const text = (xs: string[]): string => xs.map((x) => `,${x}`).join('');
+  return { fileOpts: text(file), formatOpts: text(format), deviceOpts: text(device) };
 }
 
 export function buildQemuPlan(inputs: QemuInputs, phase: Phase): QemuTemplateData {
@@ -120,10 +172,26 @@ export function buildQemuPlan(inputs: QemuInputs, phase: Phase): QemuTemplateDat
     return q35 ? `ide.${n}` : `ide.${Math.floor(n / 2)},unit=${n % 2}`;
   };
   const installCdrom = phase === 'install' && inputs.boot.kind === 'cdrom';
+  const ordered = req.disks.some((d) => d.bootOrder !== undefined);
   const disks: DiskData[] = req.disks.map((d, i) => {
     const id = `disk${i}`;
-    const bootindex = i === 0 ? (installCdrom ? 2 : 1) : undefined;
-    const base = { id, path: d.path, format: d.format, ...(bootindex ? { bootindex } : {}) };
+    // boot.order= numbers the disks as libvirt does; else the first disk boots (after an install cdrom)
+    const bootindex = ordered
+      ? d.bootOrder !== undefined
+        ? d.bootOrder + (installCdrom ? 1 : 0)
+        : undefined
+      : i === 0
+        ? installCdrom
+          ? 2
+          : 1
+        : undefined;
+    const base = {
+      id,
+      path: d.path,
+      format: d.format,
+      ...(bootindex ? { bootindex } : {}),
+      ...diskOptions(d),
+    };
     switch (d.bus) {
       case 'virtio':
         return { ...base, device: 'virtio-blk-pci' };
@@ -167,8 +235,17 @@ export function buildQemuPlan(inputs: QemuInputs, phase: Phase): QemuTemplateDat
     hostdevs: hostdevPlacement(inputs.hostdevs, q35).map(({ h, i, port, chassis, fn, functions }) => ({
       id: `hostdev${i}`,
       host: h.address,
-      ...(q35 ? { rootPort: port, chassis, newPort: fn === 0 } : {}),
-      ...(q35 && functions > 1 ? { addr: `0.${fn}` } : {}),
+      // a guest address on bus 0 puts the device on the root bus at that slot; else its own root
+      // port, the functions of one device sharing it as functions 0.N of one slot
+      ...(h.guestAddress && h.guestAddress.bus === 0
+        ? {
+            rootBus: q35 ? 'pcie.0' : 'pci.0',
+            addr: `0x${h.guestAddress.slot.toString(16)}.${h.guestAddress.function}`,
+          }
+        : {
+            ...(q35 ? { rootPort: port, chassis, newPort: fn === 0 } : {}),
+            ...(q35 && functions > 1 ? { addr: `0.${fn}` } : {}),
+          }),
       ...(h.romBar !== undefined ? { romBar: h.romBar ? '1' : '0' } : {}),
       ...(h.romFile ? { romFile: h.romFile } : {}),
       // only a slot with several functions is multifunction, and only its function 0 says so
@@ -179,7 +256,11 @@ export function buildQemuPlan(inputs: QemuInputs, phase: Phase): QemuTemplateDat
       bridge: net.kind === 'bridge' ? net.bridge : false,
       model: net.kind === 'none' ? '' : net.model,
       mac: net.kind === 'none' ? '' : (net.mac ?? inputs.mac),
+      ...(q35 && net.kind !== 'none' ? { port: inputs.hostdevs.length + 1 } : {}),
     },
+    firmware: inputs.firmware ?? false,
+    tpm: req.tpm ? { socket: path.join(inputs.workDir, `swtpm-${phase}.sock`), model: req.tpm.model } : false,
+    rng: req.rng ? { source: req.rng.source } : false,
     qmpSocket: path.join(inputs.workDir, `qmp-${phase}.sock`),
     serialSocket: path.join(inputs.workDir, `serial-${phase}.sock`),
   };

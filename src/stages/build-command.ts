@@ -2,6 +2,8 @@ import { buildQemuPlan, renderArgs } from '../qemu/command.js';
 import type { QemuInputs } from '../qemu/command.js';
 import type { Stage } from '../pipeline/stage.js';
 import type { InstallState } from '../pipeline/state.js';
+import path from 'node:path';
+import { OVMF_CODE, OVMF_VARS, safeFileName } from '../request/request.js';
 
 export function qemuInputs(state: InstallState): QemuInputs {
   return {
@@ -16,13 +18,31 @@ export function qemuInputs(state: InstallState): QemuInputs {
       ...(state.media!.attachCdrom ? [state.media!.attachCdrom] : []),
       ...(state.extraCdroms ?? []),
     ],
-    hostdevs: (state.prepared ?? state.devices ?? []).map(({ address, romBar, romFile, multifunction }) => ({
-      address,
-      ...(romBar !== undefined ? { romBar } : {}),
-      ...(romFile ? { romFile } : {}),
-      ...(multifunction ? { multifunction } : {}),
-    })),
+    hostdevs: (state.prepared ?? state.devices ?? []).map(
+      ({ address, romBar, romFile, multifunction, guestAddress }) => ({
+        address,
+        ...(romBar !== undefined ? { romBar } : {}),
+        ...(romFile ? { romFile } : {}),
+        ...(multifunction ? { multifunction } : {}),
+        ...(guestAddress ? { guestAddress } : {}),
+      }),
+    ),
     network: state.network ?? state.request!.network,
+    ...(firmwareOf(state) ? { firmware: firmwareOf(state)! } : {}),
+  };
+}
+
+/** --boot uefi: OVMF's code (or loader=) and this guest's own vars store, kept in the log dir beside its disk's logs */
+export function firmwareOf(
+  state: InstallState,
+): { code: string; vars: string; template: string } | undefined {
+  const req = state.request!;
+  const uefi = req.boot?.uefi;
+  if (!uefi) return undefined;
+  return {
+    code: uefi.loader ?? OVMF_CODE,
+    vars: path.join(state.logDir ?? req.logDir, `${safeFileName(req.name)}_VARS.fd`),
+    template: uefi.varsTemplate ?? OVMF_VARS,
   };
 }
 

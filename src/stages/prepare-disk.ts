@@ -1,4 +1,5 @@
-import { rm, stat } from 'node:fs/promises';
+import { chmod, copyFile, rm, stat } from 'node:fs/promises';
+import { firmwareOf } from './build-command.js';
 import { hostError, inputError } from '../errors.js';
 import type { Stage } from '../pipeline/stage.js';
 import type { InstallState } from '../pipeline/state.js';
@@ -29,7 +30,16 @@ export const prepareDisk: Stage<InstallState> = {
         });
       const r = await host.exec(
         'qemu-img',
-        ['create', '-q', '-f', d.format, d.path, `${Math.ceil(d.sizeGiB * 1024)}M`],
+        [
+          'create',
+          '-q',
+          '-f',
+          d.format,
+          // --disk sparse=no: allocated up front, as virt-install does
+          ...(d.sparse === false ? ['-o', 'preallocation=falloc'] : []),
+          d.path,
+          `${Math.ceil(d.sizeGiB * 1024)}M`,
+        ],
         { signal },
       );
       if (r.notFound)
@@ -42,6 +52,24 @@ export const prepareDisk: Stage<InstallState> = {
         });
       created.push(d.path);
       record({ createdDisks: [...created] });
+    }
+    // --boot uefi: this guest's own copy of the vars store (never the shared template), private
+    const fw = firmwareOf(state);
+    if (fw) {
+      for (const [what, p] of [
+        ['--boot loader', fw.code],
+        ['the UEFI vars template', fw.template],
+      ] as const) {
+        if (!(await stat(p).catch(() => null))?.isFile())
+          throw hostError('UEFI_FIRMWARE_MISSING', `${what} ${p} is not there`, {
+            hint: 'apt-get install ovmf (or give --boot loader=PATH,nvram.template=PATH)',
+          });
+      }
+      if (!(await stat(fw.vars).catch(() => null))) {
+        await copyFile(fw.template, fw.vars);
+        await chmod(fw.vars, 0o600);
+        created.push(fw.vars);
+      }
     }
     return { createdDisks: created };
   },

@@ -13,6 +13,7 @@ import { inputError } from '../errors.js';
 import type { Stage, StageContext } from '../pipeline/stage.js';
 import type { InstallState, MediaState } from '../pipeline/state.js';
 import type { BootMedia } from '../qemu/command.js';
+import { addKernelArgs } from '../request/virt-install.js';
 
 type Family = 'kickstart' | 'preseed';
 
@@ -127,14 +128,14 @@ async function decide(ctx: StageContext<InstallState>): Promise<Decision | undef
         const f = errors[0]!;
         throw inputError(
           'KICKSTART_LINT',
-          `--kickstart ${file}:${f.line}: ${f.message}${errors.length > 1 ? ` (and ${errors.length - 1} more)` : ''}`,
+          `${req.kickstartInjectedAs ? '--initrd-inject' : '--kickstart'} ${file}:${f.line}: ${f.message}${errors.length > 1 ? ` (and ${errors.length - 1} more)` : ''}`,
           { hint: `see install-guest kickstart lint ${file}` },
         );
       }
       family = 'kickstart';
       ({ text, redacted } = user);
     }
-    source = file;
+    source = req.kickstartInjectedAs ? `${file} (--initrd-inject, named by --extra-args)` : file;
   }
   const { answerFileName } = await import('../kickstart/render.js');
   const { chooseDelivery, kernelArgsFor } = await import('../kickstart/deliver.js');
@@ -160,20 +161,34 @@ async function decide(ctx: StageContext<InstallState>): Promise<Decision | undef
         },
       );
   }
+  if (req.kickstartInjectedAs && delivery !== 'initrd')
+    throw inputError(
+      'BAD_INITRD_INJECT',
+      '--initrd-inject needs a kernel and initrd boot, but this install boots a cdrom or disk',
+      { hint: "use --location (the media's kernel and initrd are used) or --boot kernel=,initrd=" },
+    );
+  // the kickstart idiom: the file keeps the name --extra-args gives it (inst.ks=file:/NAME)
+  const fileName = req.kickstartInjectedAs ?? answerFileName(family);
   return {
     family: family,
     delivery,
     text,
     redacted,
-    fileName: answerFileName(family),
+    fileName,
     source,
-    kernelArgs: delivery === 'http' ? [] : kernelArgsFor(delivery, family),
+    kernelArgs:
+      delivery === 'http'
+        ? []
+        : delivery === 'initrd' && family === 'kickstart'
+          ? [`inst.ks=file:/${fileName}`]
+          : kernelArgsFor(delivery, family),
   };
 }
 
 function withArgs(boot: BootMedia, args: string[], initrd?: string): BootMedia {
   if (boot.kind !== 'kernel') return boot;
-  return { ...boot, ...(initrd ? { initrd } : {}), append: [boot.append, ...args].filter(Boolean).join(' ') };
+  // merged: the user's --extra-args (already in append) keep their say; nothing appears twice
+  return { ...boot, ...(initrd ? { initrd } : {}), append: addKernelArgs(boot.append, args) };
 }
 
 /**

@@ -6,6 +6,7 @@ import type { Stage, StageContext } from '../pipeline/stage.js';
 import type { MediaRequest } from '../media/types.js';
 import type { InstallState, MediaState } from '../pipeline/state.js';
 import type { InstallRequest } from '../request/request.js';
+import { mergeKernelArgs } from '../request/virt-install.js';
 
 async function assertFile(option: string, p: string): Promise<void> {
   const s = await stat(p).catch(() => null);
@@ -17,8 +18,8 @@ async function assertFile(option: string, p: string): Promise<void> {
 
 /** Kernel arguments for a headless install: the serial console first, then what the user adds. */
 export function headlessArgs(...extra: (string | undefined)[]): string {
-  const args = extra.filter((x): x is string => Boolean(x));
-  return (args.some((a) => /(^|\s)console=/.test(a)) ? args : ['console=ttyS0', ...args]).join(' ');
+  // merged, never duplicated: a later source's console=, inst.ks=, inst.repo=… replace the earlier
+  return mergeKernelArgs('console=ttyS0', ...extra);
 }
 
 /** The install media the request names (--location, --cdrom, --boot kernel=,initrd=), for the media module. */
