@@ -113,13 +113,15 @@ describe('journal', () => {
       target: 'vfio-pci',
       reason: 'requested',
     });
+    const A = '0000:0a:00.0';
+    const B = '0000:0b:00.0';
     const text = [
       head,
-      dev('a'),
-      { type: 'state', address: 'a', state: 'detached' },
-      dev('b'),
-      { type: 'state', address: 'b', state: 'restored' },
-      { type: 'dynid', driver: 'pci-stub', id: '8086 10d3', address: 'a' },
+      dev(A),
+      { type: 'state', address: A, state: 'detached' },
+      dev(B),
+      { type: 'state', address: B, state: 'restored' },
+      { type: 'dynid', driver: 'pci-stub', id: '8086 10d3', address: A },
     ]
       .map((r) => JSON.stringify(r))
       .join('\n')
@@ -128,10 +130,10 @@ describe('journal', () => {
     expect(skipped).to.equal(1);
     const run = foldRecords('f', records, skipped)!;
     expect(run.devices.map((d) => [d.address, d.state])).to.deep.equal([
-      ['a', 'detached'],
-      ['b', 'restored'],
+      [A, 'detached'],
+      [B, 'restored'],
     ]);
-    expect(run.dynids).to.deep.equal([{ driver: 'pci-stub', id: '8086 10d3', address: 'a', pending: true }]);
+    expect(run.dynids).to.deep.equal([{ driver: 'pci-stub', id: '8086 10d3', address: A, pending: true }]);
     expect(foldRecords('f', [dev('a')])).to.equal(null);
   });
 });
