@@ -11,7 +11,7 @@
  *
  * The state directory is the tool's own (0700, files 0600), written with node:fs.
  */
-import { promises as fs } from 'node:fs';
+import { constants as fsConstants, promises as fs } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import type { Host } from '../host/host.js';
@@ -318,6 +318,12 @@ export async function readJournalsChecked(
   const rejected: RejectedJournal[] = [];
   for (const n of names) {
     const file = path.join(dir, n);
+    const st = await fs.lstat(file).catch(() => null);
+    if (!st) continue;
+    if (!st.isFile()) {
+      rejected.push({ file, lines: [{ line: 0, reason: 'not a regular file (a link or a special file)' }] });
+      continue;
+    }
     let text: string;
     try {
       text = await fs.readFile(file, 'utf8');
@@ -362,7 +368,8 @@ async function appendSynced(fh: FileHandle, record: JournalRecord): Promise<void
 
 /** Appends one record (fsynced) to another run's journal: used to hand a kept device over or close it. */
 export async function appendRecord(file: string, record: JournalRecord): Promise<void> {
-  const fh = await fs.open(file, 'a', 0o600);
+  // never through a link: a journal name in the state dir must not lead a write elsewhere
+  const fh = await fs.open(file, fsConstants.O_WRONLY | fsConstants.O_APPEND | fsConstants.O_NOFOLLOW, 0o600);
   try {
     await appendSynced(fh, record);
   } finally {

@@ -203,6 +203,16 @@ const ownerFile = (token: string): string => `owner.${token}.json`;
 
 /** The owner file in a lock directory: null when the directory is absent or empty (free). */
 async function readLock(lockDir: string): Promise<{ name: string; owner: LeaseOwner | null } | null> {
+  const st = await fs.lstat(lockDir).catch((e: unknown) => {
+    if (errCode(e) === 'ENOENT') return null;
+    throw e;
+  });
+  if (st === null) return null;
+  // a lease is a real directory: a link would lead the unlink of a stale owner file elsewhere
+  if (!st.isDirectory())
+    throw hostError('LEASE_FAILED', `lease ${printable(lockDir)} is not a directory (a link or a file)`, {
+      hint: 'something other than install-guest wrote the state directory; inspect and remove it by hand',
+    });
   let names: string[];
   try {
     names = await fs.readdir(lockDir);
@@ -235,7 +245,8 @@ async function tryTake(dir: string, lockDir: string, owner: LeaseOwner): Promise
     await fs.rename(tmp, lockDir);
     return true;
   } catch (e) {
-    if (errCode(e) === 'ENOTEMPTY' || errCode(e) === 'EEXIST') return false;
+    // taken (ENOTEMPTY, EEXIST), or not a directory (ENOTDIR: readLock names it)
+    if (errCode(e) === 'ENOTEMPTY' || errCode(e) === 'EEXIST' || errCode(e) === 'ENOTDIR') return false;
     throw e;
   } finally {
     await fs.rm(tmp, { recursive: true, force: true });
@@ -389,7 +400,8 @@ export async function listLeases(
   }
   const out: { file: string; name: string; owner: LeaseOwner | null }[] = [];
   for (const n of names) {
-    const lock = await readLock(path.join(dir, n));
+    // a lease that is not a directory is skipped here (acquiring it names it)
+    const lock = await readLock(path.join(dir, n)).catch(() => null);
     if (lock) out.push({ file: path.join(dir, n), name: lock.name, owner: lock.owner });
   }
   return out;

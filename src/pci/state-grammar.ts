@@ -30,30 +30,8 @@ const START_TIME_RE = /^\d{1,20}$/;
 /** /proc/sys/kernel/random/boot_id (a UUID); tests use short words */
 const BOOT_ID_RE = /^[0-9A-Za-z-]{1,64}$/;
 
-/**
- * C0 and C1 control characters (escape sequences start with ESC or CSI), DEL, and the Unicode format
- * characters that reorder or hide text on a terminal: bidi embeddings, overrides and isolates
- * (U+202A–202E, U+2066–2069), marks (U+200E/F, U+061C), zero-width characters (U+200B–200D, U+2060,
- * U+FEFF) and line/paragraph separators (U+2028/2029).
- */
-// eslint-disable-next-line no-control-regex
-const UNSAFE_CHAR_RE = /[\u0000-\u001f\u007f-\u009f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]/;
-// eslint-disable-next-line no-control-regex
-const UNSAFE_CHAR_RE_G = /[\u0000-\u001f\u007f-\u009f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]/g;
-
-/** The first character that must not reach a terminal, as `U+XXXX`, or null when there is none. */
-export function unsafeCharacter(text: string): string | null {
-  const m = UNSAFE_CHAR_RE.exec(text);
-  return m ? `U+${m[0].codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}` : null;
-}
-
-/** Text safe to print: every unsafe character shown as its escape (`\x1b`, `\u202e`), nothing else changed. */
-export function printable(text: string): string {
-  return text.replace(UNSAFE_CHAR_RE_G, (c) => {
-    const cp = c.codePointAt(0)!;
-    return cp <= 0xff ? `\\x${cp.toString(16).padStart(2, '0')}` : `\\u${cp.toString(16).padStart(4, '0')}`;
-  });
-}
+export { printable, unsafeCharacter } from '../safe-text.js';
+import { printable, unsafeCharacter } from '../safe-text.js';
 
 export type Check = (value: unknown) => string | null;
 
