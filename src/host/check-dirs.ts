@@ -13,7 +13,8 @@
  * State directory: when it exists, a directory holding nothing but what install-guest puts there
  * (`journal/`, `leases/`), not on a kernel file system (/proc, /sys, /dev); when it does not exist,
  * its nearest existing parent is a directory it could be created in. Commands that only read it
- * (`recover`) refuse a missing directory that was named explicitly.
+ * (`recover`) refuse a missing directory that was named explicitly. (Node's recursive mkdir never
+ * returns for a path under /proc, so the kernel file systems are refused before any mkdir.)
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
@@ -95,14 +96,18 @@ export interface StateDirCheck {
   mustExist?: boolean;
   /** what may live in it (default STATE_DIR_ENTRIES) */
   entries?: readonly string[];
+  /** the error code (default STATE_DIR_INVALID) and hint, for other directories the tool creates */
+  code?: string;
+  hint?: string;
 }
 
 /** Checks a state directory (absolute path) before its first use; see the module comment. */
 export async function checkStateDir(dir: string, o: StateDirCheck): Promise<void> {
   const hint =
+    o.hint ??
     'give a directory of its own for install-guest state (default /var/lib/install-guest), or leave it out';
   const fail = (what: string, extraHint = hint): never => {
-    throw inputError('STATE_DIR_INVALID', `${o.source} ${dir} ${what}`, { hint: extraHint });
+    throw inputError(o.code ?? 'STATE_DIR_INVALID', `${o.source} ${dir} ${what}`, { hint: extraHint });
   };
   let st;
   try {
