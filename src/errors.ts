@@ -5,6 +5,8 @@
  */
 import type { CheckedCode, ErrorKind } from './error-codes.js';
 
+import { printable, unsafeCharacter } from './safe-text.js';
+
 export const EXIT = {
   OK: 0,
   /** the install or the confirmation failed inside the guest */
@@ -139,5 +141,20 @@ export function exitCodeOf(e: unknown): number {
 
 /** One line for a human: `error CODE: message (hint: …)`. */
 export function formatErrorLine(e: InstallGuestError): string {
-  return `install-guest: ${e.message}${e.hint ? ` (hint: ${e.hint})` : ''} [${e.code}]`;
+  // one line, and nothing echoed from input (a name, a file's line) drives the terminal
+  return `install-guest: ${printable(e.message)}${e.hint ? ` (hint: ${printable(e.hint)})` : ''} [${e.code}]`;
+}
+
+/** Refuses a value holding a terminal control or bidi character (exit 2), naming the option and the character. */
+export function assertPrintable(option: string, value: string): void {
+  const bad = unsafeCharacter(value);
+  if (bad) {
+    throw inputError(
+      'BAD_VALUE',
+      `${option} '${printable(value)}' holds the control or bidi character ${bad}`,
+      {
+        hint: 'use plain printable text: terminal control and bidirectional-override characters are refused',
+      },
+    );
+  }
 }

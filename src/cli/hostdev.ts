@@ -91,7 +91,13 @@ async function runSnapshot(args: Args, ctx: CommandContext): Promise<number> {
   if (ctx.json) ctx.printJson(r);
   else {
     ctx.print(`captured ${r.devices} PCI functions (${r.files} files, ${r.links} links) into ${r.out}`);
-    ctx.print(`read it back with: install-guest --host-root ${r.out} hostdev list`);
+    if (/\.(tar\.gz|tgz)$/.test(r.out)) {
+      const { shellWord } = await import('../host/check-dirs.js');
+      const dir = shellWord(r.out.replace(/\.(tar\.gz|tgz)$/, ''));
+      ctx.print(
+        `read it back with: mkdir -p ${dir} && tar -xzf ${shellWord(r.out)} -C ${dir} && install-guest --host-root ${dir} hostdev list`,
+      );
+    } else ctx.print(`read it back with: install-guest --host-root ${r.out} hostdev list`);
   }
   return 0;
 }

@@ -318,6 +318,12 @@ export const installCommand: CommandSpec = {
       const { installOrWizard } = await import('./wizard.js');
       return installOrWizard(args, ctx, installOptions);
     }
+    if (typeof args.stateDir === 'string') {
+      // checked before anything else runs, dry run included (src/host/check-dirs.ts)
+      const { checkStateDir } = await import('../host/check-dirs.js');
+      const dir = (await import('node:path')).resolve(ctx.deps.cwd, args.stateDir);
+      await checkStateDir(dir, { source: '--state-dir' });
+    }
     const { runInstall } = await import('../pipeline/run-install.js');
     return runInstall(args, ctx);
   },

@@ -77,8 +77,18 @@ export async function main(deps: CliDeps): Promise<number> {
     json = Boolean(args.json);
     let host = deps.host;
     if (!host) {
-      const { createHost } = await import('../host/host.js');
-      const root = (args.hostRoot as string | undefined) ?? deps.env.INSTALL_GUEST_HOST_ROOT ?? '/';
+      const [{ createHost }, { checkHostRoot }] = await Promise.all([
+        import('../host/host.js'),
+        import('../host/check-dirs.js'),
+      ]);
+      const given = args.hostRoot as string | undefined;
+      const fromEnv = given === undefined ? deps.env.INSTALL_GUEST_HOST_ROOT : undefined;
+      const root =
+        given !== undefined
+          ? await checkHostRoot(given, '--host-root', deps.cwd)
+          : fromEnv !== undefined
+            ? await checkHostRoot(fromEnv, 'INSTALL_GUEST_HOST_ROOT', deps.cwd)
+            : '/';
       host = createHost({ root });
     }
     return {

@@ -3,7 +3,7 @@
  * validated value. Pure: no host access. Each mistake is an inputError naming the option and value.
  */
 import path from 'node:path';
-import { inputError } from '../errors.js';
+import { inputError, assertPrintable } from '../errors.js';
 import { fallbackNotLocal, isNetworkLocation } from '../media/fallback.js';
 import { checkIommu, parseCpu, parseIommu, parseMachine, type IommuRequest } from './machine.js';
 import { assertPlainValue, parseMiB, parseOnOff, parsePositiveInt, parseSubOptions } from './suboptions.js';
@@ -937,6 +937,7 @@ function parseFallbackLocation(value: string, cwd: string): string {
 export function parseInstallRequest(raw: RawInstallArgs, cwd: string): InstallRequest {
   const name = raw.name ?? 'install-guest';
   assertPlainValue('--name', name);
+  assertPrintable('--name', name);
   if (!NAME_RE.test(name) || name.length > 64) {
     throw inputError('BAD_NAME', `--name '${name}' is not a usable guest name`, {
       hint: 'up to 64 characters, no slash, not starting with a space',

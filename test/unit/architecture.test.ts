@@ -36,7 +36,7 @@ const LAYERS: [rank: number, name: string, match: (f: string) => boolean][] = [
   ],
   [
     6,
-    'leaves (host, errors, error-codes, paths, version, command-context, output-path, template-engine)',
+    'leaves (host, errors, error-codes, paths, version, command-context, output-path, template-engine, safe-text)',
     (f) =>
       f.startsWith('host/') ||
       [
@@ -47,6 +47,7 @@ const LAYERS: [rank: number, name: string, match: (f: string) => boolean][] = [
         'command-context.ts',
         'output-path.ts',
         'template-engine.ts',
+        'safe-text.ts',
       ].includes(f),
   ],
 ];

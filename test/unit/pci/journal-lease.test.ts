@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { execa } from 'execa';
 import { readFileSync, statSync } from 'node:fs';
-import { readdir, readFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createHost } from '../../../src/host/host.js';
 import { type JournalRecord, foldRecords, parseJournalText, readJournals } from '../../../src/pci/journal.js';
@@ -113,13 +113,15 @@ describe('journal', () => {
       target: 'vfio-pci',
       reason: 'requested',
     });
+    const A = '0000:0a:00.0';
+    const B = '0000:0b:00.0';
     const text = [
       head,
-      dev('a'),
-      { type: 'state', address: 'a', state: 'detached' },
-      dev('b'),
-      { type: 'state', address: 'b', state: 'restored' },
-      { type: 'dynid', driver: 'pci-stub', id: '8086 10d3', address: 'a' },
+      dev(A),
+      { type: 'state', address: A, state: 'detached' },
+      dev(B),
+      { type: 'state', address: B, state: 'restored' },
+      { type: 'dynid', driver: 'pci-stub', id: '8086 10d3', address: A },
     ]
       .map((r) => JSON.stringify(r))
       .join('\n')
@@ -128,10 +130,10 @@ describe('journal', () => {
     expect(skipped).to.equal(1);
     const run = foldRecords('f', records, skipped)!;
     expect(run.devices.map((d) => [d.address, d.state])).to.deep.equal([
-      ['a', 'detached'],
-      ['b', 'restored'],
+      [A, 'detached'],
+      [B, 'restored'],
     ]);
-    expect(run.dynids).to.deep.equal([{ driver: 'pci-stub', id: '8086 10d3', address: 'a', pending: true }]);
+    expect(run.dynids).to.deep.equal([{ driver: 'pci-stub', id: '8086 10d3', address: A, pending: true }]);
     expect(foldRecords('f', [dev('a')])).to.equal(null);
   });
 });
@@ -162,6 +164,58 @@ describe('process identity and leases', () => {
     const me = await selfIdentity(m.host);
     const real = parseProcStat(await readFile(`/proc/${process.pid}/stat`, 'utf8'))!;
     expect(me).to.deep.include({ pid: process.pid, startTime: real.startTime });
+  });
+
+  it('a live process is alive under --host-root even though the tree has no /proc/<pid>; a fake one is not', async () => {
+    m = await modelHost(standardSpec());
+    const child = execa('sleep', ['30']);
+    try {
+      const pid = child.pid!;
+      const stat = parseProcStat(await readFile(`/proc/${pid}/stat`, 'utf8'))!;
+      // nothing under the root stands for the child (no linkProcess): only the real /proc knows it
+      await writeLease(m.stateDir, `device-${NIC}.lock`, {
+        pid,
+        startTime: stat.startTime,
+        bootId: (await readFile('/proc/sys/kernel/random/boot_id', 'utf8')).trim(),
+        guest: 'running',
+        command: 'install',
+        at: 'now',
+        token: 'live',
+      });
+      const owner = { ...(await selfIdentity(m.host)), guest: 'second', command: 'test' };
+      const busy = await rejects(
+        acquireLeases({
+          host: m.host,
+          stateDir: m.stateDir,
+          keys: [{ kind: 'device', id: NIC }],
+          owner,
+          log: quietLog(),
+        }),
+      );
+      expect(busy.code).to.equal('DEVICE_BUSY');
+      expect(busy.message).to.include(`PID ${pid}`);
+      // a /proc/<pid>/stat planted in the tree does not make a gone owner alive
+      const gone = 999_999;
+      await mkdir(path.join(m.root, 'proc', String(gone)), { recursive: true });
+      await writeFile(
+        path.join(m.root, 'proc', String(gone), 'stat'),
+        `${gone} (x) S 1 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 7 0 0`,
+      );
+      await writeLease(m.stateDir, 'group-9.lock', { ...goneOwner(gone), startTime: '7', token: 'planted' });
+      const log = quietLog();
+      const set = await acquireLeases({
+        host: m.host,
+        stateDir: m.stateDir,
+        keys: [{ kind: 'group', id: '9' }],
+        owner,
+        log,
+      });
+      expect(log.lines[0]).to.match(/took over the stale lease on IOMMU group 9/);
+      await set.release();
+    } finally {
+      child.kill();
+      await child.catch(() => undefined);
+    }
   });
 
   it('takes over a lease whose owner is gone, with a warning, and leaves a live one alone', async () => {
