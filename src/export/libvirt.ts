@@ -40,7 +40,14 @@ export interface LibvirtDomainData {
   machine: string;
   cpu:
     { mode: string; model?: string; topology?: { sockets: number; cores: number; threads: number } } | false;
-  emulator: string;
+  /** omitted: the host's default emulator (a remote host's path is not known here) */
+  emulator?: string;
+  /** the install boot (virt-install's transient install domain): direct kernel boot or the install cdrom; on_reboot destroy */
+  install?: { kernel?: string; initrd?: string; cmdline?: string; bootCdrom?: boolean };
+  /** read-only cdroms (sata) */
+  cdroms?: { path: string; target: string }[];
+  /** the serial console into this file instead of a pty */
+  serialFile?: string;
   disks: {
     type: 'file' | 'block';
     block: boolean;
@@ -57,6 +64,8 @@ export interface LibvirtDomainData {
     slot: string;
     function: string;
     rom?: { bar?: 'on' | 'off'; file?: string };
+    /** managed='no': install-guest bound the device itself */
+    unmanaged?: boolean;
   }[];
 }
 

@@ -20,6 +20,11 @@ export const prepareDevice: Stage<InstallState> = {
   async run({ state, host, log, signal }) {
     const devices = state.devices ?? [];
     if (devices.length === 0) return { prepared: [] };
+    if (state.libvirt) {
+      // <hostdev managed='yes'>: libvirt detaches, resets and gives the device back itself
+      log.info(`libvirt manages ${devices.map((d) => d.address).join(', ')} (detach, reset, give back)`);
+      return { prepared: devices };
+    }
     const req = state.request!;
     const { defaultStateDir, prepareDevices } = await import('../pci/prepare.js');
     const session = await prepareDevices({
