@@ -210,15 +210,19 @@ export const libvirtBackend: GuestBackend = {
     };
     void exited.then(endAll);
 
-    const destroy = async (): Promise<void> => {
-      await conn.virsh(['destroy', name]).catch(() => undefined);
-    };
+    /** true when libvirt says the domain's qemu is gone (virsh destroy returns after it is) */
+    const destroy = async (): Promise<boolean> =>
+      conn.virsh(['destroy', name]).then(
+        () => true,
+        () => false,
+      );
     const stop = async (reason: string): Promise<StopResult> => {
       const t = performance.now();
       stopReason ??= reason;
       if (exit) return { exit, steps: [], ms: 0, reason };
-      await destroy();
-      // a domain that is gone without a lifecycle event (listener lost) still counts as stopped
+      if (await destroy()) onExit(exitOfStop('Destroyed', Math.round(performance.now() - t0)));
+      // destroy refused (already gone, or the connection broke): the lifecycle event decides, or a
+      // domain gone without one (listener lost) still counts as stopped after 5 s
       let timer: NodeJS.Timeout | undefined;
       const x = await Promise.race([
         exited,
