@@ -4,6 +4,7 @@
  */
 import type { Argv } from 'yargs';
 import type { CommandSpec } from './command.js';
+import { connectOption } from './connect.js';
 
 const G = 'Guest:';
 const M = 'Install media:';
@@ -11,7 +12,12 @@ const D = 'Devices:';
 const R = 'Run:';
 
 export function installOptions(y: Argv): Argv {
-  return y
+  return connectOption(y, R)
+    .option('transient', {
+      group: R,
+      type: 'boolean',
+      describe: 'with --connect: leave no domain defined after the install (the disk volume stays)',
+    })
     .option('name', {
       group: G,
       alias: 'n',

@@ -63,7 +63,14 @@ export interface LibvirtDomainData {
   ioapicQemu: boolean;
   iommu:
     { intremap: 'on' | 'off'; cachingMode: 'on' | 'off'; eim?: 'on' | 'off'; iotlb?: 'on' | 'off' } | false;
-  emulator: string;
+  /** omitted: the host's default emulator (a remote host's path is not known here) */
+  emulator?: string;
+  /** the install boot (virt-install's transient install domain): direct kernel boot or the install cdrom; on_reboot destroy */
+  install?: { kernel?: string; initrd?: string; cmdline?: string; bootCdrom?: boolean };
+  /** read-only cdroms (sata) */
+  cdroms?: { path: string; target: string }[];
+  /** the serial console into this file instead of a pty */
+  serialFile?: string;
   disks: {
     type: 'file' | 'block';
     block: boolean;
@@ -88,6 +95,8 @@ export interface LibvirtDomainData {
     rom?: { bar?: 'on' | 'off'; file?: string };
     /** the guest address: the user's (--hostdev address.*), or the slot shared by the functions of one device */
     guest?: { domain: string; bus: string; slot: string; function: string; multifunction: boolean };
+    /** managed='no': install-guest bound the device itself */
+    unmanaged?: boolean;
   }[];
   /** pcie-root-port controllers (their index) for the slots shared by several functions */
   rootPorts: number[];

@@ -13,11 +13,13 @@ import type { Inventory } from './inventory.js';
 export async function readListing(
   host: Host,
   context: AssessContext = {},
+  /** an inventory read elsewhere (a libvirt connection's nodedevs); default: the host's sysfs */
+  given?: Inventory,
 ): Promise<{ inventory: Inventory; assessments: Map<string, Assessment> }> {
   const [{ listDevices }, { assessAll }] = await Promise.all([
     import('./inventory.js'),
     import('./assignability.js'),
   ]);
-  const inventory = await listDevices(host);
+  const inventory = given ?? (await listDevices(host));
   return { inventory, assessments: assessAll(inventory, context) };
 }

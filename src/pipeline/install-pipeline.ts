@@ -7,6 +7,7 @@ import type { Stage } from './stage.js';
 import type { InstallState } from './state.js';
 import { validateRequest } from '../stages/validate-request.js';
 import { prepareWorkdir } from '../stages/prepare-workdir.js';
+import { connectLibvirt } from '../stages/connect-libvirt.js';
 import { probeAccel } from '../stages/probe-accel.js';
 import { resolveMedia } from '../stages/resolve-media.js';
 import { selectDevice } from '../stages/select-device.js';
@@ -20,6 +21,8 @@ import { report } from '../stages/report.js';
 
 export const createInstallPipeline = (): Stage<InstallState>[] => [
   validateRequest,
+  // --connect: the libvirt host that runs the guest (its cleanup runs last)
+  connectLibvirt,
   prepareWorkdir,
   probeAccel,
   // device selection first: when no NIC is assignable, the media decision falls back to local media

@@ -15,6 +15,17 @@ export function planOf(state: InstallState, records: StageRecord[]): Record<stri
     name: state.request?.name,
     accel: state.accel,
     accelDecision: state.accelDecision,
+    // --connect: the libvirt host that would run the guest (a transient install domain, then the persistent one)
+    ...(state.libvirt
+      ? {
+          libvirt: {
+            uri: state.libvirt.uri,
+            domainType: state.libvirt.domainType,
+            pool: state.libvirt.pool,
+            transient: state.libvirt.transient,
+          },
+        }
+      : {}),
     stages: records.map((r) => ({ name: r.name, status: r.status })),
     media: state.media,
     devices: state.prepared ?? state.devices ?? [],
@@ -43,6 +54,13 @@ interface Argvs {
 /** Both argvs, one argument per line, each under a `# … boot` heading. */
 function formatCmdlines(argv: Argvs): string {
   return `# install boot\n${formatArgs(argv.install)}\n# confirm boot\n${formatArgs(argv.confirm).trimEnd()}`;
+}
+
+/** --connect / LIBVIRT_DEFAULT_URI and --transient, for the connect-libvirt stage. */
+async function connectOf(args: Args, ctx: CommandContext): Promise<Pick<InstallState, 'connect'>> {
+  const { resolveConnectUri } = await import('../libvirt/connection.js');
+  const uri = resolveConnectUri(args.connect, ctx.deps.env);
+  return uri ? { connect: { uri, transient: Boolean(args.transient) } } : {};
 }
 
 export async function runInstall(args: Args, ctx: CommandContext): Promise<number> {
@@ -108,6 +126,7 @@ export async function runInstall(args: Args, ctx: CommandContext): Promise<numbe
       onError: raw.onError === 'keep' ? 'keep' : 'cleanup',
       initial: {
         raw,
+        ...(await connectOf(args, ctx)),
         cwd: ctx.deps.cwd,
         env: ctx.deps.env,
         cacheDir: (await import('../media/cache.js')).defaultCacheDir(ctx.deps.env),

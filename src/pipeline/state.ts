@@ -3,6 +3,7 @@ import type { AssignedDevice, BootMedia } from '../qemu/command.js';
 import type { ConfirmReport } from '../kickstart/confirm.js';
 import type { PreparedSession } from '../pci/session.js';
 import type { InstallRequest, NetworkRequest, RawInstallArgs } from '../request/request.js';
+import type { LibvirtState } from '../libvirt/state.js';
 
 export interface SelectedDevice extends AssignedDevice {
   /** vendor:device as lowercase hex, e.g. 8086:10d3, when the host shows it */
@@ -109,6 +110,13 @@ export interface InstallState {
   fallbackReason?: string;
   /** select-device: the local media (--fallback-location) that replace network media after a fallback */
   fallbackMedia?: { location: string };
+  /** --connect URI (or LIBVIRT_DEFAULT_URI) and --transient: run the guest as a libvirt domain there */
+  connect?: { uri: string; transient: boolean };
+  /**
+   * connect-libvirt (--connect / LIBVIRT_DEFAULT_URI): the libvirt host that runs the guest, and
+   * what this run created there (recorded as it goes, so cleanup sees a half-finished run)
+   */
+  libvirt?: LibvirtState;
   /** launch-qemu: how the install boot ended, and its files */
   installRun?: PhaseRun & {
     how: 'poweroff' | 'reboot-request';

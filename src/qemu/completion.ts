@@ -12,7 +12,7 @@
  */
 import { InstallGuestError, guestError, hostError, interruptedError, timeoutError } from '../errors.js';
 import type { QemuExit, QemuHandle, StopResult } from './process.js';
-import type { QmpEvent } from './qmp/client.js';
+import type { QmpClient, QmpEvent } from './qmp/client.js';
 import type {
   FatalEvent,
   MilestoneEvent,
@@ -202,7 +202,11 @@ export type SuperviseEvent =
   | { type: 'stopping'; reason: string };
 
 export interface SuperviseOptions {
-  handle: Pick<QemuHandle, 'qmp' | 'serial' | 'exited' | 'stop' | 'stopReason'>;
+  /** a qemu run directly or a libvirt domain (src/backend): QMP-shaped events, console, exit, stop */
+  handle: Pick<QemuHandle, 'serial' | 'exited' | 'stopReason'> & {
+    qmp: Pick<QmpClient, 'onEvent'> & { readonly history: readonly QmpEvent[] };
+    stop(reason: string): Promise<StopResult>;
+  };
   watcher: ConsoleWatcher;
   /** no new console text for this long → INSTALL_STALLED (exit 4); a redrawn screen or status-bar clock does not count */
   stallTimeoutMs: number;

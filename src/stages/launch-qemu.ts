@@ -16,7 +16,7 @@ import type { Stage, StageContext } from '../pipeline/stage.js';
 import type { InstallState } from '../pipeline/state.js';
 import { formatArgs, type Phase } from '../qemu/command.js';
 import type { SuperviseEvent } from '../qemu/completion.js';
-import type { QemuHandle } from '../qemu/process.js';
+import type { BootHandle, PhaseFiles } from '../backend/types.js';
 import type { InstallerFamily } from '../qemu/rules/types.js';
 
 /** default for --stall-timeout */
@@ -34,14 +34,7 @@ export function installerFamily(state: Pick<InstallState, 'media' | 'request'>):
   return 'generic-linux';
 }
 
-export interface PhaseFiles {
-  argvFile: string;
-  serialLog: string;
-  qmpLog: string;
-  stderrLog: string;
-  qmpSocket: string;
-  serialSocket: string;
-}
+export type { PhaseFiles } from '../backend/types.js';
 
 /** Where one boot's files go (sockets in the private work dir, logs in the log dir). */
 export function phaseFiles(workDir: string, logDir: string, phase: Phase): PhaseFiles {
@@ -61,29 +54,20 @@ export function hungLogs(ctx: StageContext<InstallState>, phase: Phase): string[
   return [f.serialLog, f.stderrLog];
 }
 
-/** Starts one boot's qemu (argv[0] is the binary). Throws QEMU_EXITED_EARLY / QEMU_NOT_FOUND. */
+/**
+ * Starts one boot through the install's backend (qemu run directly, or a libvirt domain with
+ * --connect; src/backend/). Throws QEMU_EXITED_EARLY / QEMU_NOT_FOUND / LIBVIRT_* errors.
+ */
 export async function startPhase(
   ctx: StageContext<InstallState>,
   phase: Phase,
   argv: readonly string[],
   maxLifetimeMs: number,
-): Promise<{ handle: QemuHandle; files: PhaseFiles }> {
-  const { launchQemu } = await import('../qemu/process.js');
+): Promise<{ handle: BootHandle; files: PhaseFiles }> {
+  const { backendFor } = await import('../backend/select.js');
   const files = phaseFiles(ctx.state.workDir!, ctx.state.logDir!, phase);
-  const handle = await launchQemu({
-    binary: argv[0]!,
-    argv: argv.slice(1),
-    workDir: ctx.state.workDir!,
-    qmpSocketPath: files.qmpSocket,
-    serialSocketPath: files.serialSocket,
-    serialLogPath: files.serialLog,
-    qmpTranscriptPath: files.qmpLog,
-    stderrLogPath: files.stderrLog,
-    argvFilePath: files.argvFile,
-    maxLifetimeMs,
-    signal: ctx.signal,
-  });
-  ctx.log.info(`${phase} boot: qemu pid ${handle.pid}, serial log ${files.serialLog}`);
+  const handle = await (await backendFor(ctx.state)).startBoot(ctx, phase, argv, files, maxLifetimeMs);
+  ctx.log.info(`${phase} boot: ${handle.describe}, serial log ${files.serialLog}`);
   return { handle, files };
 }
 

@@ -36,7 +36,6 @@ function detachOf(devices: readonly PreparedDevice[]): DetachPlan[] {
   }));
 }
 
-
 /**
  * Detaches the selected devices from their host drivers and binds them to vfio-pci (journaled,
  * leased, rolled back on any failure or interruption); cleanup gives them back to their original
@@ -78,6 +77,11 @@ export const prepareDevice: Stage<InstallState> = {
   async run({ state, host, log, signal, record }) {
     const devices = state.devices ?? [];
     if (devices.length === 0) return { prepared: [] };
+    if (state.libvirt) {
+      // <hostdev managed='yes'>: libvirt detaches, resets and gives the device back itself
+      log.info(`libvirt manages ${devices.map((d) => d.address).join(', ')} (detach, reset, give back)`);
+      return { prepared: devices };
+    }
     const req = state.request!;
     const { defaultStateDir, prepareDevices } = await import('../pci/prepare.js');
     const session = await prepareDevices({

@@ -14,6 +14,12 @@ export const prepareDisk: Stage<InstallState> = {
   needs: ['request'],
   plan: () => ({ createdDisks: [] }),
   async run({ state, host, signal, record }) {
+    if (state.libvirt) {
+      // volumes in the libvirt host's pool, removed by connect-libvirt's cleanup after a failure
+      const { connectionFor, createPoolDisks } = await import('../libvirt/install.js');
+      await createPoolDisks(await connectionFor(state.libvirt), state, signal);
+      return { createdDisks: [] };
+    }
     const created: string[] = [];
     for (const d of state.request!.disks) {
       const s = await stat(d.path).catch(() => null);

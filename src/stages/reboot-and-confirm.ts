@@ -170,7 +170,6 @@ export const rebootAndConfirm: Stage<InstallState> = {
     const { ConsoleWatcher, rulesFor } = await import('../qemu/watch.js');
     const { superviseInstall } = await import('../qemu/completion.js');
     const { parseConfirmLines } = await import('../kickstart/confirm.js');
-    const { queryPci } = await import('../qemu/qmp.js');
 
     const { bootWithFallback } = await import('./early-boot.js');
     const bootOnce = async (confirmArgv: readonly string[], earlyBootMs: number | undefined) => {
@@ -181,7 +180,7 @@ export const rebootAndConfirm: Stage<InstallState> = {
         // sits on) are listed only once the guest's firmware numbered the bridge's secondary bus, so
         // the view that counts is taken when the guest printed its block; this early one is what is
         // left when the guest powers off first.
-        const earlyPci = await queryPci(handle.qmp);
+        const earlyPci = await handle.queryPci();
         let latePci: Promise<GuestPciDevice[] | null> | undefined;
         // the console feeds the fatal-line watcher and the IG-CONFIRM reader
         const watcher = new ConsoleWatcher({ rules: rulesFor('generic-linux') });
@@ -198,7 +197,7 @@ export const rebootAndConfirm: Stage<InstallState> = {
               if (!report && text.indexOf(END_MARK, from) >= 0) {
                 report = parseConfirmLines(text);
                 if (report) {
-                  latePci = queryPci(handle.qmp).catch(() => null);
+                  latePci = handle.queryPci().catch(() => null);
                   onBlock();
                 }
               }

@@ -26,13 +26,24 @@ const LAYERS: [rank: number, name: string, match: (f: string) => boolean][] = [
   [
     2,
     'pipeline, batch, wizard, export',
-    (f) => ['pipeline/', 'batch/', 'wizard/', 'export/'].some((d) => f.startsWith(d)),
+    // export/libvirt.ts is a renderer beside qemu/command.ts (the domain XML of a request): domain
+    (f) =>
+      f !== 'export/libvirt.ts' && ['pipeline/', 'batch/', 'wizard/', 'export/'].some((d) => f.startsWith(d)),
   ],
-  [3, 'stages', (f) => f.startsWith('stages/')],
+  // backend/ and the libvirt install apply the stages' decisions through a libvirtd: the stages' layer
+  [
+    3,
+    'stages (and backend/, libvirt/install.ts)',
+    (f) => f.startsWith('stages/') || f.startsWith('backend/') || f === 'libvirt/install.ts',
+  ],
   [
     5,
-    'domain (pci, media, kickstart, qemu, request, report)',
-    (f) => ['pci/', 'media/', 'kickstart/', 'qemu/', 'request/', 'report/'].some((d) => f.startsWith(d)),
+    'domain (pci, media, kickstart, qemu, request, report, libvirt, export/libvirt.ts)',
+    (f) =>
+      f === 'export/libvirt.ts' ||
+      ['pci/', 'media/', 'kickstart/', 'qemu/', 'request/', 'report/', 'libvirt/'].some((d) =>
+        f.startsWith(d),
+      ),
   ],
   [
     6,
