@@ -195,11 +195,10 @@ export async function gatherDoctorFacts(host: Host, options: DoctorOptions): Pro
   const dmarIntrRemap = dmarBytes && dmarBytes.length >= 38 ? (dmarBytes[37]! & 0x1) !== 0 : null;
   const unsafe = await r.small('/sys/module/vfio_iommu_type1/parameters/allow_unsafe_interrupts', 8);
 
-  const kvmExists = await host.exists('/dev/kvm');
-  const kvmPath = host.resolve('/dev/kvm');
-  const kvmUsable =
-    kvmExists &&
-    (await host.exec('test', ['-r', kvmPath, '-a', '-w', kvmPath], { timeoutMs })).exitCode === 0;
+  // /dev/kvm and the CPU read once, by the accelerator choice's own reading (install's probe-accel)
+  const accelFacts = await gatherAccelFacts(host);
+  const kvmExists = accelFacts.kvmDevice !== 'missing';
+  const kvmUsable = accelFacts.kvmDevice === 'usable';
 
   const version = await host.exec(qemuBinary, ['--version'], { timeoutMs });
   let qemu: DoctorFacts['qemu'];
@@ -239,7 +238,7 @@ export async function gatherDoctorFacts(host: Host, options: DoctorOptions): Pro
         loaded.has(m),
       ),
     },
-    accel: await autoAccel(host, qemuBinary, qemu.found, timeoutMs),
+    accel: await autoAccel(host, accelFacts, qemuBinary, qemu.found, timeoutMs),
     acpi: { dmar: tables.includes('DMAR'), ivrs: tables.includes('IVRS'), dmarIntrRemap },
     iommu: { units, groupCount: groups.length, ecapIr },
     cmdline: cmdline ?? '',
@@ -272,11 +271,11 @@ export async function gatherDoctorFacts(host: Host, options: DoctorOptions): Pro
 /** What `--accel auto` picks for a default guest (q35, host cpu, 1 vCPU), with the probe it ran. */
 async function autoAccel(
   host: Host,
+  facts: AccelFacts,
   binary: string,
   qemuFound: boolean,
   timeoutMs: number,
 ): Promise<DoctorFacts['accel']> {
-  const facts = await gatherAccelFacts(host);
   if (!qemuFound && assessKvm(facts).hardware)
     return { accel: 'tcg', reason: `qemu (${binary}) was not found, so no launch probe ran` };
   const d = await chooseAccel(host, {
