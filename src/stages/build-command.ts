@@ -46,17 +46,21 @@ export function firmwareOf(
   };
 }
 
+/** Both argvs (install boot and confirm boot) for these inputs; pure. */
+export function renderBoth(inputs: QemuInputs): { install: string[]; confirm: string[] } {
+  return {
+    install: renderArgs('install', buildQemuPlan(inputs, 'install')),
+    confirm: renderArgs('confirm', buildQemuPlan(inputs, 'confirm')),
+  };
+}
+
 /** Renders both argvs (install boot and confirm boot) from the templates; pure. */
 export const buildCommand: Stage<InstallState> = {
   name: 'build-command',
   changesHost: false,
   needs: ['request', 'media', 'workDir', 'uuid', 'mac', 'accel'],
   run({ state, dryRun, log }) {
-    const inputs = qemuInputs(state);
-    const argv = {
-      install: renderArgs('install', buildQemuPlan(inputs, 'install')),
-      confirm: renderArgs('confirm', buildQemuPlan(inputs, 'confirm')),
-    };
+    const argv = renderBoth(qemuInputs(state));
     // a real run with --print-cmdline shows both argvs before qemu starts (a dry run prints its plan)
     if (!dryRun && state.request!.printCmdline) log.event?.({ event: 'cmdline', ...argv });
     return Promise.resolve({ argv });

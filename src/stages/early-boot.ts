@@ -11,8 +11,8 @@ import { rename } from 'node:fs/promises';
 import { InstallGuestError } from '../errors.js';
 import type { StageContext } from '../pipeline/stage.js';
 import type { InstallState } from '../pipeline/state.js';
-import { buildQemuPlan, renderArgs, type Phase } from '../qemu/command.js';
-import { qemuInputs } from './build-command.js';
+import type { Phase } from '../qemu/command.js';
+import { qemuInputs, renderBoth } from './build-command.js';
 
 /** default for --early-boot-timeout under KVM (a KVM guest's kernel prints within seconds) */
 export const DEFAULT_EARLY_BOOT_S = 60;
@@ -28,10 +28,7 @@ export function earlyBootMs(state: Pick<InstallState, 'request' | 'accel'>): num
 export function tcgArgv(state: InstallState): { install: string[]; confirm: string[] } {
   const inputs = { ...qemuInputs(state), accel: 'tcg' as const };
   delete inputs.cpu;
-  return {
-    install: renderArgs('install', buildQemuPlan(inputs, 'install')),
-    confirm: renderArgs('confirm', buildQemuPlan(inputs, 'confirm')),
-  };
+  return renderBoth(inputs);
 }
 
 /**

@@ -48,6 +48,12 @@ export function phaseFiles(workDir: string, logDir: string, phase: Phase): Phase
   };
 }
 
+/** Both boots' argv, one argument per line, into the log dir (again when a fallback re-renders them). */
+async function writeArgvFiles(logDir: string, argv: { install: string[]; confirm: string[] }): Promise<void> {
+  await writeFile(path.join(logDir, 'install.args'), formatArgs(argv.install), { mode: 0o600 });
+  await writeFile(path.join(logDir, 'confirm.args'), formatArgs(argv.confirm), { mode: 0o600 });
+}
+
 /** The console and stderr logs of one boot (kept aside when the boot is restarted under tcg). */
 export function hungLogs(ctx: StageContext<InstallState>, phase: Phase): string[] {
   const f = phaseFiles(ctx.state.workDir!, ctx.state.logDir!, phase);
@@ -121,8 +127,7 @@ export const launchQemu: Stage<InstallState> = {
     const req = state.request!;
     const argv = state.argv!;
     const logDir = state.logDir!;
-    await writeFile(path.join(logDir, 'install.args'), formatArgs(argv.install), { mode: 0o600 });
-    await writeFile(path.join(logDir, 'confirm.args'), formatArgs(argv.confirm), { mode: 0o600 });
+    await writeArgvFiles(logDir, argv);
     if (req.import) {
       // nothing to install: the disk's one boot is the confirm boot. Booting it here as well would
       // wait for an installed system to power off by itself, which a real one never does.
@@ -179,8 +184,7 @@ export const launchQemu: Stage<InstallState> = {
     };
     const { value, changed } = await bootWithFallback(ctx, 'install', hungLogs(ctx, 'install'), bootOnce);
     if (changed.argv) {
-      await writeFile(path.join(logDir, 'install.args'), formatArgs(changed.argv.install), { mode: 0o600 });
-      await writeFile(path.join(logDir, 'confirm.args'), formatArgs(changed.argv.confirm), { mode: 0o600 });
+      await writeArgvFiles(logDir, changed.argv);
     }
     return { ...value, ...changed };
   },
