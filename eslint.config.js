@@ -28,6 +28,26 @@ export default tseslint.config(
     },
   },
   {
+    // One direction of imports (test/unit/architecture.test.ts checks the whole graph, dynamic imports
+    // and cycles included): only bin/ and cli/ itself may import cli/.
+    files: ['src/**/*.ts'],
+    ignores: ['src/cli/**', 'src/bin/**'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '(^|/)cli/',
+              message:
+                'cli/ is the top layer: move the shared code down (command-context.ts, version.ts, the domain folders); see src/README.md',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     files: ['test/**/*.ts'],
     rules: {
       '@typescript-eslint/no-unused-expressions': 'off',

@@ -3,6 +3,9 @@
  * found), a `hint` for what to do next and an optional `cause`. One top-level catch in src/bin maps
  * each error's exit class to the process exit code; CI relies on this table.
  */
+import type { CheckedCode, ErrorKind } from './error-codes.js';
+
+import { printable, unsafeCharacter } from './safe-text.js';
 
 export const EXIT = {
   OK: 0,
@@ -20,8 +23,8 @@ export const EXIT = {
 
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 
-/** Which exit class each family of codes belongs to. Codes not listed default to HOST_CANNOT. */
-export type ErrorKind = 'guest' | 'input' | 'host' | 'timeout' | 'interrupted' | 'internal';
+/** Which exit class each family of codes belongs to (the codes: error-codes.ts). */
+export type { ErrorCode, ErrorKind } from './error-codes.js';
 
 const KIND_EXIT: Record<ErrorKind, number> = {
   guest: EXIT.GUEST_FAILED,
@@ -74,22 +77,38 @@ export class InstallGuestError extends Error {
 }
 
 /** Bad input: usage, values, manifests, templates, unrecognised media. Exit 2. */
-export function inputError(code: string, message: string, details?: ErrorDetails): InstallGuestError {
+export function inputError<C extends string>(
+  code: C & CheckedCode<C, 'input'>,
+  message: string,
+  details?: ErrorDetails,
+): InstallGuestError {
   return new InstallGuestError('input', code, message, details);
 }
 
 /** The host cannot do it. Exit 3. */
-export function hostError(code: string, message: string, details?: ErrorDetails): InstallGuestError {
+export function hostError<C extends string>(
+  code: C & CheckedCode<C, 'host'>,
+  message: string,
+  details?: ErrorDetails,
+): InstallGuestError {
   return new InstallGuestError('host', code, message, details);
 }
 
 /** The install or the confirmation failed inside the guest. Exit 1. */
-export function guestError(code: string, message: string, details?: ErrorDetails): InstallGuestError {
+export function guestError<C extends string>(
+  code: C & CheckedCode<C, 'guest'>,
+  message: string,
+  details?: ErrorDetails,
+): InstallGuestError {
   return new InstallGuestError('guest', code, message, details);
 }
 
 /** Timed out. Exit 4. */
-export function timeoutError(code: string, message: string, details?: ErrorDetails): InstallGuestError {
+export function timeoutError<C extends string>(
+  code: C & CheckedCode<C, 'timeout'>,
+  message: string,
+  details?: ErrorDetails,
+): InstallGuestError {
   return new InstallGuestError('timeout', code, message, details);
 }
 
@@ -122,5 +141,20 @@ export function exitCodeOf(e: unknown): number {
 
 /** One line for a human: `error CODE: message (hint: …)`. */
 export function formatErrorLine(e: InstallGuestError): string {
-  return `install-guest: ${e.message}${e.hint ? ` (hint: ${e.hint})` : ''} [${e.code}]`;
+  // one line, and nothing echoed from input (a name, a file's line) drives the terminal
+  return `install-guest: ${printable(e.message)}${e.hint ? ` (hint: ${printable(e.hint)})` : ''} [${e.code}]`;
+}
+
+/** Refuses a value holding a terminal control or bidi character (exit 2), naming the option and the character. */
+export function assertPrintable(option: string, value: string): void {
+  const bad = unsafeCharacter(value);
+  if (bad) {
+    throw inputError(
+      'BAD_VALUE',
+      `${option} '${printable(value)}' holds the control or bidi character ${bad}`,
+      {
+        hint: 'use plain printable text: terminal control and bidirectional-override characters are refused',
+      },
+    );
+  }
 }

@@ -7,7 +7,7 @@
  */
 import { readFile, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { Args, CommandContext } from '../cli/command.js';
+import type { Args, CommandContext } from '../command-context.js';
 import { inputError } from '../errors.js';
 import type { ExportDevice } from '../export/libvirt.js';
 import { formatManifestError } from './manifest.js';
@@ -361,7 +361,7 @@ export async function runBatchCommand(
   ]);
   if (typeof args.junit === 'string') {
     // before any guest runs: a report that cannot be written would otherwise be lost at the end
-    const { prepareOutputFile } = await import('../cli/output-path.js');
+    const { prepareOutputFile } = await import('../output-path.js');
     await prepareOutputFile('--junit', path.resolve(ctx.deps.cwd, args.junit));
   }
   await mkdir(plan.logRoot, { recursive: true, mode: 0o700 });

@@ -238,7 +238,22 @@ export function parseManifest(text: string): {
       }),
     };
   }
-  const value = doc.toJS({ maxAliasCount: 100 }) as unknown;
+  let value: unknown;
+  try {
+    value = doc.toJS({ maxAliasCount: 100 }) as unknown;
+  } catch (e) {
+    // the yaml library stops an alias bomb (billion laughs) with a ReferenceError
+    const message = e instanceof Error ? e.message : String(e);
+    if (!/alias/i.test(message)) throw e;
+    return {
+      errors: [
+        {
+          path: '',
+          message: 'YAML: too many alias expansions (more than 100 per alias; an alias bomb?)',
+        },
+      ],
+    };
+  }
   const locate = locator(doc, lines);
   const validate = schemaValidator();
   const errors: ManifestError[] = [];

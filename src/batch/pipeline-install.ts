@@ -53,7 +53,7 @@ export function installArgsFor(guest: BatchGuest, allocation: Allocation): RawIn
 
 export function pipelineInstall(host: Host): InstallFn<BatchGuest> {
   return async (guest: BatchGuest, allocation: Allocation, ctx: InstallContext): Promise<GuestResult> => {
-    const [{ runStages, PipelineError }, { installPipeline }] = await Promise.all([
+    const [{ runStages, PipelineError }, { createInstallPipeline }] = await Promise.all([
       import('../pipeline/runner.js'),
       import('../pipeline/install-pipeline.js'),
     ]);
@@ -63,7 +63,7 @@ export function pipelineInstall(host: Host): InstallFn<BatchGuest> {
       appendFileSync(logFile, `${new Date(host.clock.now()).toISOString()} ${level} ${l}\n`, { mode: 0o600 });
     const raw = installArgsFor(guest, allocation);
     try {
-      const { records } = await runStages(installPipeline, {
+      const { records } = await runStages(createInstallPipeline(), {
         host,
         log: { info: line('info'), warn: line('warn') },
         signal: ctx.signal,

@@ -9,7 +9,7 @@ import { inputError, isInstallGuestError } from '../errors.js';
 import type { InstallGuestError } from '../errors.js';
 import { parseHostdev, parseInstallRequest, safeFileName } from '../request/request.js';
 import type { HostdevRequest, InstallRequest, RawInstallArgs } from '../request/request.js';
-import { canonicalAddress } from '../stages/select-device.js';
+import { canonicalAddress } from '../pci/address.js';
 import { formatManifestError, formatPath, parseManifest } from './manifest.js';
 import type {
   HostdevSpec,

@@ -8,7 +8,7 @@
  * - waiting is first come, first served: the scheduler passes the groups earlier waiters could use as
  *   `blocked`, so a later guest never takes a device an earlier waiting guest could use (no starvation).
  */
-import { canonicalAddress } from '../stages/select-device.js';
+import { canonicalAddress } from '../pci/address.js';
 
 /** One host PCI function, as the inventory describes it. */
 export interface PoolDevice {

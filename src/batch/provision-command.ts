@@ -1,5 +1,5 @@
 /** `install-guest provision`: plan the overlay, then create it and boot it (or print its exports). */
-import type { Args, CommandContext } from '../cli/command.js';
+import type { Args, CommandContext } from '../command-context.js';
 import type { RawInstallArgs } from '../request/request.js';
 import type { ProvisionRunner } from './provision.js';
 

@@ -161,16 +161,40 @@ export async function publishBase(
   return target;
 }
 
-/** The format of an image file from its first bytes: qcow2 (magic QFI\xfb) or raw. */
-export async function imageFormat(file: string): Promise<'qcow2' | 'raw'> {
+/**
+ * Pure: the format of a disk image from its first 4608 bytes, or null when it is not a disk image.
+ * qcow2: the magic `QFI\xfb` and version 2 or 3. raw: a partitioned disk, i.e. the MBR boot signature
+ * 0x55 0xAA at byte 510 (a GPT disk has it too, in its protective MBR) or a GPT header `EFI PART` at
+ * LBA 1 of 512- or 4096-byte sectors. Anything else (a text file, a bare file system, an ISO) is not a
+ * base a guest boots from.
+ */
+export function imageFormatOf(head: Buffer): 'qcow2' | 'raw' | null {
+  if (head.length >= 8 && head.subarray(0, 4).equals(Buffer.from([0x51, 0x46, 0x49, 0xfb]))) {
+    const version = head.readUInt32BE(4);
+    return version === 2 || version === 3 ? 'qcow2' : null;
+  }
+  const mbr = head.length >= 512 && head[510] === 0x55 && head[511] === 0xaa;
+  const gpt = (at: number): boolean => head.subarray(at, at + 8).toString('latin1') === 'EFI PART';
+  return mbr || gpt(512) || gpt(4096) ? 'raw' : null;
+}
+
+/** The format of an image file (imageFormatOf); BASE_NOT_AN_IMAGE when it is not a disk image. */
+export async function imageFormat(file: string, given = file): Promise<'qcow2' | 'raw'> {
   const fh = await open(file, 'r');
+  let head: Buffer;
   try {
-    const b = Buffer.alloc(4);
-    await fh.read(b, 0, 4, 0);
-    return b.equals(Buffer.from([0x51, 0x46, 0x49, 0xfb])) ? 'qcow2' : 'raw';
+    const b = Buffer.alloc(4608);
+    const { bytesRead } = await fh.read(b, 0, b.length, 0);
+    head = b.subarray(0, bytesRead);
   } finally {
     await fh.close();
   }
+  const format = imageFormatOf(head);
+  if (format === null)
+    throw inputError('BASE_NOT_AN_IMAGE', `--base '${given}' is not a disk image`, {
+      hint: 'a base is a qcow2 image, or a raw disk image with an MBR or GPT partition table (an installed guest disk)',
+    });
+  return format;
 }
 
 export interface ResolvedBase {
@@ -201,7 +225,7 @@ export async function resolveBase(base: string, cacheDir: string, cwd: string): 
     throw inputError('BASE_NOT_FOUND', `--base '${base}' is neither a cached base key nor an image file`, {
       hint: 'give a 64-hex base key or the path of a qcow2/raw image',
     });
-  return { image, format: await imageFormat(image) };
+  return { image, format: await imageFormat(image, base) };
 }
 
 export function overlayArgv(base: string, format: 'qcow2' | 'raw', out: string): string[] {

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { InstallRequest } from '../request/request.js';
-import { VERSION } from '../cli/main.js';
+import { VERSION } from '../version.js';
 import { hashOf } from './hash.js';
 import type { BatchGuest } from './plan.js';
 import type { GuestOutcome, ResultStore } from './scheduler.js';

@@ -22,11 +22,37 @@ const onSignal = (sig: NodeJS.Signals): void => {
 process.on('SIGINT', onSignal);
 process.on('SIGTERM', onSignal);
 
+/**
+ * A reader that goes away (`install-guest hostdev list | head -3`) is not an error: after EPIPE the
+ * stream's writes are dropped and the command ends as it would have (a running install still cleans
+ * up and gives its devices back); no stack trace. Node ignores SIGPIPE, so the write fails instead.
+ */
+function pipeSafe(stream: NodeJS.WriteStream): {
+  write(chunk: string): boolean;
+  isTTY?: boolean;
+  columns?: number;
+} {
+  let closed = false;
+  stream.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE' || e.code === 'ERR_STREAM_DESTROYED') closed = true;
+    else throw e;
+  });
+  return {
+    write: (chunk) => (closed ? true : stream.write(chunk)),
+    get isTTY() {
+      return stream.isTTY;
+    },
+    get columns() {
+      return stream.columns;
+    },
+  };
+}
+
 const code = await main({
   argv: process.argv.slice(2),
   env: process.env,
-  stdout: process.stdout,
-  stderr: process.stderr,
+  stdout: pipeSafe(process.stdout),
+  stderr: pipeSafe(process.stderr),
   cwd: process.cwd(),
   signal: controller.signal,
 });

@@ -61,6 +61,11 @@ export const batchCommand: CommandSpec = {
   describe: 'install many guests from a manifest, sharing a pool of host devices',
   builder: batchOptions,
   async run(args, ctx) {
+    if (typeof args.stateDir === 'string') {
+      const { checkStateDir } = await import('../host/check-dirs.js');
+      const dir = (await import('node:path')).resolve(ctx.deps.cwd, args.stateDir);
+      await checkStateDir(dir, { source: '--state-dir', entries: ['guests'] });
+    }
     const { runBatchCommand } = await import('../batch/command.js');
     return runBatchCommand(args, ctx);
   },

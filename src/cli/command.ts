@@ -5,26 +5,12 @@
  * to exit codes by the one catch in main().
  */
 import type { Argv } from 'yargs';
-import type { Host } from '../host/host.js';
+import type { Args, CommandDeps, CommandContext as BaseContext } from '../command-context.js';
 import type { WizardOverrides } from '../wizard/types.js';
 
-export interface Output {
-  write(chunk: string): unknown;
-  isTTY?: boolean;
-}
+export type { Args, Output } from '../command-context.js';
 
-export interface CliDeps {
-  argv: readonly string[];
-  env: Readonly<Record<string, string | undefined>>;
-  stdout: Output;
-  stderr: Output;
-  cwd: string;
-  /** aborted on SIGINT/SIGTERM by src/bin; commands pass it to the pipeline */
-  signal?: AbortSignal;
-  /** tests inject a host (e.g. a fixture tree with a kernel model); otherwise one is made from --host-root */
-  host?: Host;
-  /** the terminal input the interactive install checks for a TTY; src/bin leaves it unset: process.stdin */
-  stdin?: { isTTY?: boolean };
+export interface CliDeps extends CommandDeps {
   /**
    * replaces parts of the interactive install (tests): the prompts (otherwise @inquirer/prompts), and
    * the device list, media inspection and kickstart lint (otherwise the ones `hostdev list`,
@@ -33,20 +19,10 @@ export interface CliDeps {
   wizard?: WizardOverrides;
 }
 
-export interface CommandContext {
-  deps: CliDeps;
-  /** the host boundary, rooted at --host-root / INSTALL_GUEST_HOST_ROOT or `/` */
-  host: Host;
-  json: boolean;
-  /** one line to stdout */
-  print(line: string): void;
-  /** one JSON value on one line to stdout */
-  printJson(value: unknown): void;
-  /** one line to stderr (warnings, progress when --json owns stdout) */
-  warn(line: string): void;
+export interface CommandContext extends BaseContext<CliDeps> {
+  /** runs another command line in this process as main() runs argv (the wizard runs the line it printed) */
+  runArgv(argv: readonly string[]): Promise<number>;
 }
-
-export type Args = Record<string, unknown> & { _: (string | number)[] };
 
 export interface CommandSpec {
   command: string | readonly string[];

@@ -8,7 +8,7 @@
  */
 import path from 'node:path';
 import type { Argv } from 'yargs';
-import { inputError } from '../errors.js';
+import { assertPrintable, inputError } from '../errors.js';
 import type { Args, CommandContext } from './command.js';
 
 export type PrepAction = 'detach' | 'reattach' | 'reset';
@@ -45,16 +45,36 @@ export function prepOptions(y: Argv): Argv {
     });
 }
 
-/** --state-dir, else INSTALL_GUEST_STATE_DIR, else the default for the host. */
-export async function resolveStateDir(args: Args, ctx: CommandContext): Promise<string> {
-  const given = (args.stateDir as string | undefined) ?? ctx.deps.env.INSTALL_GUEST_STATE_DIR;
-  if (given) return path.resolve(ctx.deps.cwd, given);
+/**
+ * --state-dir, else INSTALL_GUEST_STATE_DIR, else the default for the host; checked before use
+ * (src/host/check-dirs.ts). `readOnly` (recover): a directory named explicitly must exist.
+ */
+export async function resolveStateDir(
+  args: Args,
+  ctx: CommandContext,
+  o: { readOnly?: boolean } = {},
+): Promise<string> {
+  const { checkStateDir } = await import('../host/check-dirs.js');
+  const flag = args.stateDir as string | undefined;
+  const given = flag ?? ctx.deps.env.INSTALL_GUEST_STATE_DIR;
+  if (given !== undefined) {
+    const source = flag !== undefined ? '--state-dir' : 'INSTALL_GUEST_STATE_DIR';
+    if (given.trim() === '')
+      throw inputError('STATE_DIR_INVALID', `${source} is empty`, {
+        hint: 'name a directory, or leave it out',
+      });
+    const dir = path.resolve(ctx.deps.cwd, given);
+    await checkStateDir(dir, { source, mustExist: Boolean(o.readOnly) });
+    return dir;
+  }
   const { defaultStateDir } = await import('../pci/prepare.js');
-  return defaultStateDir(ctx.host);
+  const dir = defaultStateDir(ctx.host);
+  await checkStateDir(dir, { source: 'the state directory' });
+  return dir;
 }
 
 export async function runAction(action: PrepAction, args: Args, ctx: CommandContext): Promise<number> {
-  const { canonicalAddress } = await import('../stages/select-device.js');
+  const { canonicalAddress } = await import('../pci/address.js');
   const given = typeof args.target === 'string' ? args.target : '';
   const address = canonicalAddress(given);
   if (!address) {
@@ -65,6 +85,15 @@ export async function runAction(action: PrepAction, args: Args, ctx: CommandCont
   const stateDir = await resolveStateDir(args, ctx);
   const log = { info: (l: string) => ctx.warn(l), warn: (l: string) => ctx.warn(l) };
   const guest = (args.guest as string | undefined) ?? 'hostdev';
+  assertPrintable('--guest', guest);
+  if (guest.length === 0 || guest.length > 64)
+    throw inputError(
+      'BAD_VALUE',
+      `--guest is ${guest.length === 0 ? 'empty' : `${guest.length} characters long`}`,
+      {
+        hint: 'the name recorded in the journal and lease: 1 to 64 characters',
+      },
+    );
   const command = `hostdev ${action}`;
   const pci = await import('../pci/prepare.js');
   const { formatBinding } = await import('../pci/binding.js');
@@ -112,7 +141,7 @@ export async function runAction(action: PrepAction, args: Args, ctx: CommandCont
     return 0;
   }
   if (action === 'reattach') {
-    const r = await pci.reattachDevice({ host: ctx.host, stateDir, address, guest, command, log });
+    const r = await (await import('../pci/standalone.js')).reattachDevice({ host: ctx.host, stateDir, address, guest, command, log });
     if (ctx.json) ctx.printJson({ action, stateDir, ...r });
     else if (r.source === 'already')
       ctx.print(`${address}: already on ${formatBinding(r.before)}; nothing to do`);
@@ -124,7 +153,7 @@ export async function runAction(action: PrepAction, args: Args, ctx: CommandCont
       );
     return 0;
   }
-  const r = await pci.resetDevice({
+  const r = await (await import('../pci/standalone.js')).resetDevice({
     host: ctx.host,
     stateDir,
     address,

@@ -10,40 +10,35 @@
  * are added to ACTIONS by that work.
  */
 import type { Argv } from 'yargs';
-import type { Host } from '../host/host.js';
-import type { AssessContext, Assessment } from '../pci/assignability.js';
-import type { Inventory } from '../pci/inventory.js';
 import { prepOptions } from './hostdev-prepare.js';
+import { connectOption, connectionOf, inventoryOf } from './connect.js';
+import type { LibvirtConnection } from '../libvirt/connection.js';
+import type { Host } from '../host/host.js';
+import type { AssessContext } from '../pci/assignability.js';
 import type { Args, CommandContext, CommandSpec } from './command.js';
 
 export const ACTIONS = ['list', 'show', 'snapshot', 'detach', 'reattach', 'reset'] as const;
 export type HostdevAction = (typeof ACTIONS)[number];
 
-function commonContext(args: Args): { mgmtIfaces: string[] } {
+function commonContext(args: Args): { mgmtIfaces: string[]; force: boolean } {
   const raw = args.mgmtIface;
   const list = Array.isArray(raw) ? raw : raw === undefined ? [] : [raw];
-  return { mgmtIfaces: list.flatMap((x) => String(x).split(',')).filter(Boolean) };
+  return {
+    mgmtIfaces: list.flatMap((x) => String(x).split(',')).filter(Boolean),
+    force: Boolean(args.force),
+  };
 }
 
-/**
- * The inventory and every function's verdict, as `hostdev list` shows them. The interactive install's
- * device list calls this too, so both show the same devices with the same reasons.
- */
-export async function readListing(
-  host: Host,
-  context: AssessContext = {},
-): Promise<{ inventory: Inventory; assessments: Map<string, Assessment> }> {
-  const [{ listDevices }, { assessAll }] = await Promise.all([
-    import('../pci/inventory.js'),
-    import('../pci/assignability.js'),
-  ]);
-  const inventory = await listDevices(host);
-  return { inventory, assessments: assessAll(inventory, context) };
+/** The listing as `hostdev list` shows it: from the libvirt connection's nodedevs with --connect. */
+async function readListing(host: Host, context: AssessContext, conn?: LibvirtConnection) {
+  const { readListing: read } = await import('../pci/listing.js');
+  return read(host, context, conn ? await inventoryOf(conn, host) : undefined);
 }
 
 async function runList(args: Args, ctx: CommandContext): Promise<number> {
   const render = await import('../pci/render.js');
-  const { inventory: inv, assessments } = await readListing(ctx.host, commonContext(args));
+  const conn = await connectionOf(args, ctx);
+  const { inventory: inv, assessments } = await readListing(ctx.host, commonContext(args), conn);
   const filter = (args.class as 'net' | 'storage' | 'display' | 'all' | undefined) ?? 'all';
   if (ctx.json) ctx.printJson(render.listJson(inv, assessments, filter));
   else for (const line of render.listTable(inv, assessments, filter)) ctx.print(line);
@@ -58,11 +53,12 @@ async function runShow(args: Args, ctx: CommandContext): Promise<number> {
       hint: 'e.g. install-guest hostdev show 0000:03:00.0 (or enp3s0, 8086:10d3, auto)',
     });
   }
-  const [{ parseHostdevSpec, selectHostdev, describeCandidate }, { listDevices }, render] = await Promise.all(
-    [import('../pci/hostdev-spec.js'), import('../pci/inventory.js'), import('../pci/render.js')],
-  );
+  const [{ parseHostdevSpec, selectHostdev, describeCandidate }, render] = await Promise.all([
+    import('../pci/hostdev-spec.js'),
+    import('../pci/render.js'),
+  ]);
   const spec = parseHostdevSpec(target);
-  const inv = await listDevices(ctx.host, { capabilities: true });
+  const inv = await inventoryOf(await connectionOf(args, ctx), ctx.host, { capabilities: true });
   const sel = selectHostdev(spec, inv, commonContext(args));
   if (sel.kind === 'none') {
     if (ctx.json) {
@@ -109,7 +105,13 @@ async function runSnapshot(args: Args, ctx: CommandContext): Promise<number> {
   if (ctx.json) ctx.printJson(r);
   else {
     ctx.print(`captured ${r.devices} PCI functions (${r.files} files, ${r.links} links) into ${r.out}`);
-    ctx.print(`read it back with: install-guest --host-root ${r.out} hostdev list`);
+    if (/\.(tar\.gz|tgz)$/.test(r.out)) {
+      const { shellWord } = await import('../host/check-dirs.js');
+      const dir = shellWord(r.out.replace(/\.(tar\.gz|tgz)$/, ''));
+      ctx.print(
+        `read it back with: mkdir -p ${dir} && tar -xzf ${shellWord(r.out)} -C ${dir} && install-guest --host-root ${dir} hostdev list`,
+      );
+    } else ctx.print(`read it back with: install-guest --host-root ${r.out} hostdev list`);
   }
   return 0;
 }
@@ -118,7 +120,7 @@ export const hostdevCommand: CommandSpec = {
   command: 'hostdev <action> [target]',
   describe: 'list host PCI devices with assignability verdicts, explain one, or snapshot what is read',
   builder: (y: Argv) =>
-    prepOptions(y)
+    connectOption(prepOptions(y))
       .positional('action', {
         choices: ACTIONS,
         describe: 'list | show DEVICE | snapshot OUT | detach DEVICE | reattach DEVICE | reset DEVICE',
@@ -140,6 +142,10 @@ export const hostdevCommand: CommandSpec = {
           'interfaces that carry management traffic and must never be assigned (repeat or comma-separate)',
       })
       .example('$0 hostdev list --class net', 'network functions and whether each can be assigned')
+      .example(
+        '$0 hostdev list --connect qemu+ssh://root@host/system',
+        "another host's functions, from its libvirt",
+      )
       .example('$0 hostdev show enp3s0', 'why the function behind enp3s0 can or cannot be assigned')
       .example('$0 hostdev show auto', 'which network function --hostdev auto would pick, and why')
       .example('$0 hostdev detach 0000:03:00.0', 'bind it to vfio-pci (journaled) and keep it there')
@@ -149,6 +155,12 @@ export const hostdevCommand: CommandSpec = {
     if (action === 'list') return runList(args, ctx);
     if (action === 'show') return runShow(args, ctx);
     if (action === 'snapshot') return runSnapshot(args, ctx);
+    if (args.connect !== undefined) {
+      const { inputError } = await import('../errors.js');
+      throw inputError('CONNECT_NOT_SUPPORTED', `hostdev ${action} does not take --connect`, {
+        hint: `libvirt detaches and gives back a managed device itself; on that host: virsh -c URI nodedev-${action === 'reattach' ? 'reattach' : action === 'reset' ? 'reset' : 'detach'} pci_DDDD_BB_SS_F`,
+      });
+    }
     if (!args.target) {
       const { inputError } = await import('../errors.js');
       throw inputError('USAGE', `hostdev ${action} needs a DEVICE`, {

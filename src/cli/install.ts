@@ -4,6 +4,7 @@
  */
 import type { Argv } from 'yargs';
 import type { CommandSpec } from './command.js';
+import { connectOption } from './connect.js';
 
 const G = 'Guest:';
 const M = 'Install media:';
@@ -11,56 +12,81 @@ const D = 'Devices:';
 const R = 'Run:';
 
 export function installOptions(y: Argv): Argv {
-  return y
+  return connectOption(y, R)
+    .option('transient', {
+      group: R,
+      type: 'boolean',
+      describe: 'with --connect: leave no domain defined after the install (the disk volume stays)',
+    })
     .option('name', {
       group: G,
+      alias: 'n',
       type: 'string',
       describe: 'guest name (commas are fine: escaped for qemu)   e.g. --name web1',
     })
     .option('memory', {
       group: G,
+      alias: ['ram', 'r'],
       type: 'string',
       describe:
-        'memory in MiB, or with a unit; all of it is pinned when a device is assigned   e.g. --memory 2048, --memory 2G',
+        'memory in MiB (a whole number, 16 MiB–16 TiB), or with a unit; all of it is pinned when a device is assigned; maxmemory=/currentMemory= only when equal (no balloon)   e.g. --memory 2048, --memory 2G',
     })
     .option('vcpus', {
       group: G,
       type: 'string',
-      describe: 'N or vcpus=N,sockets=S,cores=C,threads=T   e.g. --vcpus 2',
+      describe:
+        'N[,maxvcpus=M][,sockets=S,cores=C,threads=T] (at most 288)   e.g. --vcpus 2, --vcpus 2,maxvcpus=4',
     })
     .option('cpu', {
       group: G,
       type: 'string',
-      describe: 'CPU model (default: host with kvm, max with tcg)   e.g. --cpu host-passthrough',
+      describe:
+        'CPU model and features, passed to qemu as written (default: host with kvm, max with tcg)   e.g. --cpu host,arch-capabilities=off',
     })
     .option('machine', {
       group: G,
       type: 'string',
-      describe: 'machine type (default q35)   e.g. --machine pc',
+      describe:
+        'machine type and properties (default q35)   e.g. --machine pc, --machine q35,kernel-irqchip=split',
+    })
+    .option('iommu', {
+      group: G,
+      type: 'string',
+      describe:
+        'a guest vIOMMU: model=intel[,driver.intremap=on|off,driver.caching_mode=on|off,driver.eim=,driver.iotlb=]   e.g. --iommu model=intel',
     })
     .option('accel', {
       group: G,
       type: 'string',
-      describe: 'kvm|tcg|auto: auto uses kvm when /dev/kvm is usable, else tcg with a warning',
+      describe:
+        'kvm|tcg|auto: auto uses kvm when /dev/kvm is usable, the CPU has vmx/svm and a launch probe passes, else tcg with a warning naming why',
       default: 'auto',
+    })
+    .option('virt-type', {
+      group: G,
+      type: 'string',
+      describe: "virt-install's spelling of --accel: kvm → kvm, qemu → tcg",
     })
     .option('disk', {
       group: G,
       type: 'string',
       array: true,
       describe:
-        'path=,size=(GiB),format=qcow2|raw,bus=virtio|sata|scsi|ide (repeatable)   e.g. --disk size=8, --disk path=/var/lib/g.qcow2,size=20',
+        'none | PATH or path=,size=(GiB),format=qcow2|raw,bus=virtio|sata|scsi|ide,cache=,io=,discard=,serial=,readonly=,sparse=,boot.order= (repeatable)   e.g. --disk size=8, --disk /var/lib/g.qcow2,size=20,cache=none',
     })
     .option('os-variant', {
       group: G,
+      alias: 'osinfo',
       type: 'string',
-      describe: 'the OS being installed (picks the kickstart family)   e.g. --os-variant fedora40, debian12',
+      describe:
+        'the OS being installed (picks the kickstart family); NAME or name=,detect=on,require=off   e.g. --os-variant fedora40, --osinfo debian12',
     })
     .option('location', {
       group: M,
+      alias: 'l',
       type: 'string',
       describe:
-        'install tree: http(s) URL, local directory or ISO file   e.g. --location https://mirror/fedora/40/Everything/x86_64/os/',
+        'install tree: http(s) URL, local directory or ISO file (a local tree takes ,kernel=,initrd=)   e.g. --location https://mirror/fedora/40/Everything/x86_64/os/',
     })
     .option('fallback-location', {
       group: M,
@@ -81,11 +107,14 @@ export function installOptions(y: Argv): Argv {
     .option('boot', {
       group: M,
       type: 'string',
+      // virt-install takes --boot more than once (--boot uefi --boot kernel=…): one list of settings
+      coerce: (v: unknown) => (Array.isArray(v) ? v.map(String).join(',') : v),
       describe:
-        'kernel=PATH,initrd=PATH,kernel_args="…": direct kernel boot   e.g. --boot kernel=vmlinuz,initrd=initrd.img',
+        'kernel=PATH,initrd=PATH,kernel_args="…": direct kernel boot; uefi | firmware=efi | loader=PATH: UEFI (OVMF)   e.g. --boot kernel=vmlinuz,initrd=initrd.img, --boot uefi',
     })
     .option('extra-args', {
       group: M,
+      alias: 'x',
       type: 'string',
       describe: 'kernel arguments added to the install boot   e.g. --extra-args "inst.text"',
     })
@@ -100,6 +129,13 @@ export function installOptions(y: Argv): Argv {
       type: 'string',
       describe:
         'answer file: a kickstart/preseed FILE (the confirmation unit is added) or a built-in template: fedora, debian (default: chosen by the media family)   e.g. --kickstart ks.cfg',
+    })
+    .option('kickstart-delivery', {
+      group: M,
+      type: 'string',
+      choices: ['auto', 'initrd', 'oemdrv', 'http'],
+      describe:
+        'how the answer file reaches the installer: auto (initrd for a kernel boot, OEMDRV volume for a cdrom boot), initrd, oemdrv, or http (served on 127.0.0.1 to a --network user guest, stopped with the install)   e.g. --kickstart-delivery http',
     })
     .option('ks-set', {
       group: M,
@@ -120,12 +156,19 @@ export function installOptions(y: Argv): Argv {
       describe:
         "with --import: configure the disk's first boot with cloud-init (a NoCloud seed): root-password-generate=on, root-password-file=, root-ssh-key=, clouduser-ssh-key=, user-data=, meta-data=, network-config=, disable=on, seed=iso|smbios (bare: your ssh key for root, else a generated password)   e.g. --cloud-init root-ssh-key=id_ed25519.pub",
     })
+    .option('unattended', {
+      group: M,
+      type: 'string',
+      describe:
+        'the built-in answer file for the media, with [profile=jeos,admin-password-file=,user-login=,user-password-file=] (secrets from files only)   e.g. --unattended admin-password-file=root.pw',
+    })
     .option('hostdev', {
       group: D,
+      alias: 'host-device',
       type: 'string',
       array: true,
       describe:
-        'host PCI device to assign (repeatable): 0000:03:00.0 | 03:00.0 | pci_0000_03_00_0 | 8086:10d3 | enp3s0 | auto, with ,rom.bar=on|off ,rom.file=PATH ,multifunction=on   e.g. --hostdev 0000:03:00.0,rom.bar=off',
+        'host PCI device to assign (repeatable): 0000:03:00.0 | 03:00.0 | pci_0000_03_00_0 | 8086:10d3 | enp3s0 | auto, with ,rom.bar=on|off ,rom.file=PATH ,multifunction=on ,address.type=pci,address.bus=,address.slot=,address.function= (where the guest sees it) ,driver.name=vfio   e.g. --hostdev 0000:03:00.0,rom.bar=off',
     })
     .option('driver', {
       group: D,
@@ -152,14 +195,31 @@ export function installOptions(y: Argv): Argv {
     })
     .option('network', {
       group: D,
+      alias: 'w',
       type: 'string',
       describe:
-        'user | bridge=NAME | none, with ,mac= ,model= (default user)   e.g. --network bridge=br0,model=virtio-net-pci',
+        'user | bridge=NAME (or bridge:NAME) | none, with ,mac= ,model=virtio|e1000e|e1000|rtl8139|… (default user, virtio)   e.g. --network bridge=br0,model=virtio',
+    })
+    .option('tpm', {
+      group: D,
+      type: 'string',
+      describe:
+        'default | emulator[,model=tpm-crb|tpm-tis]: a TPM 2.0 emulated by swtpm, in --dry-run plans and --print-xml only (an install run refuses it)   e.g. --tpm emulator',
+    })
+    .option('rng', {
+      group: D,
+      type: 'string',
+      describe: 'a virtio RNG fed from /dev/urandom (or /dev/random)   e.g. --rng /dev/urandom',
     })
     .option('graphics', {
       group: D,
       type: 'string',
       describe: 'none (the only mode: headless, serial console)',
+    })
+    .option('console', {
+      group: D,
+      type: 'string',
+      describe: 'pty,target_type=serial (the only console: install-guest watches the serial port)',
     })
     .option('noreboot', {
       group: R,
@@ -169,13 +229,36 @@ export function installOptions(y: Argv): Argv {
     .option('wait', {
       group: R,
       type: 'string',
-      describe: 'overall limit for the install, minutes (exit 4 when exceeded)   e.g. --wait 30',
+      describe:
+        'overall limit for the install, minutes (exit 4 when exceeded); -1: no overall limit (the stall timeout still applies)   e.g. --wait 30',
+    })
+    .option('autoconsole', {
+      group: R,
+      type: 'string',
+      describe: 'none|text: accepted (install-guest never attaches a console; it watches the serial log)',
+    })
+    .option('noautoconsole', {
+      group: R,
+      type: 'boolean',
+      describe: 'accepted (install-guest never attaches a console)',
+    })
+    .option('check', {
+      group: R,
+      type: 'string',
+      array: true,
+      describe: "accepted for virt-install command lines; install-guest's own checks always run",
     })
     .option('stall-timeout', {
       group: R,
       type: 'string',
       describe:
         'no new console output for this long ends the install, seconds (exit 4; default 600)   e.g. --stall-timeout 900',
+    })
+    .option('early-boot-timeout', {
+      group: R,
+      type: 'string',
+      describe:
+        'no kernel output this long after the guest starts means it hung in early boot, seconds (default 60 under kvm, off under tcg): auto accel restarts the boot under tcg, otherwise exit 4   e.g. --early-boot-timeout 30',
     })
     .option('dry-run', {
       group: R,
@@ -245,7 +328,13 @@ export const installCommand: CommandSpec = {
     // interactive install: --interactive, or no argument at all (offered on a terminal)
     if (args.interactive || ctx.deps.argv.length === 0) {
       const { installOrWizard } = await import('./wizard.js');
-      return installOrWizard(args, ctx);
+      return installOrWizard(args, ctx, installOptions);
+    }
+    if (typeof args.stateDir === 'string') {
+      // checked before anything else runs, dry run included (src/host/check-dirs.ts)
+      const { checkStateDir } = await import('../host/check-dirs.js');
+      const dir = (await import('node:path')).resolve(ctx.deps.cwd, args.stateDir);
+      await checkStateDir(dir, { source: '--state-dir' });
     }
     const { runInstall } = await import('../pipeline/run-install.js');
     return runInstall(args, ctx);

@@ -1,6 +1,7 @@
 /**
  * `install-guest kickstart render [TEMPLATE] [--set key=value]… [--vars FILE] [--out FILE] [--json]`
- * `install-guest kickstart lint FILE [--json] [--headless] [--nic MAC|NAME]` (exit 2 on errors)
+ * `install-guest kickstart lint FILE [--json] [--headless] [--nic MAC|NAME]` (exit 2 on errors): a
+ *   kickstart, or a preseed when the file holds debconf answer lines
  *
  * Plain passwords are refused on the command line (argv is visible to every user of the host):
  * give them in a --vars file or with rootPasswordFile= / user.passwordFile=.
@@ -8,11 +9,12 @@
 import path from 'node:path';
 import type { Argv } from 'yargs';
 import { EXIT, inputError } from '../errors.js';
-import type { Finding, LintOptions } from '../kickstart/lint.js';
+import { findingLine, lintFile } from '../kickstart/lint-file.js';
 import type { Args, CommandContext, CommandSpec } from './command.js';
 
 async function render(args: Args, ctx: CommandContext): Promise<number> {
-  const { readFile, writeFile } = await import('node:fs/promises');
+  const { writeFile } = await import('node:fs/promises');
+  const { readRegularFile } = await import('../kickstart/read-file.js');
   const { renderKickstart, DEFAULT_TEMPLATE } = await import('../kickstart/render.js');
   const { applySetItems } = await import('../kickstart/vars.js');
   const { lintKickstart, countBySeverity } = await import('../kickstart/lint.js');
@@ -21,15 +23,10 @@ async function render(args: Args, ctx: CommandContext): Promise<number> {
   let vars: Record<string, unknown> = {};
   if (typeof args.vars === 'string') {
     const file = path.resolve(cwd, args.vars);
-    let raw: string;
-    try {
-      raw = await readFile(file, 'utf8');
-    } catch (e) {
-      throw inputError('KICKSTART_VARS_FILE', `cannot read --vars file ${file}`, {
-        hint: 'give a JSON file',
-        cause: e,
-      });
-    }
+    const raw = await readRegularFile(file, '--vars file', {
+      code: 'KICKSTART_VARS_FILE',
+      hint: 'give a JSON file',
+    });
     try {
       vars = JSON.parse(raw) as Record<string, unknown>;
     } catch (e) {
@@ -46,16 +43,17 @@ async function render(args: Args, ctx: CommandContext): Promise<number> {
 
   const template = typeof args.target === 'string' ? args.target : DEFAULT_TEMPLATE;
   const rendered = await renderKickstart(template, vars, { cwd });
+  const { lintPreseed } = await import('../kickstart/preseed-lint.js');
   const findings =
     rendered.template.family === 'kickstart'
       ? lintKickstart(rendered.text, {
           headless: true,
           ...(isNic(vars.nic) ? { assignedNic: vars.nic } : {}),
         })
-      : [];
+      : lintPreseed(rendered.text);
   const output = args.redacted ? rendered.redacted : rendered.text;
   if (typeof args.out === 'string') {
-    const { prepareOutputFile } = await import('./output-path.js');
+    const { prepareOutputFile } = await import('../output-path.js');
     await prepareOutputFile('--out', path.resolve(cwd, args.out));
     await writeFile(path.resolve(cwd, args.out), output, { mode: 0o600 });
   }
@@ -79,24 +77,6 @@ function isNic(v: unknown): v is { mac?: string; name?: string } {
   return typeof v === 'object' && v !== null && typeof (v as { mac?: unknown }).mac === 'string';
 }
 
-/** What `kickstart lint` finds in a file: includes resolved, findings mapped to the file and line written. */
-export async function lintFile(
-  file: string,
-  options: LintOptions = {},
-): Promise<{ findings: Finding[]; errors: number; warnings: number }> {
-  const { lintKickstart, countBySeverity } = await import('../kickstart/lint.js');
-  const { resolveIncludes, mapFindings } = await import('../kickstart/user-kickstart.js');
-  const resolved = await resolveIncludes(file);
-  const findings = mapFindings(lintKickstart(resolved.text, options), resolved.origins);
-  return { findings, ...countBySeverity(findings) };
-}
-
-/** One finding as `kickstart lint` prints it: `FILE:LINE: SEVERITY CODE: MESSAGE`. */
-export function findingLine(f: Finding, cwd: string, target: string): string {
-  const where = f.file ? path.relative(cwd, f.file) || f.file : target;
-  return `${where}:${f.line}: ${f.severity} ${f.code}: ${f.message}`;
-}
-
 async function lint(args: Args, ctx: CommandContext): Promise<number> {
   if (typeof args.target !== 'string') {
     throw inputError('USAGE', 'kickstart lint needs a FILE', { hint: 'install-guest kickstart lint ks.cfg' });
@@ -108,12 +88,12 @@ async function lint(args: Args, ctx: CommandContext): Promise<number> {
       ? { mac: nicArg }
       : { name: nicArg }
     : undefined;
-  const { findings, errors, warnings } = await lintFile(file, {
+  const { family, findings, errors, warnings } = await lintFile(file, {
     headless: Boolean(args.headless),
     ...(assignedNic ? { assignedNic } : {}),
   });
   if (ctx.json) {
-    ctx.printJson({ file, findings, errors, warnings });
+    ctx.printJson({ file, family, findings, errors, warnings });
   } else {
     for (const f of findings) ctx.print(findingLine(f, ctx.deps.cwd, args.target));
     ctx.print(`${errors} error${errors === 1 ? '' : 's'}, ${warnings} warning${warnings === 1 ? '' : 's'}`);
@@ -123,14 +103,14 @@ async function lint(args: Args, ctx: CommandContext): Promise<number> {
 
 export const kickstartCommand: CommandSpec = {
   command: 'kickstart <action> [target]',
-  describe: 'render a kickstart/preseed template, or lint a kickstart',
+  describe: 'render a kickstart/preseed template, or lint a kickstart or preseed',
   builder: (y: Argv) =>
     y
       .positional('action', { choices: ['render', 'lint'] as const, describe: 'render TEMPLATE | lint FILE' })
       .positional('target', {
         type: 'string',
         describe:
-          'render: a template name (fedora, debian) or .hbs path (default fedora); lint: the kickstart file',
+          'render: a template name (fedora, debian) or .hbs path (default fedora); lint: the kickstart or preseed file (picked by content)',
       })
       .option('set', {
         type: 'string',

@@ -8,8 +8,10 @@ import type { Argv } from 'yargs';
 import { EXIT, formatErrorLine, inputError, isInstallGuestError } from '../errors.js';
 import type { Args, CliDeps, CommandContext, CommandSpec } from './command.js';
 import { commands } from './commands.js';
+import { VERSION } from '../version.js';
+import { unknownOptionError } from '../request/virt-install.js';
 
-export const VERSION = '0.1.0';
+export { VERSION };
 
 /** The part of what yargs passes to .check() as its second argument that says how options were declared. */
 interface DeclaredOptions {
@@ -75,8 +77,18 @@ export async function main(deps: CliDeps): Promise<number> {
     json = Boolean(args.json);
     let host = deps.host;
     if (!host) {
-      const { createHost } = await import('../host/host.js');
-      const root = (args.hostRoot as string | undefined) ?? deps.env.INSTALL_GUEST_HOST_ROOT ?? '/';
+      const [{ createHost }, { checkHostRoot }] = await Promise.all([
+        import('../host/host.js'),
+        import('../host/check-dirs.js'),
+      ]);
+      const given = args.hostRoot as string | undefined;
+      const fromEnv = given === undefined ? deps.env.INSTALL_GUEST_HOST_ROOT : undefined;
+      const root =
+        given !== undefined
+          ? await checkHostRoot(given, '--host-root', deps.cwd)
+          : fromEnv !== undefined
+            ? await checkHostRoot(fromEnv, 'INSTALL_GUEST_HOST_ROOT', deps.cwd)
+            : '/';
       host = createHost({ root });
     }
     return {
@@ -86,6 +98,7 @@ export async function main(deps: CliDeps): Promise<number> {
       print: (line) => void deps.stdout.write(`${line}\n`),
       printJson: (value) => void deps.stdout.write(`${JSON.stringify(value)}\n`),
       warn: (line) => void deps.stderr.write(`${line}\n`),
+      runArgv: (argv) => main({ ...deps, argv }),
     };
   };
 
@@ -126,6 +139,9 @@ export async function main(deps: CliDeps): Promise<number> {
     .fail((msg, err) => {
       // yargs usage errors (unknown option, missing value, failed coerce) are the user's mistake
       if (err && !isInstallGuestError(err) && !msg) throw err;
+      // strict mode: name the unknown option and say whether virt-install has it (and why we do not)
+      const unknown = !isInstallGuestError(err) && msg ? unknownOptionError(msg) : undefined;
+      if (unknown) throw unknown;
       throw isInstallGuestError(err)
         ? err
         : inputError('USAGE', msg ?? err?.message ?? 'invalid usage', { hint: 'see install-guest --help' });

@@ -4,31 +4,7 @@
  * every image against the tree's checksums (exit 2 when one does not match). Not recognised: exit
  * 2, saying what was looked for and where.
  */
-import type { InspectOptions, InspectReport } from '../media/inspect.js';
 import type { CommandSpec } from './command.js';
-
-/**
- * What `media inspect` reports for a location typed by the user: a URL as it is, a path resolved
- * against `cwd`, the download cache from --cache-dir or the environment. The interactive install's
- * media step calls this too.
- */
-export async function inspectMedia(
-  location: string,
-  options: Omit<InspectOptions, 'cacheDir'> & {
-    cwd: string;
-    env: Readonly<Record<string, string | undefined>>;
-    cacheDir?: string;
-  },
-): Promise<InspectReport> {
-  const { inspectLocation } = await import('../media/inspect.js');
-  const { defaultCacheDir } = await import('../media/cache.js');
-  const path = await import('node:path');
-  const { cwd, env, cacheDir, ...rest } = options;
-  return inspectLocation(/^[a-z][a-z0-9+.-]*:\/\//i.test(location) ? location : path.resolve(cwd, location), {
-    ...rest,
-    cacheDir: path.resolve(cwd, cacheDir ?? defaultCacheDir(env)),
-  });
-}
 
 export const mediaCommand: CommandSpec = {
   command: 'media <action> <location>',
@@ -56,6 +32,7 @@ export const mediaCommand: CommandSpec = {
       }),
   async run(args, ctx) {
     const { createProgressPrinter } = await import('../media/progress.js');
+    const { inspectMedia } = await import('../media/inspect-media.js');
     const report = await inspectMedia(String(args.location), {
       cwd: ctx.deps.cwd,
       env: ctx.deps.env,

@@ -21,7 +21,7 @@ export const recoverCommand: CommandSpec = {
     const { resolveStateDir } = await import('./hostdev-prepare.js');
     const { recover, formatRecoverReport } = await import('../pci/recover.js');
     const { hostError } = await import('../errors.js');
-    const stateDir = await resolveStateDir(args, ctx);
+    const stateDir = await resolveStateDir(args, ctx, { readOnly: true });
     const report = await recover({
       host: ctx.host,
       stateDir,
@@ -33,7 +33,7 @@ export const recoverCommand: CommandSpec = {
     if (report.failed > 0) {
       const err = hostError(
         'RECOVER_INCOMPLETE',
-        `${report.failed} device(s) or id(s) could not be given back`,
+        `${report.failed} device(s), id(s) or refused journal line(s) could not be given back`,
         {
           hint: 'see the lines above and dmesg; run install-guest recover again once fixed',
         },

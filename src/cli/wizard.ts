@@ -3,6 +3,7 @@
  * then runs the exact command line it printed through main() (argv, never a shell). Loaded lazily by
  * the install command only when it is needed; the prompt library is loaded only when a wizard starts.
  */
+import type { Argv } from 'yargs';
 import { EXIT, inputError } from '../errors.js';
 import type { RawInstallArgs } from '../request/request.js';
 import { toCommandLine } from '../wizard/command-line.js';
@@ -20,8 +21,11 @@ async function loadPrompts(ctx: CommandContext): Promise<WizardPrompts> {
   return { select, input, confirm, number };
 }
 
+/** The install command's options (cli/install.ts passes them: this module is imported by it). */
+type InstallOptions = (y: Argv) => Argv;
+
 /** The install command's entry when --interactive is given or no argument at all. */
-export async function installOrWizard(args: Args, ctx: CommandContext): Promise<number> {
+export async function installOrWizard(args: Args, ctx: CommandContext, options: InstallOptions): Promise<number> {
   const tty = isInteractiveTerminal(ctx);
   if (!args.interactive) {
     if (ctx.deps.argv.length === 0 && tty) {
@@ -35,7 +39,7 @@ export async function installOrWizard(args: Args, ctx: CommandContext): Promise<
         .catch((e: unknown) => {
           throw isPromptCancel(e) ? wizardCancelled() : e;
         });
-      if (start) return runInteractive(args, ctx, prompts);
+      if (start) return runInteractive(args, ctx, prompts, options);
     }
     const { runInstall } = await import('../pipeline/run-install.js');
     return runInstall(args, ctx);
@@ -48,15 +52,15 @@ export async function installOrWizard(args: Args, ctx: CommandContext): Promise<
     throw inputError('USAGE', '--interactive cannot be combined with --json', {
       hint: 'run the wizard without --json; it prints the equivalent command line, which takes --json',
     });
-  return runInteractive(args, ctx, await loadPrompts(ctx));
+  return runInteractive(args, ctx, await loadPrompts(ctx), options);
 }
 
 /** Parses an install argv (from toCommandLine) with the install command's own options, as main() does. */
 export async function parseInstallArgv(
   argv: readonly string[],
+  installOptions: InstallOptions,
 ): Promise<{ raw: RawInstallArgs; hostRoot?: string }> {
   const { default: yargs } = await import('yargs');
-  const { installOptions } = await import('./install.js');
   const { pickInstallArgs } = await import('../request/options.js');
   let parsed: Args | undefined;
   await yargs([...argv])
@@ -78,7 +82,12 @@ export async function parseInstallArgv(
   };
 }
 
-async function runInteractive(args: Args, ctx: CommandContext, prompts: WizardPrompts): Promise<number> {
+async function runInteractive(
+  args: Args,
+  ctx: CommandContext,
+  prompts: WizardPrompts,
+  options: InstallOptions,
+): Promise<number> {
   const [{ pickInstallArgs }, { defaultProviders }, { runWizard }] = await Promise.all([
     import('../request/options.js'),
     import('../wizard/providers.js'),
@@ -106,13 +115,12 @@ async function runInteractive(args: Args, ctx: CommandContext, prompts: WizardPr
   }
   const argv = toCommandLine(raw, globals);
   // What runs is the printed argv, parsed by the install command: check the round trip first.
-  const back = await parseInstallArgv(argv);
+  const back = await parseInstallArgv(argv, options);
   const again = toCommandLine(back.raw, back.hostRoot === undefined ? {} : { hostRoot: back.hostRoot });
   if (JSON.stringify(again) !== JSON.stringify(argv))
     throw new Error(
       `the wizard's command line does not parse back the same:\n${argv.join(' ')}\n${again.join(' ')}`,
     );
   ctx.print('');
-  const { main } = await import('./main.js');
-  return main({ ...ctx.deps, argv });
+  return ctx.runArgv(argv);
 }

@@ -1,7 +1,7 @@
 /**
  * `--cloud-init` checked before anything is created (called by validate-request): the sub-options'
  * grammar, that the request imports a disk (an installer boot cannot use a NoCloud seed), that
- * seed=smbios has the user network it needs, and every named file read and checked by building the
+ * seed=smbios has the user network it needs (and no --connect), and every named file read and checked by building the
  * documents once with stand-in values (no file is written).
  */
 import { inputError } from '../errors.js';
@@ -13,6 +13,8 @@ export async function checkCloudInit(
   request: InstallRequest,
   cwd: string,
   home?: string,
+  /** --connect URI: libvirt runs the guest (the seed goes on a cdrom of its domain) */
+  connect?: string,
 ): Promise<CloudInitOptions> {
   const options = parseCloudInit(String(raw.cloudInit ?? ''), {
     cwd,
@@ -34,6 +36,12 @@ export async function checkCloudInit(
       },
     );
   }
+  if (options.seed === 'smbios' && connect !== undefined)
+    throw inputError(
+      'NOT_IMPLEMENTED',
+      `--cloud-init seed=smbios with --connect ${connect} is not implemented (the seed would be served to a libvirt domain's network)`,
+      { hint: 'use seed=iso (the default) with --connect: the seed goes on a cdrom of the domain' },
+    );
   if (options.seed === 'smbios' && request.network.kind !== 'user')
     throw inputError(
       'CLOUD_INIT_SMBIOS_NETWORK',

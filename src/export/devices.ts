@@ -2,7 +2,7 @@
 import { inputError } from '../errors.js';
 import type { Host } from '../host/host.js';
 import type { HostdevRequest } from '../request/request.js';
-import { canonicalAddress } from '../stages/select-device.js';
+import { canonicalAddress } from '../pci/address.js';
 import type { ExportDevice } from './libvirt.js';
 
 /** vendor:device of a host PCI function read through the Host (null when it is not on this host). */

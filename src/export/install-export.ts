@@ -9,6 +9,7 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { InstallState } from '../pipeline/state.js';
 import type { ExportDevice } from './libvirt.js';
+import { firmwareOf } from '../stages/build-command.js';
 
 export interface InstallExports {
   xml?: string;
@@ -22,6 +23,7 @@ export function installExportDevices(state: InstallState): ExportDevice[] {
     ...(d.vendorDevice ? { vendorDevice: d.vendorDevice } : {}),
     ...(d.romBar !== undefined ? { romBar: d.romBar } : {}),
     ...(d.romFile ? { romFile: d.romFile } : {}),
+    ...(d.guestAddress ? { guestAddress: d.guestAddress } : {}),
   }));
 }
 
@@ -43,6 +45,7 @@ export async function renderInstallExports(
       {
         ...(state.uuid ? { uuid: state.uuid } : {}),
         ...(state.mac ? { mac: state.mac } : {}),
+        ...(firmwareOf(state) ? { firmware: firmwareOf(state)! } : {}),
       },
     );
   }

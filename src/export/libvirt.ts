@@ -6,10 +6,13 @@
  * template data) from the request, then rendering with an isolated Handlebars instance whose only
  * escaping is the `xml` helper (noEscape, strict), so every value is XML-escaped exactly once.
  */
-import { VERSION } from '../cli/main.js';
+import { isQ35, machineType } from '../request/machine.js';
+import { VERSION } from '../version.js';
 import { inputError } from '../errors.js';
-import type { DiskRequest, InstallRequest } from '../request/request.js';
-import { canonicalAddress } from '../stages/select-device.js';
+import { hostdevPlacement } from '../qemu/command.js';
+import type { DiskRequest, GuestPciAddress, InstallRequest } from '../request/request.js';
+import { libvirtNicModel } from '../request/virt-install.js';
+import { canonicalAddress } from '../pci/address.js';
 import { createEnvironment, type Environment, type Render } from '../template-engine.js';
 
 /** A device assigned to the guest: its host address, and the ROM options of its request. */
@@ -19,6 +22,8 @@ export interface ExportDevice {
   vendorDevice?: string;
   romBar?: boolean;
   romFile?: string;
+  /** where the guest sees it (--hostdev address.*) */
+  guestAddress?: GuestPciAddress;
 }
 
 export interface LibvirtOptions {
@@ -27,6 +32,8 @@ export interface LibvirtOptions {
   mac?: string;
   /** default /usr/bin/qemu-system-x86_64, or the request's --qemu-binary when it is a path */
   emulator?: string;
+  /** --boot uefi: the firmware code and this guest's vars store (src/stages/build-command.ts firmwareOf) */
+  firmware?: { code: string; vars: string; template: string };
 }
 
 export interface LibvirtDomainData {
@@ -37,10 +44,33 @@ export interface LibvirtDomainData {
   memoryMiB: number;
   lockMemory: boolean;
   vcpus: number;
+  /** vCPUs online at boot when fewer than `vcpus` (--vcpus N,maxvcpus=M) */
+  currentVcpus?: number;
   machine: string;
+  firmware?: { code: string; vars: string; template: string };
+  /** <boot dev='hd'/> unless a disk carries its own boot order */
+  bootHd: boolean;
   cpu:
-    { mode: string; model?: string; topology?: { sockets: number; cores: number; threads: number } } | false;
-  emulator: string;
+    | {
+        mode: string;
+        model?: string;
+        topology?: { sockets: number; cores: number; threads: number };
+        features?: { policy: 'require' | 'disable'; name: string }[];
+      }
+    | false;
+  /** the guest vIOMMU (<iommu model='intel'>) and, with interrupt remapping, <ioapic driver='qemu'/> */
+  /** interrupt remapping needs the split irqchip: libvirt's <ioapic driver='qemu'/> */
+  ioapicQemu: boolean;
+  iommu:
+    { intremap: 'on' | 'off'; cachingMode: 'on' | 'off'; eim?: 'on' | 'off'; iotlb?: 'on' | 'off' } | false;
+  /** omitted: the host's default emulator (a remote host's path is not known here) */
+  emulator?: string;
+  /** the install boot (virt-install's transient install domain): direct kernel boot or the install cdrom; on_reboot destroy */
+  install?: { kernel?: string; initrd?: string; cmdline?: string; bootCdrom?: boolean };
+  /** read-only cdroms (sata) */
+  cdroms?: { path: string; target: string }[];
+  /** the serial console into this file instead of a pty */
+  serialFile?: string;
   disks: {
     type: 'file' | 'block';
     block: boolean;
@@ -48,6 +78,12 @@ export interface LibvirtDomainData {
     format: string;
     target: string;
     bus: string;
+    cache?: string;
+    io?: string;
+    discard?: string;
+    serial?: string;
+    readonly?: boolean;
+    bootOrder?: number;
   }[];
   scsi: boolean;
   network: { type: 'user' | 'bridge'; bridge?: string; mac?: string; model: string } | false;
@@ -57,7 +93,15 @@ export interface LibvirtDomainData {
     slot: string;
     function: string;
     rom?: { bar?: 'on' | 'off'; file?: string };
+    /** the guest address: the user's (--hostdev address.*), or the slot shared by the functions of one device */
+    guest?: { domain: string; bus: string; slot: string; function: string; multifunction: boolean };
+    /** managed='no': install-guest bound the device itself */
+    unmanaged?: boolean;
   }[];
+  /** pcie-root-port controllers (their index) for the slots shared by several functions */
+  rootPorts: number[];
+  tpm?: { model: string };
+  rng?: { source: string };
 }
 
 /** libvirt's disk name for the n-th disk on a bus family: vda…, sda…, hda… (aa after z, as the kernel does) */
@@ -84,7 +128,7 @@ export function pciAddressParts(address: string): {
   return { domain: `0x${m[1]}`, bus: `0x${m[2]}`, slot: `0x${m[3]}`, function: `0x${m[4]}` };
 }
 
-const NIC_MODELS: Record<string, string> = { 'virtio-net-pci': 'virtio', 'virtio-net': 'virtio' };
+const hex = (n: number, width: number): string => `0x${n.toString(16).padStart(width, '0')}`;
 
 function cpuOf(req: InstallRequest, domainType: 'kvm' | 'qemu'): LibvirtDomainData['cpu'] {
   const v = req.vcpus;
@@ -92,8 +136,16 @@ function cpuOf(req: InstallRequest, domainType: 'kvm' | 'qemu'): LibvirtDomainDa
     v.sockets || v.cores || v.threads
       ? { sockets: v.sockets ?? 1, cores: v.cores ?? 1, threads: v.threads ?? 1 }
       : undefined;
-  const base = topology ? { topology } : {};
-  const c = req.cpu;
+  // qemu's `MODEL,+feat,-feat,feat=on|off` → libvirt's model and <feature policy=…> elements
+  const [model, ...props] = (req.cpu ?? '').split(',');
+  const features = props.flatMap((p) => {
+    const m = /^([+-])?([^=]+)(?:=(.*))?$/.exec(p);
+    if (!m) return [];
+    const off = m[1] === '-' || /^(off|false|no)$/i.test(m[3] ?? '');
+    return [{ policy: off ? ('disable' as const) : ('require' as const), name: m[2]! }];
+  });
+  const base = { ...(topology ? { topology } : {}), ...(features.length ? { features } : {}) };
+  const c = req.cpu === undefined ? undefined : model;
   if (c === undefined || c === 'host' || c === 'host-passthrough')
     return domainType === 'kvm'
       ? { mode: 'host-passthrough', ...base }
@@ -112,7 +164,7 @@ export function libvirtDomainData(
   options: LibvirtOptions = {},
 ): LibvirtDomainData {
   const domainType = request.accel === 'tcg' ? 'qemu' : 'kvm';
-  const q35 = /^(pc-)?q35/.test(request.machine);
+  const q35 = isQ35(request.machine);
   const counters: Record<string, number> = {};
   const next = (prefix: string): string => {
     const n = counters[prefix] ?? 0;
@@ -131,8 +183,22 @@ export function libvirtDomainData(
       format: d.format,
       target: next(prefix),
       bus,
+      ...(d.cache ? { cache: d.cache } : {}),
+      ...(d.io ? { io: d.io } : {}),
+      ...(d.discard ? { discard: d.discard } : {}),
+      ...(d.serial ? { serial: d.serial } : {}),
+      ...(d.readonly ? { readonly: true } : {}),
+      ...(d.bootOrder !== undefined ? { bootOrder: d.bootOrder } : {}),
     };
   });
+  const placement = hostdevPlacement(devices, q35);
+  const portIndex = new Map<string, number>();
+  const sharedPorts = new Map<string, number>();
+  for (const p of placement) {
+    if (p.functions < 2) continue;
+    if (!portIndex.has(p.port)) portIndex.set(p.port, portIndex.size + 1);
+    sharedPorts.set(p.h.address, portIndex.get(p.port)!);
+  }
   const net = request.network;
   const emulator =
     options.emulator ??
@@ -144,9 +210,27 @@ export function libvirtDomainData(
     toolVersion: VERSION,
     memoryMiB: request.memoryMiB,
     lockMemory: devices.length > 0,
-    vcpus: request.vcpus.count,
-    machine: request.machine,
+    vcpus: request.vcpus.max ?? request.vcpus.count,
+    ...(request.vcpus.max && request.vcpus.max !== request.vcpus.count
+      ? { currentVcpus: request.vcpus.count }
+      : {}),
+    machine: machineType(request.machine),
+    ...(options.firmware ? { firmware: options.firmware } : {}),
+    bootHd: !disks.some((d) => d.bootOrder !== undefined),
     cpu: cpuOf(request, domainType),
+    ioapicQemu: request.iommu?.intremap === true,
+    iommu: request.iommu
+      ? {
+          intremap: request.iommu.intremap ? 'on' : 'off',
+          cachingMode: request.iommu.cachingMode ? 'on' : 'off',
+          ...(request.iommu.eim !== undefined
+            ? { eim: request.iommu.eim ? ('on' as const) : ('off' as const) }
+            : {}),
+          ...(request.iommu.iotlb !== undefined
+            ? { iotlb: request.iommu.iotlb ? ('on' as const) : ('off' as const) }
+            : {}),
+        }
+      : false,
     emulator,
     disks: diskData,
     scsi: disks.some((d) => d.bus === 'scsi'),
@@ -157,15 +241,48 @@ export function libvirtDomainData(
             type: net.kind,
             ...(net.kind === 'bridge' ? { bridge: net.bridge } : {}),
             ...((net.mac ?? options.mac) ? { mac: net.mac ?? options.mac } : {}),
-            model: NIC_MODELS[net.model] ?? net.model,
+            model: libvirtNicModel(net.model),
           },
-    hostdevs: devices.map((d) => {
+    // as the qemu command line places them (qemu/command.ts): the functions of one device share a
+    // root port (here an explicit controller) as functions 0.N of one slot; the others get libvirt's
+    // own placement, one root port each
+    hostdevs: placement.map(({ h, fn, functions }) => {
+      const d = h as ExportDevice;
       const rom = {
         ...(d.romBar !== undefined ? { bar: d.romBar ? ('on' as const) : ('off' as const) } : {}),
         ...(d.romFile ? { file: d.romFile } : {}),
       };
-      return { ...pciAddressParts(d.address), ...(Object.keys(rom).length ? { rom } : {}) };
+      const bus = sharedPorts.get(d.address);
+      const g = d.guestAddress;
+      return {
+        ...pciAddressParts(d.address),
+        ...(Object.keys(rom).length ? { rom } : {}),
+        ...(g
+          ? {
+              guest: {
+                domain: hex(g.domain, 4),
+                bus: hex(g.bus, 2),
+                slot: hex(g.slot, 2),
+                function: hex(g.function, 1),
+                multifunction: false,
+              },
+            }
+          : bus !== undefined
+            ? {
+                guest: {
+                  domain: '0x0000',
+                  bus: `0x${bus.toString(16).padStart(2, '0')}`,
+                  slot: '0x00',
+                  function: `0x${fn}`,
+                  multifunction: fn === 0 && functions > 1,
+                },
+              }
+            : {}),
+      };
     }),
+    rootPorts: [...new Set(sharedPorts.values())],
+    ...(request.tpm ? { tpm: { model: request.tpm.model } } : {}),
+    ...(request.rng ? { rng: { source: request.rng.source } } : {}),
   };
 }
 

@@ -22,6 +22,7 @@ import {
   readlinkSync,
 } from 'node:fs';
 import path from 'node:path';
+import { InstallGuestError } from '../errors.js';
 
 export interface Clock {
   /** wall-clock milliseconds since the epoch */
@@ -52,6 +53,10 @@ export interface ExecResult {
   stderr: string;
   /** true when the program could not be started at all (ENOENT, EACCES) */
   notFound?: boolean;
+  /** the signal that ended the program (SIGABRT, SIGKILL), when one did */
+  signal?: string;
+  /** true when the program was stopped because `timeoutMs` passed */
+  timedOut?: boolean;
 }
 
 /** Performs one write to a kernel-owned file (absolute path under the root, the host path, the value). */
@@ -113,12 +118,40 @@ export interface Host {
   write(hostPath: string, value: string): Promise<void>;
   exec: Executor;
   /**
+   * Facts about processes (lease and journal owners), always from the real /proc of the machine
+   * this process runs on, never from under the root: a fixture tree or a snapshot has no live
+   * processes, and a run under --host-root is still a process of this machine.
+   */
+  readonly processes: ProcessFacts;
+  /**
    * Synchronous reads for bulk scans of kernel pseudo-files (see SyncReads). Optional: a host
    * without it (`createHost({ syncReads: false })`, or a host over something slower than kernel
    * memory) is read through the asynchronous methods above, with the same results.
    */
   readonly sync?: SyncReads;
 }
+
+export interface ProcessFacts {
+  /** the text of /proc/<pid>/stat, or null when there is no such process */
+  stat(pid: number): Promise<string | null>;
+  /** /proc/sys/kernel/random/boot_id, trimmed, or null */
+  bootId(): Promise<string | null>;
+}
+
+const readTrimmedFile = async (file: string): Promise<string | null> => {
+  try {
+    return (await fs.readFile(file, 'utf8')).trim();
+  } catch {
+    return null;
+  }
+};
+
+/** The real process table (see Host.processes). A PID that is not a positive integer reads as absent. */
+export const realProcesses: ProcessFacts = {
+  stat: (pid) =>
+    Number.isSafeInteger(pid) && pid > 0 ? readTrimmedFile(`/proc/${pid}/stat`) : Promise.resolve(null),
+  bootId: () => readTrimmedFile('/proc/sys/kernel/random/boot_id'),
+};
 
 export const systemClock: Clock = {
   now: () => Date.now(),
@@ -281,15 +314,66 @@ async function defaultExec(
     stdout: String(r.stdout ?? ''),
     stderr: String(r.stderr ?? ''),
     ...(code === 'ENOENT' || code === 'EACCES' ? { notFound: true } : {}),
+    ...(r.signal ? { signal: r.signal } : {}),
+    ...(r.timedOut ? { timedOut: true } : {}),
   };
+}
+
+/**
+ * The one containment check of the boundary: a host path is absolute, holds no NUL byte and no `..`
+ * segment. Paths are built from components (PCI addresses, driver names, group numbers) that may come
+ * from the state directory or a fixture tree; a `..` in one is never meant, and joined under the root
+ * it would leave it (`/sys/bus/pci/drivers/../../../../etc` under `/` or under a fixture root alike).
+ * Throws HOST_PATH_OUTSIDE_ROOT; callers validate their components first, so this is the last line.
+ */
+export function checkHostPath(hostPath: string): void {
+  const bad = (why: string): Error =>
+    new InstallGuestError(
+      'host',
+      'HOST_PATH_OUTSIDE_ROOT',
+      `refused host path ${JSON.stringify(hostPath)}: ${why}`,
+      {
+        hint: 'a value read from the state directory or the host tree is corrupt or hostile; inspect it (install-guest recover --dry-run names the journal)',
+      },
+    );
+  if (!hostPath.startsWith('/')) throw bad('not absolute');
+  if (hostPath.includes('\0')) throw bad('it holds a NUL byte');
+  if (hostPath.includes('/..') && hostPath.split('/').includes('..'))
+    throw bad('a ".." segment leaves the host root');
+}
+
+/**
+ * Under a root other than `/`, a write must also land inside it after links are followed: a tree
+ * (a snapshot, a fixture) may hold a link that points out of it. The directory of the file is
+ * resolved; a directory that does not exist is left to the write, which fails on it.
+ */
+async function checkInsideRoot(root: string, abs: string, hostPath: string): Promise<void> {
+  let realRoot: string;
+  let realDir: string;
+  try {
+    realRoot = await fs.realpath(root);
+    realDir = await fs.realpath(path.dirname(abs));
+  } catch {
+    return;
+  }
+  if (realDir !== realRoot && !realDir.startsWith(`${realRoot}/`)) {
+    throw new InstallGuestError(
+      'host',
+      'HOST_PATH_OUTSIDE_ROOT',
+      `refused write to ${JSON.stringify(hostPath)}: under the host root ${root} it leads to ${realDir}, outside it`,
+      {
+        hint: 'a link in the host tree points out of it; a tree given as --host-root must be self-contained',
+      },
+    );
+  }
 }
 
 export function createHost(options: HostOptions = {}): Host {
   const root = path.resolve(options.root ?? '/');
   const writer = options.writer ?? fileWriter;
   const resolve = (hostPath: string): string => {
-    if (!hostPath.startsWith('/')) throw new Error(`host path must be absolute: ${hostPath}`);
-    // already normal (no `.`/`..` segment, no `//`): concatenation is what join would give, and the
+    checkHostPath(hostPath);
+    // already normal (no `.` segment, no `//`): concatenation is what join would give, and the
     // inventory resolves tens of thousands of such paths
     if (!hostPath.includes('/.') && !hostPath.includes('//'))
       return root === '/' ? hostPath : root + hostPath;
@@ -301,7 +385,7 @@ export function createHost(options: HostOptions = {}): Host {
     clock: options.clock ?? systemClock,
     ids: options.ids ?? randomIds,
     resolve,
-    readText: (p) => fs.readFile(resolve(p), 'utf8'),
+    readText: async (p) => fs.readFile(resolve(p), 'utf8'),
     async readTrimmed(p) {
       try {
         return (await fs.readFile(resolve(p), 'utf8')).trim();
@@ -358,8 +442,13 @@ export function createHost(options: HostOptions = {}): Host {
         return false;
       }
     },
-    write: (p, value) => writer(resolve(p), p, value),
+    async write(p, value) {
+      const abs = resolve(p);
+      if (root !== '/') await checkInsideRoot(root, abs, p);
+      await writer(abs, p, value);
+    },
     exec: options.exec ?? defaultExec,
+    processes: realProcesses,
     ...(options.syncReads === false ? {} : { sync: syncReadsAt(resolve) }),
   };
   return host;

@@ -243,7 +243,16 @@ export function lintKickstart(text: string, options: LintOptions = {}): Finding[
     } else if (DEPRECATED_COMMANDS.includes(c.name)) {
       add(c.line, 'warning', 'DEPRECATED_COMMAND', `command "${c.name}" is deprecated`);
     } else if (!KNOWN_COMMANDS.includes(c.name)) {
-      add(c.line, 'error', 'UNKNOWN_COMMAND', `unknown command "${c.name}"`);
+      // the name only when it reads as a command word: a line of another file (an %include of
+      // /etc/shadow) is never echoed
+      add(
+        c.line,
+        'error',
+        'UNKNOWN_COMMAND',
+        /^%?[a-z][a-z0-9_-]{0,31}$/i.test(c.name)
+          ? `unknown command "${c.name}"`
+          : 'not a kickstart command (the line is not shown)',
+      );
     }
   }
 

@@ -7,7 +7,7 @@
 import Handlebars from 'handlebars';
 import { createHash } from 'node:crypto';
 import { readFileSync, readdirSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readRegularFile } from './read-file.js';
 import path from 'node:path';
 import { inputError } from '../errors.js';
 import type { IdSource } from '../host/host.js';
@@ -86,6 +86,13 @@ export function resolveTemplate(nameOrPath: string, deps: RenderDeps = {}): Temp
     return found;
   }
   const file = path.resolve(deps.cwd ?? process.cwd(), nameOrPath);
+  if (!file.endsWith('.hbs')) {
+    throw inputError('KICKSTART_TEMPLATE_NOT_HBS', `kickstart template ${file} is not a .hbs file`, {
+      hint: `give a Handlebars template ending in .hbs, or a built-in template name (${builtinTemplates(dir)
+        .map((t) => t.name)
+        .join(', ')})`,
+    });
+  }
   return { name: path.basename(file), path: file, family: familyOf(file.replace(/\.hbs$/, '')) };
 }
 
@@ -141,15 +148,11 @@ export function renderTemplateText(
 
 async function passwordFromFile(file: string, cwd: string, what: string): Promise<string> {
   const full = path.resolve(cwd, file);
-  let raw: string;
-  try {
-    raw = await readFile(full, 'utf8');
-  } catch (e) {
-    throw inputError('KICKSTART_PASSWORD_FILE', `${what}: cannot read ${full}`, {
-      hint: 'the file holds one line: a plain password or a crypt hash ($6$…)',
-      cause: e,
-    });
-  }
+  const raw = await readRegularFile(full, `${what}: password file`, {
+    code: 'KICKSTART_PASSWORD_FILE',
+    hint: 'the file holds one line: a plain password or a crypt hash ($6$…)',
+    maxBytes: 64 * 1024,
+  });
   const line = raw.split(/\r?\n/)[0] ?? '';
   if (!line) {
     throw inputError(
@@ -240,15 +243,10 @@ export async function renderKickstart(
   deps: RenderDeps = {},
 ): Promise<RenderedKickstart> {
   const t = resolveTemplate(templateNameOrPath, deps);
-  let source: string;
-  try {
-    source = await readFile(t.path, 'utf8');
-  } catch (e) {
-    throw inputError('KICKSTART_TEMPLATE_UNREADABLE', `cannot read kickstart template ${t.path}`, {
-      hint: 'give a readable .hbs file or a built-in template name',
-      cause: e,
-    });
-  }
+  const source = await readRegularFile(t.path, 'kickstart template', {
+    code: 'KICKSTART_TEMPLATE_UNREADABLE',
+    hint: 'give a readable .hbs file or a built-in template name',
+  });
   const v = validateVars(vars, t.name);
   const context = await buildContext(v, deps);
   const text = renderTemplateText(source, context, t, makeHandlebars(deps.templatesDir ?? kickstartsDir()));

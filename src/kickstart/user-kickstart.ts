@@ -3,11 +3,12 @@
  * file's directory, with a depth limit; remote ones refused), the confirmation unit appended as a
  * %post section, and a line map so findings point at the file and line the user wrote.
  */
-import { readFile } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { inputError } from '../errors.js';
 import type { Finding } from './lint.js';
 import { parseKickstart } from './lint.js';
+import { readRegularFile } from './read-file.js';
 import { redactSecrets } from './redact.js';
 import { confirmInstallSnippet } from './render.js';
 
@@ -65,15 +66,9 @@ export async function resolveIncludes(
       },
     );
   }
-  let text: string;
-  try {
-    text = await readFile(full, 'utf8');
-  } catch (e) {
-    throw inputError('KICKSTART_UNREADABLE', `cannot read kickstart ${full}`, {
-      hint: 'check the path (relative %include paths are relative to the including file)',
-      cause: e,
-    });
-  }
+  const text = await readRegularFile(full, 'kickstart', {
+    hint: 'check the path (relative %include paths are relative to the including file)',
+  });
   const pre = hasPreSection(text);
   const lines = text.split(/\r?\n/);
   if (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
@@ -108,12 +103,11 @@ export async function resolveIncludes(
       );
     }
     const targetPath = path.isAbsolute(target) ? target : path.join(path.dirname(full), target);
-    let exists = true;
-    try {
-      await readFile(targetPath);
-    } catch {
-      exists = false;
-    }
+    // stat, not a read: the file is read (regular files only) when it is inlined below
+    const exists = await stat(targetPath).then(
+      () => true,
+      () => false,
+    );
     if (!exists) {
       if (path.isAbsolute(target) && pre) {
         out.push(lines[i]!);

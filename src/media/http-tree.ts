@@ -7,6 +7,7 @@
 import { promises as fs } from 'node:fs';
 import { inputError, isInstallGuestError } from '../errors.js';
 import type { Fetcher } from './fetch.js';
+import { redactUrl } from './fetch/url.js';
 import { safeRelPath } from './safe-path.js';
 import type { TreeReader } from './types.js';
 
@@ -16,18 +17,26 @@ export function treeBaseUrl(location: string): string {
   try {
     u = new URL(location);
   } catch (e) {
-    throw inputError('MEDIA_BAD_URL', `--location ${JSON.stringify(location)} is not a valid URL`, {
-      hint: 'use http://host/path/ or https://host/path/',
-      cause: e,
-    });
+    throw inputError(
+      'MEDIA_BAD_URL',
+      `--location ${JSON.stringify(redactUrl(location))} is not a valid URL`,
+      {
+        hint: 'use http://host/path/ or https://host/path/',
+        cause: e,
+      },
+    );
   }
   if (u.protocol !== 'http:' && u.protocol !== 'https:') {
-    throw inputError('MEDIA_BAD_URL', `--location ${location} uses ${u.protocol}, not http: or https:`, {
-      hint: 'serve the tree over http(s), or give a local directory or ISO',
-    });
+    throw inputError(
+      'MEDIA_BAD_URL',
+      `--location ${redactUrl(location)} uses ${u.protocol}, not http: or https:`,
+      {
+        hint: 'serve the tree over http(s), or give a local directory or ISO',
+      },
+    );
   }
   if (u.search || u.hash) {
-    throw inputError('MEDIA_BAD_URL', `--location ${location} has a query or fragment`, {
+    throw inputError('MEDIA_BAD_URL', `--location ${redactUrl(location)} has a query or fragment`, {
       hint: 'give the URL of the tree root only',
     });
   }
@@ -52,7 +61,7 @@ export class HttpTreeReader implements TreeReader {
     private readonly fetcher: Fetcher,
   ) {
     this.base = treeBaseUrl(location);
-    this.describe = this.base;
+    this.describe = redactUrl(this.base);
   }
 
   url(relPath: string): string | null {

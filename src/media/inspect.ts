@@ -6,7 +6,7 @@
 import { parseArch, hostArch as nodeHostArch } from './arch.js';
 import { detectTree } from './detect.js';
 import type { DetectContext } from './detector.js';
-import { Fetcher } from './fetch.js';
+import { Fetcher, redactUrl } from './fetch.js';
 import type { FetchProgress } from './fetch.js';
 import { HttpTreeReader } from './http-tree.js';
 import { IsoImage } from './iso9660.js';
@@ -26,6 +26,8 @@ export interface InspectOptions {
   signal?: AbortSignal;
   onProgress?: (p: FetchProgress) => void;
   hostArch?: Arch;
+  /** where the proxy variables are read */
+  env?: Readonly<Record<string, string | undefined>>;
 }
 
 export interface InspectReport {
@@ -52,7 +54,7 @@ export async function inspectLocation(location: string, opts: InspectOptions): P
   const ctx: DetectContext = {
     arch: opts.arch ? parseArch(opts.arch) : null,
     hostArch: opts.hostArch ?? nodeHostArch(),
-    location: where.value,
+    location: redactUrl(where.value),
     medium: where.kind === 'dir' ? 'local' : where.kind,
     xen: opts.xen ?? false,
   };
@@ -60,13 +62,14 @@ export async function inspectLocation(location: string, opts: InspectOptions): P
     cacheDir: opts.cacheDir,
     ...(opts.signal ? { signal: opts.signal } : {}),
     ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
+    ...(opts.env ? { env: opts.env } : {}),
   });
   if (where.kind === 'http') {
     const reader = new HttpTreeReader(where.value, fetcher);
     const detection = await detectTree(reader, ctx);
     const verify = opts.verify ? await verifyImages(detection, { kind: 'http', reader, fetcher }) : undefined;
     return {
-      location: reader.base,
+      location: redactUrl(reader.base),
       kind: 'tree-http',
       detection,
       kernel: reader.url(detection.kernel)!,

@@ -17,13 +17,22 @@ import { hostArch as nodeHostArch, parseArch } from './arch.js';
 import { urlKey } from './cache.js';
 import { detectTree } from './detect.js';
 import type { DetectContext } from './detector.js';
-import { Fetcher } from './fetch.js';
+import { Fetcher, redactUrl } from './fetch.js';
+import { fetchTarget } from './fetch/url.js';
 import type { FetchProgress, FetcherOptions } from './fetch.js';
 import { HttpTreeReader, treeBaseUrl } from './http-tree.js';
 import { IsoImage, looksLikeIso } from './iso9660.js';
 import { escapeLabel, kernelArgsFor } from './kernel-args.js';
 import { IsoTreeReader, LocalTreeReader } from './readers.js';
-import type { Arch, Checksum, Detection, MediaRequest, ResolvedMedia, TreeReader } from './types.js';
+import type {
+  Arch,
+  Checksum,
+  Detection,
+  MediaRequest,
+  PlannedDownload,
+  ResolvedMedia,
+  TreeReader,
+} from './types.js';
 
 export interface ResolveDeps {
   cacheDir: string;
@@ -33,6 +42,25 @@ export interface ResolveDeps {
   fetch?: Omit<FetcherOptions, 'cacheDir' | 'signal' | 'onProgress'>;
   /** the host's architecture (defaults to Node's process.arch) */
   hostArch?: Arch;
+  /**
+   * A dry run: the kernel and initrd over HTTP are not downloaded; a HEAD checks each exists (the
+   * real run's MEDIA_NOT_FOUND) and gives its size; they are listed in `plannedDownloads` and stand
+   * in the result as `<download>/NAME`. Tree metadata (.treeinfo, release files) is still read
+   * to detect the media: the caller points `cacheDir` at a throwaway directory.
+   */
+  plan?: boolean;
+}
+
+/** A dry run: what would be downloaded, or the real run's MEDIA_NOT_FOUND. */
+async function planDownload(fetcher: Fetcher, url: string, planned: PlannedDownload[]): Promise<string> {
+  const r = await fetcher.probe(url);
+  if (!r.exists) {
+    throw inputError('MEDIA_NOT_FOUND', `${redactUrl(url)} does not exist (HTTP 404)`, {
+      hint: 'the tree metadata names a file the server does not have; check the location',
+    });
+  }
+  planned.push({ url: redactUrl(url), size: r.size });
+  return `<download>/${path.posix.basename(new URL(url).pathname) || 'file'}`;
 }
 
 export type LocationKind = 'http' | 'dir' | 'iso';
@@ -45,7 +73,7 @@ export async function classifyLocation(
   if (/^https?:\/\//i.test(location)) {
     const base = treeBaseUrl(location);
     if (/\.iso\/$/i.test(base)) {
-      throw inputError('MEDIA_REMOTE_ISO', `${option} ${location} is an ISO on a web server`, {
+      throw inputError('MEDIA_REMOTE_ISO', `${option} ${redactUrl(location)} is an ISO on a web server`, {
         hint: 'download the ISO and pass its local path, or give the URL of an install tree',
       });
     }
@@ -56,7 +84,7 @@ export async function classifyLocation(
   else if (/^[a-z][a-z0-9+.-]*:\/\//i.test(location)) {
     throw inputError(
       'MEDIA_BAD_URL',
-      `${option} ${location}: only http(s) URLs, local directories and ISO files are supported`,
+      `${option} ${redactUrl(location)}: only http(s) URLs, local directories and ISO files are supported`,
       {
         hint: 'mount or copy the tree locally, or serve it over http',
       },
@@ -186,8 +214,14 @@ function fromDetection(
   };
 }
 
-async function resolveBootFile(spec: string, what: string, fetcher: Fetcher): Promise<string> {
+async function resolveBootFile(
+  spec: string,
+  what: string,
+  fetcher: Fetcher,
+  planned?: PlannedDownload[],
+): Promise<string> {
   if (/^https?:\/\//i.test(spec)) {
+    if (planned) return planDownload(fetcher, spec, planned);
     const r = await fetcher.fetch({ url: spec, expect: 'binary' });
     return r.path;
   }
@@ -244,6 +278,11 @@ export async function resolveMedia(request: MediaRequest, deps: ResolveDeps): Pr
     ...(deps.onProgress ? { onProgress: deps.onProgress } : {}),
     ...deps.fetch,
   });
+  const planned: PlannedDownload[] | undefined = deps.plan ? [] : undefined;
+  const withPlan = (m: ResolvedMedia): ResolvedMedia => {
+    if (planned) Object.defineProperty(m, 'plannedDownloads', { enumerable: false, value: planned });
+    return m;
+  };
 
   if (request.location && request.cdrom) {
     throw inputError('MEDIA_CONFLICT', '--location and --cdrom were both given', {
@@ -261,24 +300,26 @@ export async function resolveMedia(request: MediaRequest, deps: ResolveDeps): Pr
         },
       );
     }
-    const kernel = await resolveBootFile(boot.kernel, 'kernel', fetcher);
-    const initrd = await resolveBootFile(boot.initrd, 'initrd', fetcher);
-    return finish({
-      kind: 'kernel-initrd',
-      location: boot.kernel,
-      family: 'generic',
-      installer: 'unknown',
-      version: null,
-      arch: arch ?? hostArch,
-      name: `kernel ${path.basename(boot.kernel)}`,
-      kernel,
-      initrd,
-      netInstall: false,
-      detection: null,
-      verified: [],
-      bytesDownloaded: fetcher.stats.bytesDownloaded,
-      warnings: [],
-    });
+    const kernel = await resolveBootFile(boot.kernel, 'kernel', fetcher, planned);
+    const initrd = await resolveBootFile(boot.initrd, 'initrd', fetcher, planned);
+    return withPlan(
+      finish({
+        kind: 'kernel-initrd',
+        location: boot.kernel,
+        family: 'generic',
+        installer: 'unknown',
+        version: null,
+        arch: arch ?? hostArch,
+        name: `kernel ${path.basename(boot.kernel)}`,
+        kernel,
+        initrd,
+        netInstall: false,
+        detection: null,
+        verified: [],
+        bytesDownloaded: fetcher.stats.bytesDownloaded,
+        warnings: [],
+      }),
+    );
   }
 
   if (request.cdrom) {
@@ -341,13 +382,14 @@ export async function resolveMedia(request: MediaRequest, deps: ResolveDeps): Pr
   const ctx: DetectContext = {
     arch,
     hostArch,
-    location: where.value,
+    // what messages show: a URL's credentials are for requests only
+    location: redactUrl(where.value),
     medium: where.kind === 'dir' ? 'local' : where.kind,
     xen,
   };
   const overrides = async (): Promise<{ kernel?: string; initrd?: string }> => ({
-    ...(boot.kernel ? { kernel: await resolveBootFile(boot.kernel, 'kernel', fetcher) } : {}),
-    ...(boot.initrd ? { initrd: await resolveBootFile(boot.initrd, 'initrd', fetcher) } : {}),
+    ...(boot.kernel ? { kernel: await resolveBootFile(boot.kernel, 'kernel', fetcher, planned) } : {}),
+    ...(boot.initrd ? { initrd: await resolveBootFile(boot.initrd, 'initrd', fetcher, planned) } : {}),
   });
 
   if (where.kind === 'http') {
@@ -357,6 +399,7 @@ export async function resolveMedia(request: MediaRequest, deps: ResolveDeps): Pr
     const verified: ResolvedMedia['verified'] = [];
     const get = async (rel: string): Promise<string> => {
       const url = reader.url(rel)!;
+      if (planned) return planDownload(fetcher, url, planned);
       const sum = d.checksums[rel];
       const r = await fetcher.fetch({ url, expect: 'binary', ...(sum ? { expected: sum } : {}) });
       if (sum) verified.push({ path: rel, algo: sum.algo, ok: true });
@@ -364,19 +407,32 @@ export async function resolveMedia(request: MediaRequest, deps: ResolveDeps): Pr
     };
     const kernel = over.kernel ?? (await get(d.kernel));
     const initrd = over.initrd ?? (await get(d.initrd));
-    return finish({
-      kind: 'tree-http',
-      location: reader.base,
-      ...fromDetection(d),
-      kernel,
-      initrd,
-      ...(d.installer === 'anaconda' ? { repo: reader.base } : {}),
-      ...(d.stage2 ? { stage2: reader.url(d.stage2)! } : {}),
-      netInstall: true,
-      verified,
-      bytesDownloaded: fetcher.stats.bytesDownloaded,
-      warnings: d.warnings,
-    });
+    // what the guest and the user see: the URL without credentials (the kernel command line is in
+    // qemu's argv, which every user of the host can read)
+    const bare = (u: string): string => fetchTarget(u).url;
+    const hadCredentials = bare(reader.base) !== reader.base;
+    return withPlan(
+      finish({
+        kind: 'tree-http',
+        location: bare(reader.base),
+        ...fromDetection(d),
+        kernel,
+        initrd,
+        ...(d.installer === 'anaconda' ? { repo: bare(reader.base) } : {}),
+        ...(d.stage2 ? { stage2: bare(reader.url(d.stage2)!) } : {}),
+        netInstall: true,
+        verified,
+        bytesDownloaded: fetcher.stats.bytesDownloaded,
+        warnings: [
+          ...d.warnings,
+          ...(hadCredentials && d.installer !== 'debian-installer'
+            ? [
+                `the installer in the guest is given ${bare(reader.base)} without the credentials (they would be on the kernel command line, in qemu's argv, readable by every user of this host); let the guest read the tree without a login, or use a local copy`,
+              ]
+            : []),
+        ],
+      }),
+    );
   }
 
   if (where.kind === 'dir') {

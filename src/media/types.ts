@@ -111,6 +111,12 @@ export interface MediaRequest {
   xen?: boolean;
 }
 
+/** A dry run: a file the real run would download (URL without credentials; size from HEAD, if given). */
+export interface PlannedDownload {
+  url: string;
+  size: number | null;
+}
+
 export interface ResolvedMedia {
   kind: MediaKind;
   /** the location as given (URL, directory or ISO path), or the kernel path for kernel-initrd */
@@ -140,6 +146,8 @@ export interface ResolvedMedia {
   verified: { path: string; algo: ChecksumAlgo; ok: boolean }[];
   /** body bytes downloaded while resolving (0 when everything came from the cache) */
   bytesDownloaded: number;
+  /** a dry run (ResolveDeps.plan): what the real run would download instead (not enumerable) */
+  plannedDownloads?: PlannedDownload[];
   warnings: string[];
   /** the kernel command line for this installer; [] when the firmware boots the media (cdrom) */
   kernelArgs(opts: KernelArgsOptions): string[];

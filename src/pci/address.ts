@@ -72,3 +72,13 @@ export function compareAddressText(a: string, b: string): number {
 export function isSysfsAddress(text: string): boolean {
   return FULL_ADDRESS_RE.test(text);
 }
+
+/**
+ * A device selector that names an address: `0000:03:00.0`, `03:00.0` (domain 0) or libvirt's
+ * `pci_0000_03_00_0` → the canonical sysfs name (`formatPciAddress`); null for other selectors
+ * (vendor:device, interface names, `auto`). The one address grammar every command and stage uses.
+ */
+export function canonicalAddress(selector: string): string | null {
+  const a = parsePciAddress(selector) ?? parseLibvirtName(selector);
+  return a ? formatPciAddress(a) : null;
+}

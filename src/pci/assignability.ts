@@ -32,6 +32,8 @@ export interface AssessContext {
   leased?: ReadonlySet<string>;
   /** interfaces that carry management traffic and must never be assigned (`--mgmt-iface`) */
   mgmtIfaces?: readonly string[];
+  /** --force: a guard the inventory cannot check (remote host) warns instead of refusing */
+  force?: boolean;
 }
 
 /** Drivers that a group member may be bound to without making the group non-viable. */
@@ -268,6 +270,20 @@ export function assess(device: PciDevice, inventory: Inventory, context: AssessC
         [`${n.name}: operstate ${n.operstate ?? '?'}, mac ${n.mac ?? '?'}`],
       );
     }
+  }
+
+  const unknown = inventory.unknownGuards;
+  if (unknown && !isBridge && (d.classKind === 'net' || d.classKind === 'storage' || d.net.length > 0)) {
+    const what =
+      d.classKind === 'storage'
+        ? `whether ${d.address} controls a disk the host has mounted (its root disk)`
+        : `whether ${d.address}${d.net.length ? ` (${d.net.map((n) => n.name).join(', ')})` : ''} carries the host's default route or management addresses`;
+    add(
+      'GUARD_UNKNOWN',
+      context.force ? 'warn' : 'block',
+      `unknown: ${what}; ${unknown.why}${context.force ? ' (--force given)' : '; --force assigns it anyway'}`,
+      [`not known: ${unknown.facts.join(', ')}`],
+    );
   }
 
   const mounted = d.block.flatMap((b) => b.mounts.map((m) => ({ disk: b.name, ...m })));

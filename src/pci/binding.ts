@@ -37,6 +37,12 @@ export interface DeviceFacts extends BindingState {
   iommuGroup: string | null;
   /** PCI-to-PCI bridge (class 0x0604xx/0x0609xx): left on its driver when a group is assigned */
   isBridge: boolean;
+  /**
+   * Not null when the function hosts other PCI devices without being a bridge: an Intel VMD
+   * controller (its NVMe/ports sit in a PCI domain of their own, 10000+), or any function with a
+   * root bus below it in sysfs. It says what it hosts; such a function is never detached.
+   */
+  hostsDevices: string | null;
 }
 
 /** The kernel shows an unset override as `(null)`. */
@@ -48,6 +54,43 @@ export function parseOverride(text: string | null): string | null {
 
 export function isBridgeClass(classCode: string | null): boolean {
   return classCode !== null && /^(0x)?060[49]/i.test(classCode);
+}
+
+/**
+ * Intel Volume Management Device controllers (Linux drivers/pci/controller/vmd.c's id table): class
+ * 0x0104 (RAID) functions that host a PCI domain of their own behind them.
+ */
+export const VMD_IDS: readonly string[] = [
+  '8086:201d',
+  '8086:28c0',
+  '8086:467f',
+  '8086:4c3d',
+  '8086:7d0b',
+  '8086:9a0b',
+  '8086:a77f',
+  '8086:ad0b',
+  '8086:b06f',
+  '8086:b60b',
+];
+
+/** Pure: what a non-bridge function hosts (VMD by id, or the root buses found below it), or null. */
+export function hostedDevices(
+  vendorDevice: string | null,
+  classCode: string | null,
+  childEntries: readonly string[],
+): string | null {
+  const domains = [
+    ...new Set(
+      childEntries.flatMap((n) => {
+        const m = /^pci([0-9a-f]{4,}):[0-9a-f]{2}$/i.exec(n);
+        return m ? [m[1]!.toLowerCase()] : [];
+      }),
+    ),
+  ];
+  const where = domains.length > 0 ? `PCI domain ${domains.join(', ')}` : '';
+  if (vendorDevice && VMD_IDS.includes(vendorDevice) && (classCode === null || /^(0x)?0104/i.test(classCode)))
+    return `VMD controller${where ? ` of ${where}` : ''}`;
+  return where || null;
 }
 
 export async function readBinding(host: Host, address: string): Promise<BindingState | null> {
@@ -67,13 +110,16 @@ export async function readDeviceFacts(host: Host, address: string): Promise<Devi
   };
   const [vendor, device] = [await hex('vendor'), await hex('device')];
   const classCode = (await host.readTrimmed(devPath(address, 'class')))?.toLowerCase() ?? null;
+  const vendorDevice = vendor && device ? `${vendor}:${device}` : null;
+  const isBridge = isBridgeClass(classCode);
   return {
     address,
     ...binding,
-    vendorDevice: vendor && device ? `${vendor}:${device}` : null,
+    vendorDevice,
     classCode,
     iommuGroup: await host.linkName(devPath(address, 'iommu_group')),
-    isBridge: isBridgeClass(classCode),
+    isBridge,
+    hostsDevices: isBridge ? null : hostedDevices(vendorDevice, classCode, await host.list(devPath(address))),
   };
 }
 

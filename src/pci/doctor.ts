@@ -11,6 +11,14 @@ import type { Host } from '../host/host.js';
 import { assessAll } from './assignability.js';
 import { readsOf } from './host-reads.js';
 import { listDevices } from './inventory.js';
+import {
+  assessKvm,
+  chooseAccel,
+  gatherAccelFacts,
+  parseCpuinfo as parseAccelCpuinfo,
+  SOFTWARE_MONITORS,
+  type AccelFacts,
+} from '../qemu/accel.js';
 
 export type CheckStatus = 'PASS' | 'WARN' | 'FAIL';
 
@@ -45,6 +53,8 @@ export interface DoctorFacts {
   capIpcLock: boolean | null;
   memAvailableMiB: number | null;
   guestMemoryMiB: number;
+  /** what `install --accel auto` would choose here, and why (the same code path: src/qemu/accel.ts) */
+  accel?: { accel: 'kvm' | 'tcg'; reason: string; probe?: { ok: boolean; line?: string; ms: number } };
   devices: {
     total: number;
     assignable: number;
@@ -94,9 +104,22 @@ export function parseMemAvailableMiB(meminfo: string): number | null {
 }
 
 export function parseCpuinfo(text: string): { vendor: string | null; flags: string[] } {
-  const vendor = /^vendor_id\s*:\s*(\S+)/m.exec(text)?.[1] ?? null;
-  const flags = /^flags\s*:\s*(.*)$/m.exec(text)?.[1]?.trim().split(/\s+/) ?? [];
+  const { vendor, flags } = parseAccelCpuinfo(text);
   return { vendor, flags };
+}
+
+/** The accelerator facts as the doctor gathered them (one reading of them: assessKvm). */
+export function accelFactsOf(f: Pick<DoctorFacts, 'cpu' | 'kvm'>): AccelFacts {
+  const flag = f.cpu.flags.includes('vmx') ? 'vmx' : f.cpu.flags.includes('svm') ? 'svm' : null;
+  return {
+    kvmDevice: !f.kvm.exists ? 'missing' : f.kvm.usable ? 'usable' : 'no-access',
+    cpuFlag: flag,
+    hardwareModules: f.kvm.modules.filter((m) => m === 'kvm_intel' || m === 'kvm_amd'),
+    softwareMonitors: f.kvm.modules.filter((m) => m in SOFTWARE_MONITORS),
+    vendor: f.cpu.vendor,
+    cpuModel: null,
+    kernelRelease: null,
+  };
 }
 
 const moduleFileName = (m: string): RegExp => new RegExp(`/${m.replace(/_/g, '[-_]')}\\.ko(\\.[a-z]+)?$`);
@@ -172,11 +195,10 @@ export async function gatherDoctorFacts(host: Host, options: DoctorOptions): Pro
   const dmarIntrRemap = dmarBytes && dmarBytes.length >= 38 ? (dmarBytes[37]! & 0x1) !== 0 : null;
   const unsafe = await r.small('/sys/module/vfio_iommu_type1/parameters/allow_unsafe_interrupts', 8);
 
-  const kvmExists = await host.exists('/dev/kvm');
-  const kvmPath = host.resolve('/dev/kvm');
-  const kvmUsable =
-    kvmExists &&
-    (await host.exec('test', ['-r', kvmPath, '-a', '-w', kvmPath], { timeoutMs })).exitCode === 0;
+  // /dev/kvm and the CPU read once, by the accelerator choice's own reading (install's probe-accel)
+  const accelFacts = await gatherAccelFacts(host);
+  const kvmExists = accelFacts.kvmDevice !== 'missing';
+  const kvmUsable = accelFacts.kvmDevice === 'usable';
 
   const version = await host.exec(qemuBinary, ['--version'], { timeoutMs });
   let qemu: DoctorFacts['qemu'];
@@ -212,8 +234,11 @@ export async function gatherDoctorFacts(host: Host, options: DoctorOptions): Pro
     kvm: {
       exists: kvmExists,
       usable: kvmUsable,
-      modules: ['kvm', 'kvm_intel', 'kvm_amd'].filter((m) => loaded.has(m)),
+      modules: ['kvm', 'kvm_intel', 'kvm_amd', ...Object.keys(SOFTWARE_MONITORS)].filter((m) =>
+        loaded.has(m),
+      ),
     },
+    accel: await autoAccel(host, accelFacts, qemuBinary, qemu.found, timeoutMs),
     acpi: { dmar: tables.includes('DMAR'), ivrs: tables.includes('IVRS'), dmarIntrRemap },
     iommu: { units, groupCount: groups.length, ecapIr },
     cmdline: cmdline ?? '',
@@ -240,6 +265,32 @@ export async function gatherDoctorFacts(host: Host, options: DoctorOptions): Pro
           };
         }),
     },
+  };
+}
+
+/** What `--accel auto` picks for a default guest (q35, host cpu, 1 vCPU), with the probe it ran. */
+async function autoAccel(
+  host: Host,
+  facts: AccelFacts,
+  binary: string,
+  qemuFound: boolean,
+  timeoutMs: number,
+): Promise<DoctorFacts['accel']> {
+  if (!qemuFound && assessKvm(facts).hardware)
+    return { accel: 'tcg', reason: `qemu (${binary}) was not found, so no launch probe ran` };
+  const d = await chooseAccel(host, {
+    wanted: 'auto',
+    facts,
+    shape: { binary, machine: 'q35', cpu: 'host', smp: '1', devices: [] },
+    userCpu: false,
+    timeoutMs: Math.min(timeoutMs, 10_000),
+  });
+  return {
+    accel: d.accel,
+    reason: d.reason,
+    ...(d.probe
+      ? { probe: { ok: d.probe.ok, ms: d.probe.ms, ...(d.probe.ok ? {} : { line: d.probe.line }) } }
+      : {}),
   };
 }
 
@@ -272,14 +323,19 @@ export function evaluateDoctor(f: DoctorFacts): Check[] {
     add('cpu-virtualization', 'PASS', `the CPU supports hardware virtualization (${virt})`, [
       `/proc/cpuinfo flags: ${virt}`,
     ]);
-  else
+  else {
+    const kvm = assessKvm(accelFactsOf(f));
+    const monitor = f.kvm.modules.find((m) => m in SOFTWARE_MONITORS);
     add(
       'cpu-virtualization',
       'FAIL',
-      'the CPU shows no hardware virtualization (no vmx or svm flag)',
-      [`/proc/cpuinfo vendor ${f.cpu.vendor ?? '?'}`],
+      monitor && f.kvm.exists
+        ? `the CPU shows no hardware virtualization: ${kvm.fact}`
+        : 'the CPU shows no hardware virtualization (no vmx or svm flag)',
+      [`/proc/cpuinfo vendor ${f.cpu.vendor ?? '?'}`, ...(monitor ? [`module ${monitor} loaded`] : [])],
       'enable VT-x / AMD-V in the firmware setup (or nested virtualization when this host is itself a VM)',
     );
+  }
 
   // /dev/kvm
   const kvmMod = isAmd ? 'kvm_amd' : 'kvm_intel';
@@ -303,6 +359,27 @@ export function evaluateDoctor(f: DoctorFacts): Check[] {
       [`modules: ${f.kvm.modules.join(' ') || 'none'}`],
       `load the KVM module: modprobe ${kvmMod}`,
     );
+
+  // the accelerator --accel auto would use (facts, then a launch probe)
+  if (f.accel) {
+    const evidence = f.accel.probe
+      ? [
+          f.accel.probe.ok
+            ? `KVM launch probe passed in ${f.accel.probe.ms} ms`
+            : `KVM launch probe: ${f.accel.probe.line ?? 'failed'}`,
+        ]
+      : [];
+    if (f.accel.accel === 'kvm')
+      add('accelerator', 'PASS', `--accel auto uses kvm: ${f.accel.reason}`, evidence);
+    else
+      add(
+        'accelerator',
+        'WARN',
+        `--accel auto uses tcg (software emulation, much slower): ${f.accel.reason}`,
+        evidence,
+        'guests still install and run; for KVM the host needs VT-x/AMD-V and the kvm_intel or kvm_amd module',
+      );
+  }
 
   // firmware tables
   if (f.acpi.dmar || f.acpi.ivrs)

@@ -125,6 +125,13 @@ export interface Inventory {
   defaultRoutes: Record<string, string[]>;
   /** IOMMU group → processes holding /dev/vfio/<group> open */
   vfioUsers: Record<string, VfioUser[]>;
+  /** where the inventory came from when not this host's sysfs (a libvirt connection, src/libvirt/nodedev.ts) */
+  source?: { kind: 'libvirt'; uri: string };
+  /**
+   * host facts this inventory cannot give (a remote libvirt host: routes, addresses, mounts): the
+   * guards that rest on them are unknown, and assess() refuses what it cannot clear unless forced
+   */
+  unknownGuards?: { facts: string[]; why: string };
 }
 
 export interface ListOptions {

@@ -11,11 +11,12 @@
  *
  * The state directory is the tool's own (0700, files 0600), written with node:fs.
  */
-import { promises as fs } from 'node:fs';
+import { constants as fsConstants, promises as fs } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import type { Host } from '../host/host.js';
 import { ensurePrivateDir, type ProcessIdentity } from './lease.js';
+import { check, checkFields, checkIdentity, unsafeCharacter } from './state-grammar.js';
 
 export interface BindingState {
   /** the bound driver's name, or null when unbound */
@@ -89,6 +90,8 @@ export interface ParsedRun {
   ended: boolean;
   /** lines that could not be parsed (a record cut short by a crash is skipped) */
   skippedLines: number;
+  /** records refused because a field breaks its grammar (never acted on) */
+  rejected?: RejectedLine[];
 }
 
 export const journalDir = (stateDir: string): string => path.join(stateDir, 'journal');
@@ -165,21 +168,117 @@ export function foldRecords(
   };
 }
 
-/** Pure: the records of one journal text; a line cut short by a crash is counted and skipped. */
-export function parseJournalText(text: string): { records: JournalRecord[]; skipped: number } {
-  const records: JournalRecord[] = [];
-  let skipped = 0;
-  for (const line of text.split('\n')) {
-    if (!line.trim()) continue;
-    try {
-      const r = JSON.parse(line) as JournalRecord;
-      if (r && typeof r === 'object' && typeof r.type === 'string') records.push(r);
-      else skipped++;
-    } catch {
-      skipped++;
+const prefixed = (p: string, why: string | null): string | null => (why ? p + why : null);
+
+const DEVICE_STATES: readonly DeviceState[] = ['detached', 'kept', 'restored', 'gone', 'transferred'];
+
+/**
+ * Pure: why a parsed record may not be used (the first field that breaks its grammar, see
+ * state-grammar.ts), or null when every field is what this tool writes. Addresses and driver names
+ * become sysfs paths and values, so nothing else may pass.
+ */
+export function checkRecord(r: Record<string, unknown>): string | null {
+  const optional =
+    (c: (v: unknown) => string | null) =>
+    (v: unknown): string | null =>
+      v === undefined ? null : c(v);
+  switch (r.type) {
+    case 'run': {
+      if (r.v !== 1) return `v: ${JSON.stringify(r.v) ?? 'missing'} is not version 1`;
+      return (
+        checkFields(r, { id: check.journalId, guest: check.text, command: check.text, at: check.text }) ??
+        checkIdentity(r.owner)
+      );
     }
+    case 'device': {
+      const o = r.original as Record<string, unknown> | null | undefined;
+      if (!o || typeof o !== 'object') return 'original: missing';
+      return (
+        checkFields(r, {
+          address: check.address,
+          vendorDevice: check.vendorDeviceOrNull,
+          iommuGroup: check.groupOrNull,
+          target: check.driverOrNull,
+          reason: check.text,
+          // the journal file of the run that kept it (informational: never opened from here)
+          from: optional((v) =>
+            typeof v === 'string' && v.length <= 4096 && !unsafeCharacter(v) ? null : 'not a file name',
+          ),
+        }) ??
+        prefixed('original.', checkFields(o, { driver: check.driverOrNull, override: check.driverOrNull }))
+      );
+    }
+    case 'intent':
+      return checkFields(r, {
+        address: (v) => (v === null ? null : check.address(v)),
+        step: check.text,
+        path: (v) =>
+          typeof v === 'string' && v.startsWith('/') && !v.split('/').includes('..') && !check.text(v)
+            ? null
+            : `${JSON.stringify(v)} is not a host path`,
+        value: (v) => (typeof v === 'string' && v.length <= 256 ? null : 'not a short value'),
+      });
+    case 'dynid':
+      return checkFields(r, { driver: check.driver, id: check.dynid, address: check.address });
+    case 'dynid-done':
+      return checkFields(r, {
+        driver: check.driver,
+        id: check.dynid,
+        outcome: check.oneOf(['removed', 'preexisting', 'absent']),
+      });
+    case 'state':
+      return checkFields(r, {
+        address: check.address,
+        state: check.oneOf(DEVICE_STATES),
+        to: optional(check.journalId),
+      });
+    case 'end':
+      return null;
+    default:
+      return `type: ${JSON.stringify(r.type)} is not a record type`;
   }
-  return { records, skipped };
+}
+
+/** A line of a journal that was not used, and why. */
+export interface RejectedLine {
+  line: number;
+  reason: string;
+}
+
+/**
+ * Pure: the records of one journal text. A line cut short by a crash is counted and skipped; a record
+ * that parses but breaks the grammar (checkRecord) is refused and listed with its reason.
+ */
+export function parseJournalText(text: string): {
+  records: JournalRecord[];
+  skipped: number;
+  rejected: RejectedLine[];
+} {
+  const records: JournalRecord[] = [];
+  const rejected: RejectedLine[] = [];
+  let skipped = 0;
+  const lines = text.split('\n');
+  lines.forEach((line, i) => {
+    if (!line.trim()) return;
+    let r: unknown;
+    try {
+      r = JSON.parse(line);
+    } catch {
+      // the last line may be cut short by a crash: that is expected, not a refusal
+      if (lines.slice(i + 1).some((l) => l.trim()))
+        rejected.push({ line: i + 1, reason: 'not a JSON record' });
+      else skipped++;
+      return;
+    }
+    if (!r || typeof r !== 'object' || Array.isArray(r)) {
+      rejected.push({ line: i + 1, reason: 'not a JSON object' });
+      return;
+    }
+    const why = checkRecord(r as Record<string, unknown>);
+    if (why) rejected.push({ line: i + 1, reason: why });
+    else records.push(r as JournalRecord);
+  });
+  return { records, skipped, rejected };
 }
 
 export async function readJournal(file: string): Promise<ParsedRun | null> {
@@ -189,25 +288,64 @@ export async function readJournal(file: string): Promise<ParsedRun | null> {
   } catch {
     return null;
   }
-  const { records, skipped } = parseJournalText(text);
-  return foldRecords(file, records, skipped);
+  const { records, skipped, rejected } = parseJournalText(text);
+  const run = foldRecords(file, records, skipped);
+  if (run && rejected.length > 0) run.rejected = rejected;
+  return run;
 }
 
-/** Every run journal in the state directory, oldest first. */
-export async function readJournals(stateDir: string): Promise<ParsedRun[]> {
+/** A journal file that holds refused lines (and, when its run record is refused, nothing usable). */
+export interface RejectedJournal {
+  file: string;
+  lines: RejectedLine[];
+}
+
+/**
+ * Every run journal in the state directory, oldest first, with the refused lines of each file. A
+ * journal whose run record (its owner) is refused is not used at all: whose run it is cannot be known.
+ */
+export async function readJournalsChecked(
+  stateDir: string,
+): Promise<{ runs: ParsedRun[]; rejected: RejectedJournal[] }> {
   const dir = journalDir(stateDir);
   let names: string[];
   try {
     names = (await fs.readdir(dir)).filter((n) => n.endsWith('.jsonl')).sort();
   } catch {
-    return [];
+    return { runs: [], rejected: [] };
   }
   const runs: ParsedRun[] = [];
+  const rejected: RejectedJournal[] = [];
   for (const n of names) {
-    const run = await readJournal(path.join(dir, n));
-    if (run) runs.push(run);
+    const file = path.join(dir, n);
+    const st = await fs.lstat(file).catch(() => null);
+    if (!st) continue;
+    if (!st.isFile()) {
+      rejected.push({ file, lines: [{ line: 0, reason: 'not a regular file (a link or a special file)' }] });
+      continue;
+    }
+    let text: string;
+    try {
+      text = await fs.readFile(file, 'utf8');
+    } catch {
+      continue;
+    }
+    const parsed = parseJournalText(text);
+    const run = foldRecords(file, parsed.records, parsed.skipped);
+    const lines = [...parsed.rejected];
+    if (!run && parsed.records.length > 0) lines.push({ line: 1, reason: 'no valid run record first' });
+    if (lines.length > 0) rejected.push({ file, lines });
+    if (run) {
+      if (parsed.rejected.length > 0) run.rejected = parsed.rejected;
+      runs.push(run);
+    }
   }
-  return runs;
+  return { runs, rejected };
+}
+
+/** Every run journal in the state directory, oldest first (refused lines left out). */
+export async function readJournals(stateDir: string): Promise<ParsedRun[]> {
+  return (await readJournalsChecked(stateDir)).runs;
 }
 
 /** Pure: nothing left to do for this run (every device given back, gone or handed over; no id pending). */
@@ -230,7 +368,8 @@ async function appendSynced(fh: FileHandle, record: JournalRecord): Promise<void
 
 /** Appends one record (fsynced) to another run's journal: used to hand a kept device over or close it. */
 export async function appendRecord(file: string, record: JournalRecord): Promise<void> {
-  const fh = await fs.open(file, 'a', 0o600);
+  // never through a link: a journal name in the state dir must not lead a write elsewhere
+  const fh = await fs.open(file, fsConstants.O_WRONLY | fsConstants.O_APPEND | fsConstants.O_NOFOLLOW, 0o600);
   try {
     await appendSynced(fh, record);
   } finally {
@@ -241,7 +380,8 @@ export async function appendRecord(file: string, record: JournalRecord): Promise
 /** Deletes a journal once nothing in it needs doing; returns true when it did. */
 export async function removeIfSettled(file: string): Promise<boolean> {
   const run = await readJournal(file);
-  if (!run || !isSettled(run)) return false;
+  // a journal holding refused lines stays for a person to read
+  if (!run || !isSettled(run) || run.rejected) return false;
   await fs.unlink(file).catch(() => undefined);
   return true;
 }

@@ -21,12 +21,14 @@
  * An empty lock directory (a breaker or releaser stopped between unlink and rmdir) counts as free.
  *
  * Lock files are the tool's own state, not host kernel state: node:fs is used for them. Process facts
- * (/proc/<pid>/stat, boot_id) are host state and are read through Host.
+ * (/proc/<pid>/stat, boot_id) are read through Host.processes, which is always the real /proc: a live
+ * run's lease under --host-root must not look stale because the tree has no /proc/<pid>.
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { hostError } from '../errors.js';
+import { hostError, inputError } from '../errors.js';
 import type { Host } from '../host/host.js';
+import { check, checkFields, checkIdentity, printable } from './state-grammar.js';
 
 export interface ProcessIdentity {
   pid: number;
@@ -61,13 +63,14 @@ export function parseProcStat(text: string): ProcStat | null {
   return { pid, comm: text.slice(open + 1, close), state, startTime };
 }
 
+/** A process of this machine (host.processes: the real /proc, also under --host-root). */
 export async function readProcStat(host: Host, pid: number): Promise<ProcStat | null> {
-  const text = await host.readTrimmed(`/proc/${pid}/stat`);
+  const text = await host.processes.stat(pid);
   return text === null ? null : parseProcStat(text);
 }
 
 export async function readBootId(host: Host): Promise<string | null> {
-  return host.readTrimmed('/proc/sys/kernel/random/boot_id');
+  return host.processes.bootId();
 }
 
 /** This process as an owner of journal entries and leases. */
@@ -126,17 +129,32 @@ export function leaseFileName(key: LeaseKey): string {
 }
 
 export function describeKey(key: LeaseKey): string {
-  return key.kind === 'group' ? `IOMMU group ${key.id}` : `device ${key.id}`;
+  return key.kind === 'group' ? `IOMMU group ${printable(key.id)}` : `device ${printable(key.id)}`;
 }
 
 export function describeOwner(o: Pick<LeaseOwner, 'pid' | 'guest' | 'command' | 'at'>): string {
-  return `PID ${o.pid} (guest ${o.guest}, ${o.command}, since ${o.at})`;
+  return `PID ${o.pid} (guest ${printable(o.guest)}, ${printable(o.command)}, since ${printable(o.at)})`;
 }
 
-function parseOwner(text: string): LeaseOwner | null {
+/**
+ * An owner file's content, or null when it is not one this tool writes: every field is checked
+ * against its grammar (state-grammar.ts) before use; a PID names a file under /proc and the names
+ * are printed in DEVICE_BUSY. A refused owner file counts as unreadable (its lease as stale).
+ */
+export function parseOwner(text: string): LeaseOwner | null {
   try {
-    const o = JSON.parse(text) as Partial<LeaseOwner>;
-    if (typeof o.pid !== 'number' || typeof o.token !== 'string') return null;
+    const o = JSON.parse(text) as Partial<LeaseOwner> | null;
+    if (!o || typeof o !== 'object' || Array.isArray(o)) return null;
+    const optionalText = (v: unknown): string | null => (v === undefined ? null : check.text(v));
+    const why =
+      checkIdentity({ pid: o.pid, startTime: o.startTime ?? null, bootId: o.bootId ?? null }) ??
+      checkFields(o, {
+        token: (v) => (typeof v === 'string' && /^[0-9A-Za-z_-]{1,64}$/.test(v) ? null : 'not a token'),
+        guest: optionalText,
+        command: optionalText,
+        at: optionalText,
+      });
+    if (why || typeof o.pid !== 'number' || typeof o.token !== 'string') return null;
     return {
       pid: o.pid,
       startTime: o.startTime ?? null,
@@ -153,7 +171,19 @@ function parseOwner(text: string): LeaseOwner | null {
 
 /** Creates a directory of the tool's own state, private (0700). */
 export async function ensurePrivateDir(dir: string): Promise<void> {
-  const created = await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+  let created: string | undefined;
+  try {
+    created = await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+  } catch (e) {
+    // a file in the way (EEXIST, ENOTDIR), a kernel file system (/proc: ENOENT), no permission, read-only
+    throw inputError(
+      'STATE_DIR_INVALID',
+      `state directory ${dir} cannot be created (${errCode(e) ?? String(e)})`,
+      {
+        hint: 'give a directory of its own for install-guest state with --state-dir (default /var/lib/install-guest)',
+      },
+    );
+  }
   if (created !== undefined) await fs.chmod(dir, 0o700);
 }
 
@@ -173,6 +203,16 @@ const ownerFile = (token: string): string => `owner.${token}.json`;
 
 /** The owner file in a lock directory: null when the directory is absent or empty (free). */
 async function readLock(lockDir: string): Promise<{ name: string; owner: LeaseOwner | null } | null> {
+  const st = await fs.lstat(lockDir).catch((e: unknown) => {
+    if (errCode(e) === 'ENOENT') return null;
+    throw e;
+  });
+  if (st === null) return null;
+  // a lease is a real directory: a link would lead the unlink of a stale owner file elsewhere
+  if (!st.isDirectory())
+    throw hostError('LEASE_FAILED', `lease ${printable(lockDir)} is not a directory (a link or a file)`, {
+      hint: 'something other than install-guest wrote the state directory; inspect and remove it by hand',
+    });
   let names: string[];
   try {
     names = await fs.readdir(lockDir);
@@ -205,7 +245,8 @@ async function tryTake(dir: string, lockDir: string, owner: LeaseOwner): Promise
     await fs.rename(tmp, lockDir);
     return true;
   } catch (e) {
-    if (errCode(e) === 'ENOTEMPTY' || errCode(e) === 'EEXIST') return false;
+    // taken (ENOTEMPTY, EEXIST), or not a directory (ENOTDIR: readLock names it)
+    if (errCode(e) === 'ENOTEMPTY' || errCode(e) === 'EEXIST' || errCode(e) === 'ENOTDIR') return false;
     throw e;
   } finally {
     await fs.rm(tmp, { recursive: true, force: true });
@@ -278,7 +319,18 @@ export async function acquireLeases(options: AcquireOptions): Promise<LeaseSet> 
   await ensurePrivateDir(stateDir);
   await ensurePrivateDir(dir);
   const unique = new Map<string, LeaseKey>();
-  for (const k of options.keys) unique.set(`${k.kind}:${k.id}`, k);
+  for (const k of options.keys) {
+    // the id is one component of the lock directory's name
+    if (!/^[0-9A-Za-z_:-][0-9A-Za-z_:.-]{0,63}$/.test(k.id))
+      throw hostError(
+        'LEASE_FAILED',
+        `refused lease id ${JSON.stringify(printable(k.id))}: not one file name`,
+        {
+          hint: 'a lease is named by a PCI address or an IOMMU group number',
+        },
+      );
+    unique.set(`${k.kind}:${k.id}`, k);
+  }
   const keys = [...unique.values()].sort((a, b) =>
     a.kind === b.kind ? a.id.localeCompare(b.id) : a.kind === 'group' ? -1 : 1,
   );
@@ -348,7 +400,8 @@ export async function listLeases(
   }
   const out: { file: string; name: string; owner: LeaseOwner | null }[] = [];
   for (const n of names) {
-    const lock = await readLock(path.join(dir, n));
+    // a lease that is not a directory is skipped here (acquiring it names it)
+    const lock = await readLock(path.join(dir, n)).catch(() => null);
     if (lock) out.push({ file: path.join(dir, n), name: lock.name, owner: lock.owner });
   }
   return out;

@@ -1,4 +1,4 @@
-/** Parsers for /proc/self/mountinfo and /proc/swaps (pure). */
+/** Parsers for /proc/self/mountinfo, /proc/mounts and /proc/swaps (pure): the one mount parser. */
 
 export interface MountEntry {
   /** `major:minor` of the mounted device (`0:20` for pseudo file systems) */
@@ -36,4 +36,21 @@ export function parseSwaps(text: string): string[] {
     .slice(1)
     .map((l) => l.trim().split(/\s+/)[0] ?? '')
     .filter((s) => s.startsWith('/'));
+}
+
+export interface ProcMount {
+  source: string;
+  mountPoint: string;
+  fsType: string;
+}
+
+/** /proc/mounts (and /etc/mtab): `source mountpoint fstype options dump pass`, with mountinfo's escapes. */
+export function parseProcMounts(text: string): ProcMount[] {
+  const out: ProcMount[] = [];
+  for (const line of text.split('\n')) {
+    const [src, target, fsType] = line.trim().split(/\s+/);
+    if (!src || !target) continue;
+    out.push({ source: unescapeMount(src), mountPoint: unescapeMount(target), fsType: fsType ?? '' });
+  }
+  return out;
 }

@@ -36,6 +36,8 @@ export interface InterfaceAddress {
   /** `192.168.1.10/24` or `2001:db8::10/64` */
   address: string;
   family: 4 | 6;
+  /** IPv6 only: the scope from if_inet6 (0 global, 0x20 link, 0x10 host) */
+  scope?: number;
 }
 
 function leHexToIpv4(h: string): string {
@@ -118,7 +120,12 @@ export function parseIfInet6(text: string): InterfaceAddress[] {
   for (const line of text.split('\n')) {
     const f = line.trim().split(/\s+/);
     if (f.length < 6 || !/^[0-9a-f]{32}$/i.test(f[0]!)) continue;
-    out.push({ iface: f[5]!, address: `${formatIpv6(f[0]!)}/${Number.parseInt(f[2]!, 16)}`, family: 6 });
+    out.push({
+      iface: f[5]!,
+      address: `${formatIpv6(f[0]!)}/${Number.parseInt(f[2]!, 16)}`,
+      family: 6,
+      scope: Number.parseInt(f[3]!, 16),
+    });
   }
   return out;
 }

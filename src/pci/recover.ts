@@ -23,7 +23,9 @@ import {
   type ParsedRun,
   appendRecord,
   isSettled,
+  type RejectedJournal,
   readJournals,
+  readJournalsChecked,
   removeIfSettled,
   unsettledDevices,
 } from './journal.js';
@@ -38,6 +40,7 @@ import {
   selfIdentity,
 } from './lease.js';
 import { isInstallGuestError } from '../errors.js';
+import { printable } from './state-grammar.js';
 
 export type DeviceAction = 'restore' | 'kept' | 'owner-alive';
 
@@ -143,6 +146,8 @@ export interface RecoverReport {
   failed: number;
   /** leases of owners that are gone: taken over to give their devices back, or removed at the end */
   staleLeases: number;
+  /** journal lines refused because a field breaks its grammar (counted in `failed`; never acted on) */
+  rejected: RejectedJournal[];
 }
 
 export interface RecoverOptions {
@@ -160,7 +165,10 @@ export interface RecoverOptions {
 
 export async function recover(o: RecoverOptions): Promise<RecoverReport> {
   const { host, log } = o;
-  const runs = await readJournals(o.stateDir);
+  const { runs, rejected } = await readJournalsChecked(o.stateDir);
+  for (const j of rejected)
+    for (const l of j.lines)
+      log.warn(`warning: ${j.file}: line ${l.line} refused and not acted on: ${printable(l.reason)}`);
   const status = new Map<string, OwnerStatus>();
   const current = new Map<string, BindingState | null>();
   for (const run of runs) {
@@ -176,7 +184,10 @@ export async function recover(o: RecoverOptions): Promise<RecoverReport> {
     restored: 0,
     failed: 0,
     staleLeases: 0,
+    rejected,
   };
+  // a refused record is work that could not be done safely: the run is incomplete
+  report.failed += rejected.reduce((n, j) => n + j.lines.length, 0);
   const owner = o.owner ?? (await selfIdentity(host));
   for (const plan of plans) {
     const out: RecoveredRun = {
@@ -257,15 +268,17 @@ export async function recover(o: RecoverOptions): Promise<RecoverReport> {
 }
 
 export function describeRun(p: Pick<PlannedRun, 'owner' | 'guest' | 'command' | 'ownerStatus'>): string {
-  return `${p.command} for guest ${p.guest}, PID ${p.owner.pid} ${p.ownerStatus === 'alive' ? 'still running' : 'gone'}`;
+  return `${printable(p.command)} for guest ${printable(p.guest)}, PID ${p.owner.pid} ${p.ownerStatus === 'alive' ? 'still running' : 'gone'}`;
 }
 
 /** Human lines for a report (also the dry-run plan). */
 export function formatRecoverReport(r: RecoverReport): string[] {
   const lines: string[] = [];
   const todo = r.runs.filter((run) => run.devices.length > 0 || run.dynids.length > 0);
+  for (const j of r.rejected ?? [])
+    lines.push(`refused: ${j.lines.length} line(s) of journal ${j.file} (see the warnings); not acted on`);
   if (todo.length === 0) {
-    lines.push(`nothing to recover (state directory ${r.stateDir})`);
+    if (!r.rejected?.length) lines.push(`nothing to recover (state directory ${r.stateDir})`);
     return lines;
   }
   for (const run of todo) {

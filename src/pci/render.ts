@@ -21,6 +21,8 @@ export interface ListedDevice extends PciDevice {
 
 export interface ListJson {
   iommu: Inventory['iommu'];
+  source?: Inventory['source'];
+  unknownGuards?: Inventory['unknownGuards'];
   defaultRoutes: Inventory['defaultRoutes'];
   devices: ListedDevice[];
 }
@@ -32,6 +34,8 @@ export function listJson(
 ): ListJson {
   return {
     iommu: inventory.iommu,
+    ...(inventory.source ? { source: inventory.source } : {}),
+    ...(inventory.unknownGuards ? { unknownGuards: inventory.unknownGuards } : {}),
     defaultRoutes: inventory.defaultRoutes,
     devices: filterByClass(inventory.devices, filter).map((d) => {
       const a = assessments.get(d.address);
@@ -99,6 +103,9 @@ export function listTable(
     '',
     `${devices.length} function(s): ${counts.assignable} assignable, ${counts.warnings} assignable with warnings, ${counts['not-assignable']} not assignable${inventory.iommu.enabled ? '' : ' (no IOMMU)'}`,
   );
+  if (inventory.source) lines.push(`from libvirt at ${inventory.source.uri}`);
+  if (inventory.unknownGuards)
+    lines.push(`unknown: ${inventory.unknownGuards.facts.join(', ')} (${inventory.unknownGuards.why})`);
   return lines;
 }
 

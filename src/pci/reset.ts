@@ -14,6 +14,7 @@
  */
 import type { Host } from '../host/host.js';
 import { type BindingContext, STUB_DRIVERS, StepFailure, devPath, sysWrite } from './binding.js';
+import { listCapabilities, resetCapabilities } from './config-space.js';
 
 export interface PciCaps {
   /** FLR through the PCIe device capabilities or the Advanced Features capability */
@@ -25,32 +26,19 @@ export interface PciCaps {
   truncated: boolean;
 }
 
-const CAP_PM = 0x01;
-const CAP_EXP = 0x10;
-const CAP_AF = 0x13;
-
-/** Pure: walks the capability list of a config-space dump. Null when there is no usable header. */
+/**
+ * Pure: the reset-relevant capabilities of a config-space dump, through config-space.ts's capability
+ * walk. Null when there is no usable header.
+ */
 export function parseCapabilities(config: Buffer | null): PciCaps | null {
   if (!config || config.length < 0x40) return null;
-  const caps: PciCaps = { flr: false, pm: null, pcie: false, truncated: config.length < 256 };
-  const status = config.readUInt16LE(0x06);
-  if ((status & 0x10) === 0) return caps;
-  let ptr = config[0x34]! & 0xfc;
-  const seen = new Set<number>();
-  while (ptr >= 0x40 && ptr + 8 <= config.length && !seen.has(ptr)) {
-    seen.add(ptr);
-    const id = config[ptr]!;
-    if (id === CAP_PM) {
-      caps.pm = { noSoftReset: (config.readUInt16LE(ptr + 4) & 0x08) !== 0 };
-    } else if (id === CAP_EXP) {
-      caps.pcie = true;
-      if ((config.readUInt32LE(ptr + 4) & (1 << 28)) !== 0) caps.flr = true;
-    } else if (id === CAP_AF) {
-      if ((config[ptr + 3]! & 0x02) !== 0) caps.flr = true;
-    }
-    ptr = config[ptr + 1]! & 0xfc;
-  }
-  return caps;
+  const r = resetCapabilities(config, listCapabilities(config));
+  return {
+    flr: r.pcieFlr === true || r.afFlr === true,
+    pm: r.pmNoSoftReset === null ? null : { noSoftReset: r.pmNoSoftReset },
+    pcie: r.pcieType !== null,
+    truncated: config.length < 256,
+  };
 }
 
 export interface SiblingUse {

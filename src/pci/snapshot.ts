@@ -86,6 +86,14 @@ export async function captureSnapshot(host: Host, out: string): Promise<Snapshot
   }
   const dir = wantsTar ? await mkdtemp(path.join(os.tmpdir(), 'ig-snapshot-')) : path.resolve(out);
   if (!wantsTar) {
+    // a place a directory can be made in (Node's recursive mkdir never returns under /proc)
+    const { checkStateDir } = await import('../host/check-dirs.js');
+    await checkStateDir(dir, {
+      source: 'snapshot directory',
+      entries: [],
+      code: 'SNAPSHOT_OUT_UNWRITABLE',
+      hint: 'name a directory you can write to, or a file ending in .tar.gz',
+    });
     try {
       await mkdir(dir, { recursive: true, mode: 0o700 });
     } catch (e) {

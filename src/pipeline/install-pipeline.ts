@@ -1,11 +1,13 @@
 /**
  * The one place that lists the install stages, in order (as Packer's builder does). Decisions live
- * in their domain modules; stages apply them through the Host.
+ * in their domain modules; stages apply them through the Host. A new list per run: a stage keeps
+ * what a run did in the run's state (stage.ts), never in itself, so runs side by side share nothing.
  */
 import type { Stage } from './stage.js';
 import type { InstallState } from './state.js';
 import { validateRequest } from '../stages/validate-request.js';
 import { prepareWorkdir } from '../stages/prepare-workdir.js';
+import { connectLibvirt } from '../stages/connect-libvirt.js';
 import { probeAccel } from '../stages/probe-accel.js';
 import { resolveMedia } from '../stages/resolve-media.js';
 import { selectDevice } from '../stages/select-device.js';
@@ -18,8 +20,10 @@ import { launchQemu } from '../stages/launch-qemu.js';
 import { rebootAndConfirm } from '../stages/reboot-and-confirm.js';
 import { report } from '../stages/report.js';
 
-export const installPipeline: readonly Stage<InstallState>[] = [
+export const createInstallPipeline = (): Stage<InstallState>[] => [
   validateRequest,
+  // --connect: the libvirt host that runs the guest (its cleanup runs last)
+  connectLibvirt,
   prepareWorkdir,
   probeAccel,
   // device selection first: when no NIC is assignable, the media decision falls back to local media

@@ -1,8 +1,8 @@
 /** Runs the install pipeline for the CLI and prints the plan, argvs or result. */
-import type { Args, CommandContext } from '../cli/command.js';
+import type { Args, CommandContext } from '../command-context.js';
 import { formatArgs } from '../qemu/command.js';
 import { pickInstallArgs } from '../request/options.js';
-import { installPipeline } from './install-pipeline.js';
+import { createInstallPipeline } from './install-pipeline.js';
 import { PipelineError, runStages } from './runner.js';
 import type { StageLog, StageRecord } from './stage.js';
 import { createReporter } from '../report/reporter.js';
@@ -14,14 +14,36 @@ export function planOf(state: InstallState, records: StageRecord[]): Record<stri
     dryRun: state.request?.dryRun ?? false,
     name: state.request?.name,
     accel: state.accel,
+    accelDecision: state.accelDecision,
+    // --connect: the libvirt host that would run the guest (a transient install domain, then the persistent one)
+    ...(state.libvirt
+      ? {
+          libvirt: {
+            uri: state.libvirt.uri,
+            domainType: state.libvirt.domainType,
+            pool: state.libvirt.pool,
+            transient: state.libvirt.transient,
+          },
+        }
+      : {}),
     stages: records.map((r) => ({ name: r.name, status: r.status })),
     media: state.media,
     devices: state.prepared ?? state.devices ?? [],
+    detach: state.detach ?? [],
+    downloads: state.downloads ?? [],
     network: state.network?.kind,
     answerFile: state.answerFile,
     argv: state.argv,
     warnings: state.warnings ?? [],
   };
+}
+
+/** The dry run's promise in words: every device it would take from the host, group members included. */
+export function detachLines(state: InstallState): string[] {
+  return (state.detach ?? []).map(
+    (d) =>
+      `${d.change ? 'would detach' : 'already on the stub'} ${d.address}${d.vendorDevice ? ` [${d.vendorDevice}]` : ''}${d.change ? ` from ${d.from ?? 'no driver'} to ${d.to}` : ` (${d.to})`} (${d.why})`,
+  );
 }
 
 interface Argvs {
@@ -32,6 +54,13 @@ interface Argvs {
 /** Both argvs, one argument per line, each under a `# … boot` heading. */
 function formatCmdlines(argv: Argvs): string {
   return `# install boot\n${formatArgs(argv.install)}\n# confirm boot\n${formatArgs(argv.confirm).trimEnd()}`;
+}
+
+/** --connect / LIBVIRT_DEFAULT_URI and --transient, for the connect-libvirt stage. */
+async function connectOf(args: Args, ctx: CommandContext): Promise<Pick<InstallState, 'connect'>> {
+  const { resolveConnectUri } = await import('../libvirt/connection.js');
+  const uri = resolveConnectUri(args.connect, ctx.deps.env);
+  return uri ? { connect: { uri, transient: Boolean(args.transient) } } : {};
 }
 
 export async function runInstall(args: Args, ctx: CommandContext): Promise<number> {
@@ -69,7 +98,7 @@ export async function runInstall(args: Args, ctx: CommandContext): Promise<numbe
       }
     : { info: (l) => ctx.warn(l), warn: (l) => ctx.warn(l) };
   try {
-    const { state, records } = await runStages(installPipeline, {
+    const { state, records } = await runStages(createInstallPipeline(), {
       host: ctx.host,
       log,
       ...(reporter
@@ -97,7 +126,9 @@ export async function runInstall(args: Args, ctx: CommandContext): Promise<numbe
       onError: raw.onError === 'keep' ? 'keep' : 'cleanup',
       initial: {
         raw,
+        ...(await connectOf(args, ctx)),
         cwd: ctx.deps.cwd,
+        env: ctx.deps.env,
         cacheDir: (await import('../media/cache.js')).defaultCacheDir(ctx.deps.env),
       },
     });
@@ -126,6 +157,9 @@ export async function runInstall(args: Args, ctx: CommandContext): Promise<numbe
       ctx.print(formatCmdlines(state.argv));
     } else if (raw.dryRun) {
       for (const r of records) ctx.print(`${r.status.padEnd(8)} ${r.name}`);
+      for (const d of state.downloads ?? [])
+        ctx.print(`would download ${d.url}${d.size !== null ? ` (${d.size} bytes)` : ''}`);
+      for (const l of detachLines(state)) ctx.print(l);
       ctx.print('dry run: nothing on the host was changed (add --print-cmdline for the qemu command lines)');
     }
     return 0;

@@ -7,9 +7,15 @@
  * - an aborted signal stops before the next stage and the run ends with INTERRUPTED (exit 130),
  *   after the cleanups;
  * - onError 'keep' skips cleanups after a failure (post-mortem), never after success;
- * - dry run: stages that change the host are not run; their `plan` fills the state instead.
+ * - dry run: stages that change the host are not run; their `plan` fills the state instead;
+ * - what a stage records (`ctx.record`) is in the state at once: its cleanup sees it after a failure
+ *   half-way through `run`;
+ * - a stage's `needs` are checked before it runs: a field no earlier stage wrote is a bug in the
+ *   stage list, reported as such (test/unit/pipeline/install-pipeline.test.ts checks the real list);
+ * - each cleanup gets a fresh signal that aborts at its deadline; a cleanup that does not end by then
+ *   is reported as failed (CLEANUP_TIMEOUT) and the runner goes on with the next one.
  */
-import { InstallGuestError, interruptedError, isInstallGuestError } from '../errors.js';
+import { InstallGuestError, interruptedError, isInstallGuestError, timeoutError } from '../errors.js';
 import type { Outcome, Stage, StageContext, StageLog, StageRecord } from './stage.js';
 import type { Host } from '../host/host.js';
 
@@ -20,6 +26,8 @@ export interface RunOptions<S> {
   dryRun?: boolean;
   onError?: 'cleanup' | 'keep';
   initial: S;
+  /** how long one stage's cleanup may take before the runner goes on without it (default 120 s) */
+  cleanupTimeoutMs?: number;
   /** called as each stage starts and ends (for progress output) */
   onStage?(record: StageRecord, phase: 'start' | 'end'): void;
 }
@@ -40,6 +48,8 @@ export class PipelineError extends Error {
   }
 }
 
+export const DEFAULT_CLEANUP_TIMEOUT_MS = 120_000;
+
 function abortSignalName(signal: AbortSignal): string {
   const reason = signal.reason as { signal?: string } | undefined;
   return reason?.signal ?? 'abort';
@@ -54,7 +64,26 @@ export async function runStages<S extends object>(
   let state = { ...options.initial };
   const records: StageRecord[] = [];
   const started: { stage: Stage<S>; record: StageRecord }[] = [];
-  const ctx = (): StageContext<S> => ({ state, host, log, signal, dryRun });
+  const context = (sig: AbortSignal): StageContext<S> => ({
+    get state() {
+      return state;
+    },
+    record(fields) {
+      state = { ...state, ...fields };
+    },
+    host,
+    log,
+    signal: sig,
+    dryRun,
+  });
+  const ctx = (): StageContext<S> => context(signal);
+  const checkNeeds = (stage: Stage<S>): void => {
+    const missing = (stage.needs ?? []).filter((k) => (state as Record<string, unknown>)[k] === undefined);
+    if (missing.length > 0)
+      throw new Error(
+        `stage ${stage.name} needs ${missing.join(', ')}, which no stage before it wrote: the stage list is out of order`,
+      );
+  };
   let firstError: unknown;
 
   for (const stage of stages) {
@@ -68,6 +97,7 @@ export async function runStages<S extends object>(
     if (dryRun && stage.changesHost) {
       record.status = stage.plan ? 'planned' : 'skipped';
       try {
+        if (stage.plan) checkNeeds(stage);
         const planned = await stage.plan?.(ctx());
         if (planned) state = { ...state, ...planned };
       } catch (e) {
@@ -84,6 +114,7 @@ export async function runStages<S extends object>(
     started.push({ stage, record });
     options.onStage?.(record, 'start');
     try {
+      checkNeeds(stage);
       const written = await stage.run(ctx());
       if (written) state = { ...state, ...written };
       record.ms = Math.round(host.clock.monotonic() - t0);
@@ -105,6 +136,26 @@ export async function runStages<S extends object>(
       : isInstallGuestError(firstError) && firstError.kind === 'interrupted'
         ? 'interrupted'
         : 'failure';
+  const cleanupWithDeadline = async (stage: Stage<S>, outcome: Outcome, ms: number): Promise<void> => {
+    const deadline = new AbortController();
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        const e = timeoutError(
+          'CLEANUP_TIMEOUT',
+          `cleanup of ${stage.name} did not finish within ${Math.round(ms / 1000)} s`,
+          { hint: 'run `install-guest recover` to give detached devices back; see the log for what was left' },
+        );
+        deadline.abort(e);
+        reject(e);
+      }, ms);
+    });
+    try {
+      await Promise.race([stage.cleanup!(context(deadline.signal), outcome), expired]);
+    } finally {
+      clearTimeout(timer);
+    }
+  };
   const cleanupErrors: { stage: string; error: unknown }[] = [];
   const keep = outcome === 'failure' && options.onError === 'keep';
   for (const { stage, record } of [...started].reverse()) {
@@ -115,7 +166,7 @@ export async function runStages<S extends object>(
       continue;
     }
     try {
-      await stage.cleanup(ctx(), outcome);
+      await cleanupWithDeadline(stage, outcome, options.cleanupTimeoutMs ?? DEFAULT_CLEANUP_TIMEOUT_MS);
       record.cleanup = 'done';
     } catch (e) {
       record.cleanup = 'failed';

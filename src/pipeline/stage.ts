@@ -1,7 +1,11 @@
 /**
  * The stage contract (after Packer's multistep): an install is one ordered list of stages; each has
  * `run` and may have `cleanup`; every stage that started is cleaned up in reverse order, the failing
- * one too. A stage reads the typed state written by earlier stages and returns the fields it writes.
+ * one too. A stage reads the typed state written by earlier stages, names the fields it reads in
+ * `needs` (the runner checks them before `run`), and writes through `ctx.record` as it goes, so
+ * what it did before failing half-way is in the state its cleanup sees; what `run` returns is
+ * recorded too. A stage keeps nothing of a run in itself or its module (parallel batch installs
+ * share the stage objects): everything a cleanup needs goes into the state.
  */
 import type { Host } from '../host/host.js';
 
@@ -17,8 +21,10 @@ export interface StageLog {
 }
 
 export interface StageContext<S> {
-  /** everything earlier stages wrote (read-only for the stage: it returns what it writes) */
+  /** everything recorded so far, this stage's own records included (read-only: write with `record`) */
   readonly state: Readonly<S>;
+  /** merges fields into the state now: a later failure of the stage leaves them for its cleanup */
+  readonly record: (fields: Partial<S>) => void;
   readonly host: Host;
   readonly log: StageLog;
   /** aborted on SIGINT/SIGTERM: stages pass it to every wait and child process */
@@ -33,8 +39,14 @@ export interface Stage<S> {
    * stage is not run; its `plan` (if any) says what it would do.
    */
   readonly changesHost: boolean;
+  /** the state fields `run` (and `plan`) read: an earlier stage must have written each one */
+  readonly needs?: readonly (keyof S & string)[];
   run(ctx: StageContext<S>): Promise<Partial<S> | void>;
-  /** Undo what run did. Must not throw on a half-finished run; errors are collected, never hide the first. */
+  /**
+   * Undo what run did, from what the state records. Must not throw on a half-finished run; errors are
+   * collected, never hide the first. Its `signal` is its own (the run's may be aborted already) and
+   * aborts at the cleanup deadline, after which the runner goes on without it.
+   */
   cleanup?(ctx: StageContext<S>, outcome: Outcome): Promise<void>;
   /** For a dry run: the pure description of what `run` would do, given the state so far. */
   plan?(ctx: StageContext<S>): Partial<S> | void | Promise<Partial<S> | void>;

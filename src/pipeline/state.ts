@@ -1,8 +1,10 @@
 /** The typed state of one install: each field is written by the stage named beside it. */
 import type { AssignedDevice, BootMedia } from '../qemu/command.js';
 import type { ConfirmReport } from '../kickstart/confirm.js';
+import type { PreparedSession } from '../pci/session.js';
 import type { InstallRequest, NetworkRequest, RawInstallArgs } from '../request/request.js';
 import type { CloudInitState } from '../cloudinit/state.js';
+import type { LibvirtState } from '../libvirt/state.js';
 
 export interface SelectedDevice extends AssignedDevice {
   /** vendor:device as lowercase hex, e.g. 8086:10d3, when the host shows it */
@@ -14,6 +16,19 @@ export interface SelectedDevice extends AssignedDevice {
   mac?: string;
   /** why this device (for `auto`), or a warning in a dry run */
   note?: string;
+}
+
+/** prepare-device: one device the preparation detaches from its host driver (or finds on the stub). */
+export interface DetachPlan {
+  address: string;
+  vendorDevice?: string;
+  /** the host driver it is taken from (null: unbound) */
+  from: string | null;
+  to: string;
+  /** `requested`, or why else (a member of the IOMMU group with --group) */
+  why: string;
+  /** false when it is on the stub already */
+  change: boolean;
 }
 
 export interface MediaState {
@@ -36,24 +51,46 @@ export interface InstallState {
   cwd: string;
   /** where fetched media are cached (content-addressed) */
   cacheDir?: string;
+  /** the environment media fetches read their proxy from (http_proxy, https_proxy, no_proxy) */
+  env?: Readonly<Record<string, string | undefined>>;
   /** resolve-media: a local tree served to the guest over HTTP, stopped in cleanup */
   servedTree?: { guestUrl: string; close(): Promise<void> };
+  /** render-kickstart: the answer file served over HTTP (--kickstart-delivery http), stopped in cleanup */
+  servedKickstart?: { url: string; readonly fetches: number; close(): Promise<void> };
   /** validate-request */
   request?: InstallRequest;
   /** prepare-workdir: private (0700) temp dir for sockets and generated files */
   workDir?: string;
   logDir?: string;
-  /** the accelerator actually used (auto resolved) */
+  /** probe-accel: the accelerator actually used (auto resolved; launch-qemu may switch kvm → tcg) */
   accel?: 'kvm' | 'tcg';
+  /** probe-accel: the cpu the accelerator choice settled on, when it changed the request's */
+  cpu?: string;
+  /** probe-accel: what was asked, what was chosen and the fact that decided (plan, result, --json) */
+  accelDecision?: {
+    wanted: 'kvm' | 'tcg' | 'auto';
+    accel: 'kvm' | 'tcg';
+    reason: string;
+    cpu?: string;
+    probe?: { ok: boolean; kind?: string; line?: string; cached: boolean };
+    /** set when the guest hung in early boot under KVM and the boot was restarted under tcg */
+    fallback?: { phase: string; afterMs: number };
+  };
   uuid?: string;
   mac?: string;
   /** resolve-media */
   media?: MediaState;
+  /** resolve-media, dry run only: what the real run would download (URLs without credentials) */
+  downloads?: { url: string; size: number | null }[];
   /** select-device */
   devices?: SelectedDevice[];
   network?: NetworkRequest;
-  /** prepare-device: devices now bound to the stub driver */
+  /** prepare-device: devices now bound to the stub driver (the selected ones, then --group members) */
   prepared?: SelectedDevice[];
+  /** prepare-device: the journaled, leased binding its cleanup gives back (or keeps) */
+  deviceSession?: PreparedSession;
+  /** prepare-device: every device detached (in a dry run: that would be) */
+  detach?: DetachPlan[];
   /** render-kickstart: the answer file and how it reaches the installer */
   answerFile?: {
     family: 'kickstart' | 'preseed';
@@ -76,6 +113,13 @@ export interface InstallState {
   fallbackReason?: string;
   /** select-device: the local media (--fallback-location) that replace network media after a fallback */
   fallbackMedia?: { location: string };
+  /** --connect URI (or LIBVIRT_DEFAULT_URI) and --transient: run the guest as a libvirt domain there */
+  connect?: { uri: string; transient: boolean };
+  /**
+   * connect-libvirt (--connect / LIBVIRT_DEFAULT_URI): the libvirt host that runs the guest, and
+   * what this run created there (recorded as it goes, so cleanup sees a half-finished run)
+   */
+  libvirt?: LibvirtState;
   /** launch-qemu: how the install boot ended, and its files */
   installRun?: PhaseRun & {
     how: 'poweroff' | 'reboot-request';

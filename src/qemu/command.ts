@@ -10,8 +10,9 @@ import path from 'node:path';
 import { inputError } from '../errors.js';
 import { templatesDir } from '../paths.js';
 import { createEnvironment, type Environment } from '../template-engine.js';
-import type { InstallRequest, NetworkRequest } from '../request/request.js';
+import type { DiskRequest, GuestPciAddress, InstallRequest, NetworkRequest } from '../request/request.js';
 import { escapeOptionValue } from './escape.js';
+import { iommuDevice, isQ35, machineOption } from '../request/machine.js';
 
 export type Phase = 'install' | 'confirm';
 
@@ -25,11 +26,15 @@ export interface AssignedDevice {
   romBar?: boolean;
   romFile?: string;
   multifunction?: boolean;
+  /** where the guest sees it (--hostdev address.*) */
+  guestAddress?: GuestPciAddress;
 }
 
 export interface QemuInputs {
   request: InstallRequest;
   accel: 'kvm' | 'tcg';
+  /** the cpu the accelerator choice settled on (e.g. host,arch-capabilities=off); default from the request */
+  cpu?: string;
   uuid: string;
   /** the MAC of the emulated NIC (user or bridge networking) */
   mac: string;
@@ -43,6 +48,8 @@ export interface QemuInputs {
   network: NetworkRequest;
   /** the cloud-init NoCloud seed of the disk's first boot (the confirm boot of an --import) */
   seed?: { iso?: string; smbiosSerial?: string };
+  /** --boot uefi: OVMF's code and this guest's own copy of the vars store */
+  firmware?: { code: string; vars: string };
 }
 
 interface DiskData {
@@ -52,15 +59,23 @@ interface DiskData {
   device: string;
   bus?: string;
   bootindex?: number;
+  /** extra `,key=value` text for the file node, the format node and the device (--disk cache=, io=, …) */
+  fileOpts: string;
+  formatOpts: string;
+  deviceOpts: string;
 }
 
 export interface QemuTemplateData {
   binary: string;
   name: string;
   uuid: string;
+  /** the -machine value, properties included (kernel-irqchip=split for a vIOMMU under KVM) */
   machine: string;
   accel: string;
+  /** the -cpu value as validated by the request grammar (not comma-escaped) */
   cpu: string;
+  /** the guest vIOMMU's -device value */
+  iommuDevice: string | false;
   memoryMiB: number;
   smp: string;
   scsi: boolean;
@@ -72,11 +87,24 @@ export interface QemuTemplateData {
     host: string;
     rootPort?: string;
     chassis?: number;
+    /** the first function on its root port: the port is created with it */
+    newPort?: boolean;
+    /** `0.N` on the root port when several functions share the guest slot; `0xS.F` on the root bus */
+    addr?: string;
     romBar?: string;
     romFile?: string;
     multifunction?: boolean;
+    /** a guest address on the root bus: `bus=pcie.0,addr=0x5.0` */
+    rootBus?: string;
   }[];
-  network: { user: boolean; bridge: string | false; model: string; mac: string };
+  /** port: the chassis of the NIC's own PCIe root port on q35 (after the hostdevs' ports) */
+  network: { user: boolean; bridge: string | false; model: string; mac: string; port?: number };
+  /** --boot uefi: pflash drives */
+  firmware: { code: string; vars: string } | false;
+  /** --tpm: the swtpm control socket in the private work dir */
+  tpm: { socket: string; model: string } | false;
+  /** --rng: the host source */
+  rng: { source: string } | false;
   qmpSocket: string;
   /** the serial console's unix socket: install-guest listens, qemu connects */
   serialSocket: string;
@@ -84,9 +112,9 @@ export interface QemuTemplateData {
   smbiosSerial: string | false;
 }
 
-function cpuModel(req: InstallRequest, accel: 'kvm' | 'tcg'): string {
+export function cpuModel(req: InstallRequest, accel: 'kvm' | 'tcg'): string {
   const cpu = req.cpu === 'host-passthrough' || req.cpu === 'host-model' ? 'host' : req.cpu;
-  if (cpu === 'host' && accel === 'tcg') {
+  if (cpu !== undefined && /^host(,|$)/.test(cpu) && accel === 'tcg') {
     throw inputError('BAD_CPU', `--cpu '${req.cpu}' needs KVM, but the accelerator is tcg`, {
       hint: 'omit --cpu (tcg uses max) or name a model, e.g. --cpu qemu64',
     });
@@ -94,18 +122,53 @@ function cpuModel(req: InstallRequest, accel: 'kvm' | 'tcg'): string {
   return cpu ?? (accel === 'kvm' ? 'host' : 'max');
 }
 
-function smpOf(req: InstallRequest): string {
+export function smpOf(req: InstallRequest): string {
   const v = req.vcpus;
   const parts = [String(v.count)];
+  if (v.max && v.max !== v.count) parts.push(`maxcpus=${v.max}`);
   if (v.sockets) parts.push(`sockets=${v.sockets}`);
   if (v.cores) parts.push(`cores=${v.cores}`);
   if (v.threads) parts.push(`threads=${v.threads}`);
   return parts.join(',');
 }
 
+/** libvirt's cache modes as -blockdev/-device options (what libvirt itself renders) */
+const CACHE_MODES: Record<string, { direct: boolean; noFlush: boolean; writeCache: boolean }> = {
+  none: { direct: true, noFlush: false, writeCache: true },
+  writeback: { direct: false, noFlush: false, writeCache: true },
+  writethrough: { direct: false, noFlush: false, writeCache: false },
+  directsync: { direct: true, noFlush: false, writeCache: false },
+  unsafe: { direct: false, noFlush: true, writeCache: true },
+};
+
+/** --disk cache=, io=, discard=, readonly=, serial= as option text for the file node, the format node and the device */
+export function diskOptions(d: DiskRequest): { fileOpts: string; formatOpts: string; deviceOpts: string } {
+  const file: string[] = [];
+  const format: string[] = [];
+  const device: string[] = [];
+  const c = d.cache ? CACHE_MODES[d.cache] : undefined;
+  if (c) {
+    file.push(`cache.direct=${c.direct ? 'on' : 'off'}`, `cache.no-flush=${c.noFlush ? 'on' : 'off'}`);
+    format.push(`cache.direct=${c.direct ? 'on' : 'off'}`, `cache.no-flush=${c.noFlush ? 'on' : 'off'}`);
+    device.push(`write-cache=${c.writeCache ? 'on' : 'off'}`);
+  }
+  if (d.io) file.push(`aio=${d.io}`);
+  if (d.discard) {
+    file.push(`discard=${d.discard}`);
+    format.push(`discard=${d.discard}`);
+  }
+  if (d.readonly) {
+    file.push('read-only=on');
+    format.push('read-only=on');
+  }
+  if (d.serial) device.push(`serial=${escapeOptionValue(d.serial)}`);
+  const text = (xs: string[]): string => xs.map((x) => `,${x}`).join('');
+  return { fileOpts: text(file), formatOpts: text(format), deviceOpts: text(device) };
+}
+
 export function buildQemuPlan(inputs: QemuInputs, phase: Phase): QemuTemplateData {
   const req = inputs.request;
-  const q35 = /^(pc-)?q35/.test(req.machine);
+  const q35 = isQ35(req.machine);
   let ideNext = 0;
   // q35's AHCI has six one-unit buses (ide.0–ide.5); pc's IDE has two buses with two units each
   const ideBus = (): string => {
@@ -113,10 +176,26 @@ export function buildQemuPlan(inputs: QemuInputs, phase: Phase): QemuTemplateDat
     return q35 ? `ide.${n}` : `ide.${Math.floor(n / 2)},unit=${n % 2}`;
   };
   const installCdrom = phase === 'install' && inputs.boot.kind === 'cdrom';
+  const ordered = req.disks.some((d) => d.bootOrder !== undefined);
   const disks: DiskData[] = req.disks.map((d, i) => {
     const id = `disk${i}`;
-    const bootindex = i === 0 ? (installCdrom ? 2 : 1) : undefined;
-    const base = { id, path: d.path, format: d.format, ...(bootindex ? { bootindex } : {}) };
+    // boot.order= numbers the disks as libvirt does; else the first disk boots (after an install cdrom)
+    const bootindex = ordered
+      ? d.bootOrder !== undefined
+        ? d.bootOrder + (installCdrom ? 1 : 0)
+        : undefined
+      : i === 0
+        ? installCdrom
+          ? 2
+          : 1
+        : undefined;
+    const base = {
+      id,
+      path: d.path,
+      format: d.format,
+      ...(bootindex ? { bootindex } : {}),
+      ...diskOptions(d),
+    };
     switch (d.bus) {
       case 'virtio':
         return { ...base, device: 'virtio-blk-pci' };
@@ -148,9 +227,10 @@ export function buildQemuPlan(inputs: QemuInputs, phase: Phase): QemuTemplateDat
     binary: req.qemuBinary,
     name: req.name,
     uuid: inputs.uuid,
-    machine: req.machine,
+    machine: machineOption(req.machine, inputs.accel, req.iommu),
     accel: inputs.accel,
-    cpu: cpuModel(req, inputs.accel),
+    cpu: inputs.cpu ?? cpuModel(req, inputs.accel),
+    iommuDevice: req.iommu ? iommuDevice(req.iommu) : false,
     memoryMiB: req.memoryMiB,
     smp: smpOf(req),
     scsi: req.disks.some((d) => d.bus === 'scsi'),
@@ -159,24 +239,76 @@ export function buildQemuPlan(inputs: QemuInputs, phase: Phase): QemuTemplateDat
     kernel: kernel
       ? { path: kernel.kernel, ...(kernel.initrd ? { initrd: kernel.initrd } : {}), append: kernel.append }
       : false,
-    hostdevs: inputs.hostdevs.map((h, i) => ({
+    hostdevs: hostdevPlacement(inputs.hostdevs, q35).map(({ h, i, port, chassis, fn, functions }) => ({
       id: `hostdev${i}`,
       host: h.address,
-      ...(q35 ? { rootPort: `hostdev${i}-port`, chassis: i + 1 } : {}),
+      // a guest address on bus 0 puts the device on the root bus at that slot; else its own root
+      // port, the functions of one device sharing it as functions 0.N of one slot
+      ...(h.guestAddress && h.guestAddress.bus === 0
+        ? {
+            rootBus: q35 ? 'pcie.0' : 'pci.0',
+            addr: `0x${h.guestAddress.slot.toString(16)}.${h.guestAddress.function}`,
+          }
+        : {
+            ...(q35 ? { rootPort: port, chassis, newPort: fn === 0 } : {}),
+            ...(q35 && functions > 1 ? { addr: `0.${fn}` } : {}),
+          }),
       ...(h.romBar !== undefined ? { romBar: h.romBar ? '1' : '0' } : {}),
       ...(h.romFile ? { romFile: h.romFile } : {}),
-      ...(h.multifunction ? { multifunction: true } : {}),
+      // only a slot with several functions is multifunction, and only its function 0 says so
+      ...(functions > 1 && fn === 0 ? { multifunction: true } : {}),
     })),
     network: {
       user: net.kind === 'user',
       bridge: net.kind === 'bridge' ? net.bridge : false,
       model: net.kind === 'none' ? '' : net.model,
       mac: net.kind === 'none' ? '' : (net.mac ?? inputs.mac),
+      ...(q35 && net.kind !== 'none' ? { port: inputs.hostdevs.length + 1 } : {}),
     },
+    firmware: inputs.firmware ?? false,
+    tpm: req.tpm ? { socket: path.join(inputs.workDir, `swtpm-${phase}.sock`), model: req.tpm.model } : false,
+    rng: req.rng ? { source: req.rng.source } : false,
     qmpSocket: path.join(inputs.workDir, `qmp-${phase}.sock`),
     serialSocket: path.join(inputs.workDir, `serial-${phase}.sock`),
     smbiosSerial: (phase === 'confirm' && inputs.seed?.smbiosSerial) || false,
   };
+}
+
+export interface HostdevSlot {
+  h: AssignedDevice;
+  /** its index in the request (the qdev id hostdevN) */
+  i: number;
+  /** q35: the root port it sits on, shared by the functions of one host slot */
+  port: string;
+  chassis: number;
+  /** its function on the guest slot: 0 for a lone function */
+  fn: number;
+  /** how many functions share the guest slot */
+  functions: number;
+}
+
+/**
+ * Pure: the guest slot of each assigned function. On q35 the functions of one host device (same
+ * domain:bus:slot, e.g. a GPU at .0 and its HDMI audio at .1) stay together on one root port as
+ * functions 0, 1, … of one guest slot, in host function order (function 0 carries
+ * multifunction=on); each other device gets its own root port, as libvirt places hostdevs. The
+ * machine without PCIe root ports (pc) keeps one slot per function.
+ */
+export function hostdevPlacement(hostdevs: readonly AssignedDevice[], q35: boolean): HostdevSlot[] {
+  const slotOf = (a: string): string => a.replace(/\.[0-7]$/, '');
+  const fnOf = (a: string): number => Number(/\.([0-7])$/.exec(a)?.[1] ?? 0);
+  const groups = new Map<string, { h: AssignedDevice; i: number }[]>();
+  hostdevs.forEach((h, i) => {
+    const key = q35 ? slotOf(h.address) : `${i}`;
+    groups.set(key, [...(groups.get(key) ?? []), { h, i }]);
+  });
+  const out: HostdevSlot[] = [];
+  [...groups.values()].forEach((members, g) => {
+    const sorted = [...members].sort((a, b) => fnOf(a.h.address) - fnOf(b.h.address));
+    const port = `hostdev${sorted[0]!.i}-port`;
+    sorted.forEach((m, fn) => out.push({ ...m, port, chassis: g + 1, fn, functions: sorted.length }));
+  });
+  return out;
 }
 
 let environment: Environment | undefined;

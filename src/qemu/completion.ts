@@ -12,15 +12,15 @@
  */
 import { InstallGuestError, guestError, hostError, interruptedError, timeoutError } from '../errors.js';
 import type { QemuExit, QemuHandle, StopResult } from './process.js';
-import type { QmpEvent } from './qmp.js';
+import type { QmpClient, QmpEvent } from './qmp/client.js';
 import type {
-  ConsoleWatcher,
   FatalEvent,
   MilestoneEvent,
   ProgressEvent,
   WarningEvent,
   WatchEvent,
-} from './watch.js';
+} from './console/matcher.js';
+import type { ConsoleWatcher } from './console/watcher.js';
 
 // ---------------------------------------------------------------------------------------------
 // The pure lifecycle
@@ -202,12 +202,21 @@ export type SuperviseEvent =
   | { type: 'stopping'; reason: string };
 
 export interface SuperviseOptions {
-  handle: Pick<QemuHandle, 'qmp' | 'serial' | 'exited' | 'stop' | 'stopReason'>;
+  /** a qemu run directly or a libvirt domain (src/backend): QMP-shaped events, console, exit, stop */
+  handle: Pick<QemuHandle, 'serial' | 'exited' | 'stopReason'> & {
+    qmp: Pick<QmpClient, 'onEvent'> & { readonly history: readonly QmpEvent[] };
+    stop(reason: string): Promise<StopResult>;
+  };
   watcher: ConsoleWatcher;
   /** no new console text for this long → INSTALL_STALLED (exit 4); a redrawn screen or status-bar clock does not count */
   stallTimeoutMs: number;
   /** the whole install phase may take this long → INSTALL_TIMEOUT (exit 4) */
   deadlineMs: number;
+  /**
+   * the early-boot watchdog: no kernel output (the `Linux version` banner, or any later milestone)
+   * this long after qemu started → EARLY_BOOT_HANG (exit 4). Off when absent.
+   */
+  earlyBootMs?: number;
   signal?: AbortSignal;
   onEvent?: (e: SuperviseEvent) => void;
   /** defaults to the handle's serial log */
@@ -447,10 +456,33 @@ export function superviseInstall(opts: SuperviseOptions): Promise<InstallOutcome
     const early = watcher.fatals[0];
     if (early) void failOnFatal(early, now());
 
+    const kernelSeen = (): boolean => watcher.milestones.some((m) => m.rule !== 'firmware-started');
     const timer = setInterval(() => {
       if (settled || finishing) return;
       const t = now();
-      if (t - started >= opts.deadlineMs) {
+      if (opts.earlyBootMs !== undefined && t - started >= opts.earlyBootMs && !kernelSeen()) {
+        finishing = true;
+        const firmware = watcher.milestones.some((m) => m.rule === 'firmware-started');
+        const secs = Math.round(opts.earlyBootMs / 1000);
+        void stopQemu('no kernel output (early-boot watchdog)').then((s) =>
+          fail(
+            timeoutError(
+              'EARLY_BOOT_HANG',
+              `the guest printed no kernel output within ${secs} s of starting${firmware ? ' (the firmware did)' : ''}; last console line: "${lastLineText()}"`,
+              {
+                hint: 'the guest hung in early boot: a KVM without hardware virtualization does this; use --accel tcg, or raise --early-boot-timeout for a slow boot loader',
+                data: {
+                  serialLog,
+                  stopSteps: s?.steps,
+                  lastLine: lastLineText(),
+                  firmware,
+                  earlyBootMs: opts.earlyBootMs,
+                },
+              },
+            ),
+          ),
+        );
+      } else if (t - started >= opts.deadlineMs) {
         finishing = true;
         void stopQemu('install deadline reached').then((s) =>
           fail(

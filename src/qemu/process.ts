@@ -22,7 +22,8 @@ import net from 'node:net';
 import { PassThrough } from 'node:stream';
 import { execa } from 'execa';
 import { InstallGuestError, guestError, hostError, interruptedError } from '../errors.js';
-import { connectQmp, quit, type QmpClient } from './qmp.js';
+import { connectQmp, type QmpClient } from './qmp/client.js';
+import { quit } from './qmp/commands.js';
 
 /** sun_path is 108 bytes on Linux, including the terminating NUL */
 export const MAX_UNIX_SOCKET_PATH = 107;

@@ -9,6 +9,8 @@ export interface SubOptions {
   /** the bare first item, if any */
   main?: string;
   values: Map<string, string>;
+  /** bare words the option takes anywhere (`--boot uefi`, `--boot hd,cdrom`) */
+  bare: string[];
 }
 
 export function splitCommaList(text: string): string[] {
@@ -44,9 +46,10 @@ export function parseSubOptions(
   text: string,
   allowed: readonly string[],
   mainKey?: string,
+  bareWords: readonly string[] = [],
 ): SubOptions {
   assertPlainValue(option, text);
-  const out: SubOptions = { values: new Map() };
+  const out: SubOptions = { values: new Map(), bare: [] };
   const items = splitCommaList(text);
   items.forEach((item, index) => {
     if (item === '') {
@@ -58,6 +61,10 @@ export function parseSubOptions(
     if (eq < 0) {
       if (index === 0 && mainKey) {
         out.main = item;
+        return;
+      }
+      if (bareWords.includes(item)) {
+        out.bare.push(item);
         return;
       }
       throw inputError('BAD_VALUE', `${option} '${text}': '${item}' is not key=value`, {

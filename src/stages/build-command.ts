@@ -2,11 +2,14 @@ import { buildQemuPlan, renderArgs } from '../qemu/command.js';
 import type { QemuInputs } from '../qemu/command.js';
 import type { Stage } from '../pipeline/stage.js';
 import type { InstallState } from '../pipeline/state.js';
+import path from 'node:path';
+import { OVMF_CODE, OVMF_VARS, safeFileName } from '../request/request.js';
 
 export function qemuInputs(state: InstallState): QemuInputs {
   return {
     request: state.request!,
     accel: state.accel!,
+    ...(state.cpu && state.accel === 'kvm' ? { cpu: state.cpu } : {}),
     uuid: state.uuid!,
     mac: state.mac!,
     workDir: state.workDir!,
@@ -15,12 +18,15 @@ export function qemuInputs(state: InstallState): QemuInputs {
       ...(state.media!.attachCdrom ? [state.media!.attachCdrom] : []),
       ...(state.extraCdroms ?? []),
     ],
-    hostdevs: (state.prepared ?? state.devices ?? []).map(({ address, romBar, romFile, multifunction }) => ({
-      address,
-      ...(romBar !== undefined ? { romBar } : {}),
-      ...(romFile ? { romFile } : {}),
-      ...(multifunction ? { multifunction } : {}),
-    })),
+    hostdevs: (state.prepared ?? state.devices ?? []).map(
+      ({ address, romBar, romFile, multifunction, guestAddress }) => ({
+        address,
+        ...(romBar !== undefined ? { romBar } : {}),
+        ...(romFile ? { romFile } : {}),
+        ...(multifunction ? { multifunction } : {}),
+        ...(guestAddress ? { guestAddress } : {}),
+      }),
+    ),
     network: state.network ?? state.request!.network,
     ...(state.cloudInit?.seedIso || state.cloudInit?.smbiosSerial
       ? {
@@ -30,6 +36,29 @@ export function qemuInputs(state: InstallState): QemuInputs {
           },
         }
       : {}),
+    ...(firmwareOf(state) ? { firmware: firmwareOf(state)! } : {}),
+  };
+}
+
+/** --boot uefi: OVMF's code (or loader=) and this guest's own vars store, kept in the log dir beside its disk's logs */
+export function firmwareOf(
+  state: InstallState,
+): { code: string; vars: string; template: string } | undefined {
+  const req = state.request!;
+  const uefi = req.boot?.uefi;
+  if (!uefi) return undefined;
+  return {
+    code: uefi.loader ?? OVMF_CODE,
+    vars: path.join(state.logDir ?? req.logDir, `${safeFileName(req.name)}_VARS.fd`),
+    template: uefi.varsTemplate ?? OVMF_VARS,
+  };
+}
+
+/** Both argvs (install boot and confirm boot) for these inputs; pure. */
+export function renderBoth(inputs: QemuInputs): { install: string[]; confirm: string[] } {
+  return {
+    install: renderArgs('install', buildQemuPlan(inputs, 'install')),
+    confirm: renderArgs('confirm', buildQemuPlan(inputs, 'confirm')),
   };
 }
 
@@ -37,12 +66,9 @@ export function qemuInputs(state: InstallState): QemuInputs {
 export const buildCommand: Stage<InstallState> = {
   name: 'build-command',
   changesHost: false,
+  needs: ['request', 'media', 'workDir', 'uuid', 'mac', 'accel'],
   run({ state, dryRun, log }) {
-    const inputs = qemuInputs(state);
-    const argv = {
-      install: renderArgs('install', buildQemuPlan(inputs, 'install')),
-      confirm: renderArgs('confirm', buildQemuPlan(inputs, 'confirm')),
-    };
+    const argv = renderBoth(qemuInputs(state));
     // a real run with --print-cmdline shows both argvs before qemu starts (a dry run prints its plan)
     if (!dryRun && state.request!.printCmdline) log.event?.({ event: 'cmdline', ...argv });
     return Promise.resolve({ argv });

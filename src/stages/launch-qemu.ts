@@ -16,7 +16,7 @@ import type { Stage, StageContext } from '../pipeline/stage.js';
 import type { InstallState } from '../pipeline/state.js';
 import { formatArgs, type Phase } from '../qemu/command.js';
 import type { SuperviseEvent } from '../qemu/completion.js';
-import type { QemuHandle } from '../qemu/process.js';
+import type { BootHandle, PhaseFiles } from '../backend/types.js';
 import type { InstallerFamily } from '../qemu/rules/types.js';
 
 /** default for --stall-timeout */
@@ -34,14 +34,7 @@ export function installerFamily(state: Pick<InstallState, 'media' | 'request'>):
   return 'generic-linux';
 }
 
-export interface PhaseFiles {
-  argvFile: string;
-  serialLog: string;
-  qmpLog: string;
-  stderrLog: string;
-  qmpSocket: string;
-  serialSocket: string;
-}
+export type { PhaseFiles } from '../backend/types.js';
 
 /** Where one boot's files go (sockets in the private work dir, logs in the log dir). */
 export function phaseFiles(workDir: string, logDir: string, phase: Phase): PhaseFiles {
@@ -55,29 +48,32 @@ export function phaseFiles(workDir: string, logDir: string, phase: Phase): Phase
   };
 }
 
-/** Starts one boot's qemu (argv[0] is the binary). Throws QEMU_EXITED_EARLY / QEMU_NOT_FOUND. */
+/** Both boots' argv, one argument per line, into the log dir (again when a fallback re-renders them). */
+async function writeArgvFiles(logDir: string, argv: { install: string[]; confirm: string[] }): Promise<void> {
+  await writeFile(path.join(logDir, 'install.args'), formatArgs(argv.install), { mode: 0o600 });
+  await writeFile(path.join(logDir, 'confirm.args'), formatArgs(argv.confirm), { mode: 0o600 });
+}
+
+/** The console and stderr logs of one boot (kept aside when the boot is restarted under tcg). */
+export function hungLogs(ctx: StageContext<InstallState>, phase: Phase): string[] {
+  const f = phaseFiles(ctx.state.workDir!, ctx.state.logDir!, phase);
+  return [f.serialLog, f.stderrLog];
+}
+
+/**
+ * Starts one boot through the install's backend (qemu run directly, or a libvirt domain with
+ * --connect; src/backend/). Throws QEMU_EXITED_EARLY / QEMU_NOT_FOUND / LIBVIRT_* errors.
+ */
 export async function startPhase(
   ctx: StageContext<InstallState>,
   phase: Phase,
   argv: readonly string[],
   maxLifetimeMs: number,
-): Promise<{ handle: QemuHandle; files: PhaseFiles }> {
-  const { launchQemu } = await import('../qemu/process.js');
+): Promise<{ handle: BootHandle; files: PhaseFiles }> {
+  const { backendFor } = await import('../backend/select.js');
   const files = phaseFiles(ctx.state.workDir!, ctx.state.logDir!, phase);
-  const handle = await launchQemu({
-    binary: argv[0]!,
-    argv: argv.slice(1),
-    workDir: ctx.state.workDir!,
-    qmpSocketPath: files.qmpSocket,
-    serialSocketPath: files.serialSocket,
-    serialLogPath: files.serialLog,
-    qmpTranscriptPath: files.qmpLog,
-    stderrLogPath: files.stderrLog,
-    argvFilePath: files.argvFile,
-    maxLifetimeMs,
-    signal: ctx.signal,
-  });
-  ctx.log.info(`${phase} boot: qemu pid ${handle.pid}, serial log ${files.serialLog}`);
+  const handle = await (await backendFor(ctx.state)).startBoot(ctx, phase, argv, files, maxLifetimeMs);
+  ctx.log.info(`${phase} boot: ${handle.describe}, serial log ${files.serialLog}`);
   return { handle, files };
 }
 
@@ -125,13 +121,13 @@ export function withReportFields(e: unknown, serialLog: string): unknown {
 export const launchQemu: Stage<InstallState> = {
   name: 'launch-qemu',
   changesHost: true,
+  needs: ['request', 'argv', 'logDir', 'workDir'],
   async run(ctx) {
     const { state } = ctx;
     const req = state.request!;
     const argv = state.argv!;
     const logDir = state.logDir!;
-    await writeFile(path.join(logDir, 'install.args'), formatArgs(argv.install), { mode: 0o600 });
-    await writeFile(path.join(logDir, 'confirm.args'), formatArgs(argv.confirm), { mode: 0o600 });
+    await writeArgvFiles(logDir, argv);
     if (req.import) {
       // nothing to install: the disk's one boot is the confirm boot. Booting it here as well would
       // wait for an installed system to power off by itself, which a real one never does.
@@ -145,42 +141,51 @@ export const launchQemu: Stage<InstallState> = {
     const { rulesFor, watch } = await import('../qemu/watch.js');
     const { superviseInstall } = await import('../qemu/completion.js');
 
-    const t0 = performance.now();
-    const { handle, files } = await startPhase(ctx, 'install', argv.install, deadlineMs + 60_000);
-    try {
-      const watcher = watch(handle.serial.stream, { rules: rulesFor(family) });
-      const outcome = await superviseInstall({
-        handle,
-        watcher,
-        stallTimeoutMs,
-        deadlineMs,
-        signal: ctx.signal,
-        onEvent: forwardEvents(ctx, 'install'),
-        serialLogPath: files.serialLog,
-        noReboot: true,
-      });
-      const ms = Math.round(performance.now() - t0);
-      ctx.log.info(
-        `install finished in ${(ms / 1000).toFixed(1)} s (${outcome.how}, ${outcome.shutdownReason})`,
-      );
-      return {
-        installRun: {
-          ms,
-          how: outcome.how,
-          shutdownReason: outcome.shutdownReason,
-          rules: family,
-          resets: outcome.resets,
-          serialBytes: outcome.serialBytes,
-          warnings: outcome.warnings.map((w) => `${w.message}: ${w.line}`),
-          ...files,
-        },
-      };
-    } catch (e) {
-      throw withReportFields(e, files.serialLog);
-    } finally {
-      await handle.stop('install phase over').catch((e: unknown) => {
-        ctx.log.warn(`stopping the install qemu failed: ${e instanceof Error ? e.message : String(e)}`);
-      });
+    const { bootWithFallback } = await import('./early-boot.js');
+    const bootOnce = async (installArgv: readonly string[], earlyBootMs: number | undefined) => {
+      const t0 = performance.now();
+      const { handle, files } = await startPhase(ctx, 'install', installArgv, deadlineMs + 60_000);
+      try {
+        const watcher = watch(handle.serial.stream, { rules: rulesFor(family) });
+        const outcome = await superviseInstall({
+          handle,
+          watcher,
+          stallTimeoutMs,
+          deadlineMs,
+          ...(earlyBootMs !== undefined ? { earlyBootMs } : {}),
+          signal: ctx.signal,
+          onEvent: forwardEvents(ctx, 'install'),
+          serialLogPath: files.serialLog,
+          noReboot: true,
+        });
+        const ms = Math.round(performance.now() - t0);
+        ctx.log.info(
+          `install finished in ${(ms / 1000).toFixed(1)} s (${outcome.how}, ${outcome.shutdownReason})`,
+        );
+        return {
+          installRun: {
+            ms,
+            how: outcome.how,
+            shutdownReason: outcome.shutdownReason,
+            rules: family,
+            resets: outcome.resets,
+            serialBytes: outcome.serialBytes,
+            warnings: outcome.warnings.map((w) => `${w.message}: ${w.line}`),
+            ...files,
+          },
+        };
+      } catch (e) {
+        throw withReportFields(e, files.serialLog);
+      } finally {
+        await handle.stop('install phase over').catch((e: unknown) => {
+          ctx.log.warn(`stopping the install qemu failed: ${e instanceof Error ? e.message : String(e)}`);
+        });
+      }
+    };
+    const { value, changed } = await bootWithFallback(ctx, 'install', hungLogs(ctx, 'install'), bootOnce);
+    if (changed.argv) {
+      await writeArgvFiles(logDir, changed.argv);
     }
+    return { ...value, ...changed };
   },
 };

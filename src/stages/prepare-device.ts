@@ -1,12 +1,40 @@
 import type { Stage } from '../pipeline/stage.js';
-import type { InstallState, SelectedDevice } from '../pipeline/state.js';
-import type { PreparedSession } from '../pci/prepare.js';
+import type { DetachPlan, InstallState, SelectedDevice } from '../pipeline/state.js';
+import type { PreparedDevice } from '../pci/session.js';
 
 /**
- * The prepared devices of each running install, keyed by the run's raw arguments (one object per
- * run, carried unchanged through the state), so cleanup finds what run bound.
+ * The devices the install assigns: the selected ones on the stub driver, then (--group) the other
+ * endpoint members of their IOMMU groups that preparation detaches: what is detached is assigned.
  */
-const sessions = new WeakMap<object, PreparedSession>();
+function preparedOf(
+  selected: readonly SelectedDevice[],
+  devices: readonly PreparedDevice[],
+): SelectedDevice[] {
+  const byAddress = new Map(selected.map((d) => [d.address, d]));
+  return devices.map((p) => {
+    const d = byAddress.get(p.address);
+    if (d) return { ...d, driver: p.driver };
+    return {
+      address: p.address,
+      ...(p.vendorDevice ? { vendorDevice: p.vendorDevice } : {}),
+      driver: p.driver,
+      iommuGroup: p.iommuGroup,
+      note: `member of IOMMU group ${p.iommuGroup} (--group)`,
+    };
+  });
+}
+
+/** Every device the preparation detaches (or finds on the stub already): from which driver, and why. */
+function detachOf(devices: readonly PreparedDevice[]): DetachPlan[] {
+  return devices.map((p) => ({
+    address: p.address,
+    ...(p.vendorDevice ? { vendorDevice: p.vendorDevice } : {}),
+    from: p.original.driver,
+    to: p.driver,
+    why: p.requested ? 'requested' : `member of IOMMU group ${p.iommuGroup} (--group)`,
+    change: p.changed,
+  }));
+}
 
 /**
  * Detaches the selected devices from their host drivers and binds them to vfio-pci (journaled,
@@ -16,10 +44,44 @@ const sessions = new WeakMap<object, PreparedSession>();
 export const prepareDevice: Stage<InstallState> = {
   name: 'prepare-device',
   changesHost: true,
-  plan: ({ state }) => ({ prepared: state.devices ?? [] }),
-  async run({ state, host, log, signal }) {
+  needs: ['request'],
+  /**
+   * A dry run runs the preparation's read-only checks (pci/prepare.ts steps 1, 4, 5: the device,
+   * group viability, the host guards) through the same function the real run calls, so it stops
+   * with the same error; it lists every device it would detach, group members included. A device
+   * absent from this host (select-device warned) is left out of the checks.
+   */
+  async plan({ state, host, log }) {
+    const devices = state.devices ?? [];
+    if (devices.length === 0) return { prepared: [], detach: [] };
+    const req = state.request!;
+    const present = devices.filter((d) => d.vendorDevice !== undefined);
+    const { planPreparation } = await import('../pci/prepare.js');
+    const plan = await planPreparation(
+      {
+        host,
+        addresses: present.map((d) => d.address),
+        driver: req.hostdevDriver,
+        group: req.groupBind,
+        force: req.force,
+      },
+      log,
+    );
+    const absent = devices.filter((d) => d.vendorDevice === undefined).map((d) => ({ ...d }));
+    return {
+      prepared: [...preparedOf(present, plan.devices), ...absent],
+      detach: detachOf(plan.devices),
+      ...(plan.warnings.length > 0 ? { warnings: [...(state.warnings ?? []), ...plan.warnings] } : {}),
+    };
+  },
+  async run({ state, host, log, signal, record }) {
     const devices = state.devices ?? [];
     if (devices.length === 0) return { prepared: [] };
+    if (state.libvirt) {
+      // <hostdev managed='yes'>: libvirt detaches, resets and gives the device back itself
+      log.info(`libvirt manages ${devices.map((d) => d.address).join(', ')} (detach, reset, give back)`);
+      return { prepared: devices };
+    }
     const req = state.request!;
     const { defaultStateDir, prepareDevices } = await import('../pci/prepare.js');
     const session = await prepareDevices({
@@ -34,17 +96,16 @@ export const prepareDevice: Stage<InstallState> = {
       signal,
       log,
     });
-    sessions.set(state.raw, session);
-    const prepared: SelectedDevice[] = devices.map((d) => ({ ...d, driver: req.hostdevDriver }));
+    record({ deviceSession: session });
     return {
-      prepared,
+      prepared: preparedOf(devices, session.devices),
+      detach: detachOf(session.devices),
       ...(session.warnings.length > 0 ? { warnings: [...(state.warnings ?? []), ...session.warnings] } : {}),
     };
   },
   async cleanup({ state, log }, outcome) {
-    const session = sessions.get(state.raw);
+    const session = state.deviceSession;
     if (!session) return;
-    sessions.delete(state.raw);
     if (state.request?.keepDevice && outcome === 'success') {
       await session.keep();
       const kept = session.devices.filter((d) => d.changed).map((d) => d.address);

@@ -1,4 +1,5 @@
-import { rm, stat } from 'node:fs/promises';
+import { chmod, copyFile, rm, stat } from 'node:fs/promises';
+import { firmwareOf } from './build-command.js';
 import { hostError, inputError } from '../errors.js';
 import type { Stage } from '../pipeline/stage.js';
 import type { InstallState } from '../pipeline/state.js';
@@ -10,8 +11,15 @@ import type { InstallState } from '../pipeline/state.js';
 export const prepareDisk: Stage<InstallState> = {
   name: 'prepare-disk',
   changesHost: true,
+  needs: ['request'],
   plan: () => ({ createdDisks: [] }),
-  async run({ state, host, signal }) {
+  async run({ state, host, signal, record }) {
+    if (state.libvirt) {
+      // volumes in the libvirt host's pool, removed by connect-libvirt's cleanup after a failure
+      const { connectionFor, createPoolDisks } = await import('../libvirt/install.js');
+      await createPoolDisks(await connectionFor(state.libvirt), state, signal);
+      return { createdDisks: [] };
+    }
     const created: string[] = [];
     for (const d of state.request!.disks) {
       const s = await stat(d.path).catch(() => null);
@@ -28,7 +36,16 @@ export const prepareDisk: Stage<InstallState> = {
         });
       const r = await host.exec(
         'qemu-img',
-        ['create', '-q', '-f', d.format, d.path, `${Math.ceil(d.sizeGiB * 1024)}M`],
+        [
+          'create',
+          '-q',
+          '-f',
+          d.format,
+          // --disk sparse=no: allocated up front, as virt-install does
+          ...(d.sparse === false ? ['-o', 'preallocation=falloc'] : []),
+          d.path,
+          `${Math.ceil(d.sizeGiB * 1024)}M`,
+        ],
         { signal },
       );
       if (r.notFound)
@@ -40,6 +57,25 @@ export const prepareDisk: Stage<InstallState> = {
           hint: 'check the directory and free space',
         });
       created.push(d.path);
+      record({ createdDisks: [...created] });
+    }
+    // --boot uefi: this guest's own copy of the vars store (never the shared template), private
+    const fw = firmwareOf(state);
+    if (fw) {
+      for (const [what, p] of [
+        ['--boot loader', fw.code],
+        ['the UEFI vars template', fw.template],
+      ] as const) {
+        if (!(await stat(p).catch(() => null))?.isFile())
+          throw hostError('UEFI_FIRMWARE_MISSING', `${what} ${p} is not there`, {
+            hint: 'apt-get install ovmf (or give --boot loader=PATH,nvram.template=PATH)',
+          });
+      }
+      if (!(await stat(fw.vars).catch(() => null))) {
+        await copyFile(fw.template, fw.vars);
+        await chmod(fw.vars, 0o600);
+        created.push(fw.vars);
+      }
     }
     return { createdDisks: created };
   },

@@ -15,6 +15,7 @@ import {
   DEFAULT_STALL_TIMEOUT_S,
   DEFAULT_WAIT_MIN,
   forwardEvents,
+  hungLogs,
   startPhase,
   withReportFields,
 } from './launch-qemu.js';
@@ -154,10 +155,13 @@ export function verifyDevices(
 const END_MARK = 'IG-CONFIRM end';
 /** cloud-init's final message on the console (cloud-final.service writes it there) */
 const CLOUD_INIT_DONE = /Cloud-init v\. \S+ finished at[^\r\n]*/;
+/** the drive id of the seed cdrom (qemu/command.ts gives the confirm boot's seed this id) */
+const SEED_DRIVE = 'cidata';
 
 export const rebootAndConfirm: Stage<InstallState> = {
   name: 'reboot-and-confirm',
   changesHost: true,
+  needs: ['request', 'argv'],
   async run(ctx) {
     const { state } = ctx;
     const req = state.request!;
@@ -170,169 +174,174 @@ export const rebootAndConfirm: Stage<InstallState> = {
     const { ConsoleWatcher, rulesFor } = await import('../qemu/watch.js');
     const { superviseInstall } = await import('../qemu/completion.js');
     const { parseConfirmLines } = await import('../kickstart/confirm.js');
-    const { queryPci } = await import('../qemu/qmp.js');
 
-    const t0 = performance.now();
-    const { handle, files } = await startPhase(ctx, 'confirm', state.argv!.confirm, deadlineMs + 60_000);
-    try {
-      // qemu's own view of the bus. Devices behind a bridge (the pcie-root-port each assigned device
-      // sits on) are listed only once the guest's firmware numbered the bridge's secondary bus, so
-      // the view that counts is taken when the guest printed its block; this early one is what is
-      // left when the guest powers off first.
-      const earlyPci = await queryPci(handle.qmp);
-      let latePci: Promise<GuestPciDevice[] | null> | undefined;
-      // the console feeds the fatal-line watcher and the IG-CONFIRM reader
-      const watcher = new ConsoleWatcher({ rules: rulesFor('generic-linux') });
-      let text = '';
-      let report: ConfirmReport | null = null;
-      // with a cloud-init seed, the block that counts is the one printed after cloud-init finished
-      // (the unit it installs runs then); the seed is ejected at that moment
-      const seed = state.cloudInit?.seedIso || state.cloudInit?.smbiosSerial ? state.cloudInit : undefined;
-      let blockFrom = seed ? -1 : 0;
-      let ciDone: { line: string; ms: number; detached: boolean } | undefined;
-      let detaching: Promise<void> | undefined;
-      let onBlock!: () => void;
-      const blockSeen = new Promise<'block'>((r) => (onBlock = () => r('block')));
-      const reading = (async () => {
-        try {
-          for await (const chunk of handle.serial.stream as AsyncIterable<Buffer>) {
-            watcher.feed(chunk);
-            const from = Math.max(0, text.length - END_MARK.length);
-            const ciFrom = Math.max(0, text.length - 200);
-            text += chunk.toString('latin1');
-            if (blockFrom < 0) {
-              const m = CLOUD_INIT_DONE.exec(text.slice(ciFrom));
-              if (m && /[\r\n]/.test(text.slice(ciFrom + m.index + m[0].length))) {
-                blockFrom = ciFrom + m.index + m[0].length;
-                ciDone = { line: m[0].trim(), ms: Math.round(performance.now() - t0), detached: false };
-                ctx.log.info(`confirm boot: ${ciDone.line}`);
-                if (seed?.seedIso) {
-                  const done = ciDone;
-                  detaching = handle.qmp
-                    .execute('eject', { id: 'cidata-dev', force: true })
-                    .then(() => {
-                      done.detached = true;
-                      ctx.log.info('confirm boot: cloud-init finished; the seed volume is detached');
-                    })
-                    .catch((e: unknown) => {
-                      ctx.log.warn(
-                        `detaching the cloud-init seed failed: ${e instanceof Error ? e.message : String(e)}`,
-                      );
-                    });
+    const { bootWithFallback } = await import('./early-boot.js');
+    const bootOnce = async (confirmArgv: readonly string[], earlyBootMs: number | undefined) => {
+      const t0 = performance.now();
+      const { handle, files } = await startPhase(ctx, 'confirm', confirmArgv, deadlineMs + 60_000);
+      try {
+        // qemu's own view of the bus. Devices behind a bridge (the pcie-root-port each assigned device
+        // sits on) are listed only once the guest's firmware numbered the bridge's secondary bus, so
+        // the view that counts is taken when the guest printed its block; this early one is what is
+        // left when the guest powers off first.
+        const earlyPci = await handle.queryPci();
+        let latePci: Promise<GuestPciDevice[] | null> | undefined;
+        // the console feeds the fatal-line watcher and the IG-CONFIRM reader
+        const watcher = new ConsoleWatcher({ rules: rulesFor('generic-linux') });
+        let text = '';
+        let report: ConfirmReport | null = null;
+        // with a cloud-init seed, the block that counts is the one printed after cloud-init finished
+        // (the unit it installs runs then); the seed is detached through the backend at that moment
+        const seed = state.cloudInit?.seedIso || state.cloudInit?.smbiosSerial ? state.cloudInit : undefined;
+        let blockFrom = seed ? -1 : 0;
+        let ciDone: { line: string; ms: number; detached: boolean } | undefined;
+        let detaching: Promise<void> | undefined;
+        let onBlock!: () => void;
+        const blockSeen = new Promise<'block'>((r) => (onBlock = () => r('block')));
+        const reading = (async () => {
+          try {
+            for await (const chunk of handle.serial.stream as AsyncIterable<Buffer>) {
+              watcher.feed(chunk);
+              const from = Math.max(0, text.length - END_MARK.length);
+              const ciFrom = Math.max(0, text.length - 200);
+              text += chunk.toString('latin1');
+              if (blockFrom < 0) {
+                const m = CLOUD_INIT_DONE.exec(text.slice(ciFrom));
+                if (m && /[\r\n]/.test(text.slice(ciFrom + m.index + m[0].length))) {
+                  blockFrom = ciFrom + m.index + m[0].length;
+                  const done = { line: m[0].trim(), ms: Math.round(performance.now() - t0), detached: false };
+                  ciDone = done;
+                  ctx.log.info(`confirm boot: ${done.line}`);
+                  if (seed?.seedIso) {
+                    detaching = handle
+                      .ejectCdrom(SEED_DRIVE)
+                      .then(() => {
+                        done.detached = true;
+                        ctx.log.info('confirm boot: cloud-init finished; the seed volume is detached');
+                      })
+                      .catch((e: unknown) => {
+                        ctx.log.warn(
+                          `detaching the cloud-init seed failed: ${e instanceof Error ? e.message : String(e)}`,
+                        );
+                      });
+                  }
+                }
+              }
+              if (!report && blockFrom >= 0 && text.indexOf(END_MARK, Math.max(from, blockFrom)) >= 0) {
+                report = parseConfirmLines(text.slice(blockFrom));
+                if (report) {
+                  latePci = handle.queryPci().catch(() => null);
+                  onBlock();
                 }
               }
             }
-            if (!report && blockFrom >= 0 && text.indexOf(END_MARK, Math.max(from, blockFrom)) >= 0) {
-              report = parseConfirmLines(text.slice(blockFrom));
-              if (report) {
-                latePci = queryPci(handle.qmp).catch(() => null);
-                onBlock();
-              }
+          } catch {
+            // a broken console ends like EOF; the supervisor reports qemu's exit
+          }
+          watcher.end();
+        })();
+        const supervised = superviseInstall({
+          handle,
+          watcher,
+          stallTimeoutMs,
+          deadlineMs,
+          ...(earlyBootMs !== undefined ? { earlyBootMs } : {}),
+          signal: ctx.signal,
+          onEvent: forwardEvents(ctx, 'confirm'),
+          serialLogPath: files.serialLog,
+          noReboot: true,
+        });
+        supervised.catch(() => undefined);
+        let ended: 'block-seen' | 'poweroff';
+        try {
+          const first = await Promise.race([blockSeen, supervised]);
+          ended = first === 'block' ? 'block-seen' : 'poweroff';
+        } catch (e) {
+          if (!report) {
+            const err = withReportFields(e, files.serialLog);
+            if (err instanceof InstallGuestError && err.code === 'INSTALL_FAILED') {
+              throw guestError(
+                'CONFIRM_BOOT_FAILED',
+                err.message.replace(/^install failed/, 'the installed system failed to boot'),
+                {
+                  ...(err.hint ? { hint: err.hint } : {}),
+                  cause: err,
+                  ...(err.data ? { data: err.data } : {}),
+                },
+              );
             }
+            throw err;
           }
-        } catch {
-          // a broken console ends like EOF; the supervisor reports qemu's exit
+          ended = 'block-seen';
         }
-        watcher.end();
-      })();
-      const supervised = superviseInstall({
-        handle,
-        watcher,
-        stallTimeoutMs,
-        deadlineMs,
-        signal: ctx.signal,
-        onEvent: forwardEvents(ctx, 'confirm'),
-        serialLogPath: files.serialLog,
-        noReboot: true,
-      });
-      supervised.catch(() => undefined);
-      let ended: 'block-seen' | 'poweroff';
-      try {
-        const first = await Promise.race([blockSeen, supervised]);
-        ended = first === 'block' ? 'block-seen' : 'poweroff';
-      } catch (e) {
+        const qemuPci = (await latePci) ?? earlyPci;
+        if (ended === 'block-seen') {
+          await handle.stop('confirmation block read');
+        } else {
+          const outcome: InstallOutcome = await supervised;
+          ctx.log.info(`confirm boot: the guest powered off (${outcome.shutdownReason})`);
+        }
+        await reading;
+        await detaching;
+        if (seed && !ciDone) {
+          throw guestError(
+            'CLOUD_INIT_NOT_FINISHED',
+            `the guest's boot ended before cloud-init printed its final message (serial log ${files.serialLog})`,
+            {
+              hint: 'cloud-init did not run or did not finish: is cloud-init installed in the image, and its NoCloud datasource enabled?',
+              data: { logPath: files.serialLog },
+            },
+          );
+        }
+        if (ciDone && /DataSourceNone/.test(ciDone.line)) {
+          throw guestError(
+            'CLOUD_INIT_NO_SEED',
+            `cloud-init finished without finding the seed (${ciDone.line})`,
+            {
+              hint: "the image's cloud-init does not read the NoCloud datasource (datasource_list in /etc/cloud/cloud.cfg.d), or the guest cannot read the cidata cdrom",
+              data: { logPath: files.serialLog },
+            },
+          );
+        }
+        report ??= parseConfirmLines(blockFrom >= 0 ? text.slice(blockFrom) : '');
         if (!report) {
-          const err = withReportFields(e, files.serialLog);
-          if (err instanceof InstallGuestError && err.code === 'INSTALL_FAILED') {
-            throw guestError(
-              'CONFIRM_BOOT_FAILED',
-              err.message.replace(/^install failed/, 'the installed system failed to boot'),
-              {
-                ...(err.hint ? { hint: err.hint } : {}),
-                cause: err,
-                ...(err.data ? { data: err.data } : {}),
-              },
-            );
-          }
-          throw err;
+          throw guestError(
+            'CONFIRM_NOT_SEEN',
+            `the installed guest ended its boot without printing the IG-CONFIRM block (serial log ${files.serialLog})`,
+            {
+              hint: 'the confirmation unit was not installed or did not run: check the answer file %post and the guest console',
+              data: { logPath: files.serialLog },
+            },
+          );
         }
-        ended = 'block-seen';
-      }
-      const qemuPci = (await latePci) ?? earlyPci;
-      if (ended === 'block-seen') {
-        await handle.stop('confirmation block read');
-      } else {
-        const outcome: InstallOutcome = await supervised;
-        ctx.log.info(`confirm boot: the guest powered off (${outcome.shutdownReason})`);
-      }
-      await reading;
-      await detaching;
-      if (seed && !ciDone) {
-        throw guestError(
-          'CLOUD_INIT_NOT_FINISHED',
-          `the guest's boot ended before cloud-init printed its final message (serial log ${files.serialLog})`,
-          {
-            hint: 'cloud-init did not run or did not finish: is cloud-init installed in the image, and its NoCloud datasource enabled?',
-            data: { logPath: files.serialLog },
+        const { devices, notes } = verifyDevices(expectedDevices(state), qemuPci, report, files.serialLog);
+        for (const n of notes) ctx.log.warn(n);
+        for (const d of devices)
+          ctx.log.info(
+            `confirmed: ${d.kind} ${d.source} ${d.vendorDevice} in the guest at ${d.guestAddress} (driver ${d.guestDriver ?? 'none'})`,
+          );
+        return {
+          ...(seed && ciDone ? { cloudInit: { ...seed, finished: ciDone } } : {}),
+          confirm: {
+            skipped: false as const,
+            ms: Math.round(performance.now() - t0),
+            ended,
+            report,
+            devices,
+            notes,
+            argvFile: files.argvFile,
+            serialLog: files.serialLog,
+            qmpLog: files.qmpLog,
+            stderrLog: files.stderrLog,
           },
-        );
+        };
+      } finally {
+        await handle.stop('confirm phase over').catch((e: unknown) => {
+          ctx.log.warn(`stopping the confirm qemu failed: ${e instanceof Error ? e.message : String(e)}`);
+        });
       }
-      if (ciDone && /DataSourceNone/.test(ciDone.line)) {
-        throw guestError(
-          'CLOUD_INIT_NO_SEED',
-          `cloud-init finished without finding the seed (${ciDone.line})`,
-          {
-            hint: "the image's cloud-init does not read the NoCloud datasource (datasource_list in /etc/cloud/cloud.cfg.d), or the guest cannot read the cidata cdrom",
-            data: { logPath: files.serialLog },
-          },
-        );
-      }
-      report ??= parseConfirmLines(blockFrom >= 0 ? text.slice(blockFrom) : '');
-      if (!report) {
-        throw guestError(
-          'CONFIRM_NOT_SEEN',
-          `the installed guest ended its boot without printing the IG-CONFIRM block (serial log ${files.serialLog})`,
-          {
-            hint: 'the confirmation unit was not installed or did not run: check the answer file %post and the guest console',
-            data: { logPath: files.serialLog },
-          },
-        );
-      }
-      const { devices, notes } = verifyDevices(expectedDevices(state), qemuPci, report, files.serialLog);
-      for (const n of notes) ctx.log.warn(n);
-      for (const d of devices)
-        ctx.log.info(
-          `confirmed: ${d.kind} ${d.source} ${d.vendorDevice} in the guest at ${d.guestAddress} (driver ${d.guestDriver ?? 'none'})`,
-        );
-      return {
-        ...(seed && ciDone ? { cloudInit: { ...seed, finished: ciDone } } : {}),
-        confirm: {
-          skipped: false,
-          ms: Math.round(performance.now() - t0),
-          ended,
-          report,
-          devices,
-          notes,
-          argvFile: files.argvFile,
-          serialLog: files.serialLog,
-          qmpLog: files.qmpLog,
-          stderrLog: files.stderrLog,
-        },
-      };
-    } finally {
-      await handle.stop('confirm phase over').catch((e: unknown) => {
-        ctx.log.warn(`stopping the confirm qemu failed: ${e instanceof Error ? e.message : String(e)}`);
-      });
-    }
+    };
+    const { value, changed } = await bootWithFallback(ctx, 'confirm', hungLogs(ctx, 'confirm'), bootOnce);
+    return { ...value, ...changed };
   },
 };

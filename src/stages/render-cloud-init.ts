@@ -93,6 +93,8 @@ async function render(ctx: StageContext<InstallState>, write: boolean): Promise<
   }
   const { serveTree } = await import('../media/serve-tree.js');
   const server = await serveTree(seedDir);
+  // recorded at once: a failure from here on still closes it (cleanup reads the state)
+  ctx.record({ cloudInit: { ...out, servedSeed: server } });
   ctx.log.info(
     `cloud-init seed: ${files.join(', ')} served at ${server.hostUrl} (instance-id ${instanceId})`,
   );
@@ -104,6 +106,7 @@ async function render(ctx: StageContext<InstallState>, write: boolean): Promise<
 export const renderCloudInit: Stage<InstallState> = {
   name: 'render-cloud-init',
   changesHost: true,
+  needs: ['request', 'workDir', 'logDir'],
   async run(ctx) {
     if (!ctx.state.cloudInit) return {};
     return render(ctx, true);

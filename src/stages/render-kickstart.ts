@@ -2,7 +2,8 @@
  * The answer file: a user's kickstart/preseed (the confirmation unit added unless --no-confirm-unit),
  * or a built-in template rendered for this guest (the assigned NIC by its MAC, the target disk, the
  * hostname), then delivered the way the media boots: in a copy of the initrd for a kernel boot
- * (`inst.ks=file:/ks.cfg`), on an OEMDRV volume for a cdrom boot. `--initrd-inject` files ride in the
+ * (`inst.ks=file:/ks.cfg`), on an OEMDRV volume for a cdrom boot, or (--kickstart-delivery http) served
+ * on 127.0.0.1 for a user-networking guest until the install ends. `--initrd-inject` files ride in the
  * same copy of the initrd. The log dir keeps only the redacted copy; the real one lives in the
  * private work dir (0600).
  */
@@ -12,6 +13,7 @@ import { inputError } from '../errors.js';
 import type { Stage, StageContext } from '../pipeline/stage.js';
 import type { InstallState, MediaState } from '../pipeline/state.js';
 import type { BootMedia } from '../qemu/command.js';
+import { addKernelArgs } from '../request/virt-install.js';
 
 type Family = 'kickstart' | 'preseed';
 
@@ -50,7 +52,7 @@ function hostnameOf(name: string): string {
 
 interface Decision {
   family: Family;
-  delivery: 'initrd' | 'oemdrv';
+  delivery: 'initrd' | 'oemdrv' | 'http';
   text: string;
   redacted: string;
   fileName: string;
@@ -126,62 +128,115 @@ async function decide(ctx: StageContext<InstallState>): Promise<Decision | undef
         const f = errors[0]!;
         throw inputError(
           'KICKSTART_LINT',
-          `--kickstart ${file}:${f.line}: ${f.message}${errors.length > 1 ? ` (and ${errors.length - 1} more)` : ''}`,
+          `${req.kickstartInjectedAs ? '--initrd-inject' : '--kickstart'} ${file}:${f.line}: ${f.message}${errors.length > 1 ? ` (and ${errors.length - 1} more)` : ''}`,
           { hint: `see install-guest kickstart lint ${file}` },
         );
       }
       family = 'kickstart';
       ({ text, redacted } = user);
     }
-    source = file;
+    source = req.kickstartInjectedAs ? `${file} (--initrd-inject, named by --extra-args)` : file;
   }
   const { answerFileName } = await import('../kickstart/render.js');
   const { chooseDelivery, kernelArgsFor } = await import('../kickstart/deliver.js');
   const delivery = chooseDelivery({
     boot: media.boot.kind === 'kernel' ? 'kernel' : 'cdrom',
     family: family,
-  }) as 'initrd' | 'oemdrv';
+    ...(req.kickstartDelivery ? { requested: req.kickstartDelivery } : {}),
+  });
+  if (delivery === 'http') {
+    if (media.boot.kind !== 'kernel')
+      throw inputError(
+        'KICKSTART_DELIVERY',
+        '--kickstart-delivery http puts the URL on the kernel command line, but this install boots a cdrom',
+        { hint: "boot the media's kernel and initrd (--location), or use --kickstart-delivery oemdrv" },
+      );
+    const net = state.network ?? req.network;
+    if (net.kind !== 'user')
+      throw inputError(
+        'KICKSTART_DELIVERY',
+        `--kickstart-delivery http serves the answer file on 127.0.0.1, which a guest on ${net.kind} networking cannot reach`,
+        {
+          hint: 'use --network user (the guest reaches the host at 10.0.2.2), or --kickstart-delivery initrd',
+        },
+      );
+  }
+  if (req.kickstartInjectedAs && delivery !== 'initrd')
+    throw inputError(
+      'BAD_INITRD_INJECT',
+      '--initrd-inject needs a kernel and initrd boot, but this install boots a cdrom or disk',
+      { hint: "use --location (the media's kernel and initrd are used) or --boot kernel=,initrd=" },
+    );
+  // the kickstart idiom: the file keeps the name --extra-args gives it (inst.ks=file:/NAME)
+  const fileName = req.kickstartInjectedAs ?? answerFileName(family);
   return {
     family: family,
     delivery,
     text,
     redacted,
-    fileName: answerFileName(family),
+    fileName,
     source,
-    kernelArgs: kernelArgsFor(delivery, family),
+    kernelArgs:
+      delivery === 'http'
+        ? []
+        : delivery === 'initrd' && family === 'kickstart'
+          ? [`inst.ks=file:/${fileName}`]
+          : kernelArgsFor(delivery, family),
   };
 }
 
 function withArgs(boot: BootMedia, args: string[], initrd?: string): BootMedia {
   if (boot.kind !== 'kernel') return boot;
-  return { ...boot, ...(initrd ? { initrd } : {}), append: [boot.append, ...args].filter(Boolean).join(' ') };
+  // merged: the user's --extra-args (already in append) keep their say; nothing appears twice
+  return { ...boot, ...(initrd ? { initrd } : {}), append: addKernelArgs(boot.append, args) };
+}
+
+/**
+ * The --initrd-inject files, read, and the checks that they (and an answer file delivered in the
+ * initrd) have an initrd to ride in. Reads only: the real run and the dry run both call it.
+ */
+async function readInjected(
+  paths: readonly string[],
+  media: MediaState,
+  d: { delivery: string } | null | undefined,
+): Promise<{ name: string; data: Buffer }[]> {
+  const inject = await Promise.all(
+    paths.map(async (p) => ({
+      name: path.basename(p),
+      data: await readFile(p).catch(() => {
+        throw inputError('BAD_INITRD_INJECT', `--initrd-inject '${p}' is not a readable file`, {
+          hint: 'check the path',
+        });
+      }),
+    })),
+  );
+  if (inject.length && media.boot.kind !== 'kernel') {
+    throw inputError(
+      'BAD_INITRD_INJECT',
+      '--initrd-inject needs a kernel and initrd boot, but this install boots a cdrom or disk',
+      { hint: "use --location (the media's kernel and initrd are used) or --boot kernel=,initrd=" },
+    );
+  }
+  const rides = inject.length > 0 || d?.delivery === 'initrd';
+  if (rides && media.boot.kind === 'kernel' && !media.boot.initrd)
+    throw inputError(
+      'NO_INITRD',
+      'an answer file or --initrd-inject needs an initrd to ride in, but the boot has none',
+      { hint: 'give --boot initrd=PATH' },
+    );
+  return inject;
 }
 
 export const renderKickstartStage: Stage<InstallState> = {
   name: 'render-kickstart',
   changesHost: true,
+  needs: ['request', 'media', 'workDir', 'logDir'],
   async run(ctx) {
     const { state } = ctx;
     const req = state.request!;
     const media = state.media!;
     const d = await decide(ctx);
-    const inject = await Promise.all(
-      req.initrdInject.map(async (p) => ({
-        name: path.basename(p),
-        data: await readFile(p).catch(() => {
-          throw inputError('BAD_INITRD_INJECT', `--initrd-inject '${p}' is not a readable file`, {
-            hint: 'check the path',
-          });
-        }),
-      })),
-    );
-    if (inject.length && media.boot.kind !== 'kernel') {
-      throw inputError(
-        'BAD_INITRD_INJECT',
-        '--initrd-inject needs a kernel and initrd boot, but this install boots a cdrom or disk',
-        { hint: "use --location (the media's kernel and initrd are used) or --boot kernel=,initrd=" },
-      );
-    }
+    const inject = await readInjected(req.initrdInject, media, d);
     if (!d && inject.length === 0) return {};
     const workDir = state.workDir!;
     const out: Partial<InstallState> = {};
@@ -197,7 +252,22 @@ export const renderKickstartStage: Stage<InstallState> = {
         redactedPath,
       };
       if (d.delivery === 'initrd') files.push({ name: d.fileName, data: Buffer.from(d.text) });
-      else {
+      else if (d.delivery === 'http') {
+        // qemu's user networking maps the guest's 10.0.2.2 to the host's 127.0.0.1
+        const { serveKickstart } = await import('../kickstart/http.js');
+        const { kernelArgsFor } = await import('../kickstart/deliver.js');
+        const served = await serveKickstart(d.text, {
+          bindAddress: '127.0.0.1',
+          urlHost: '10.0.2.2',
+          fileName: d.fileName,
+          ids: ctx.host.ids,
+          onFetch: (from) => ctx.log.info(`answer file fetched over HTTP (by ${from})`),
+        });
+        out.servedKickstart = served;
+        const mac = nicMac(state);
+        d.kernelArgs = kernelArgsFor('http', d.family, { url: served.url, ...(mac ? { nicMac: mac } : {}) });
+        if (files.length === 0) out.media = { ...media, boot: withArgs(media.boot, d.kernelArgs) };
+      } else {
         const { makeOemdrvImage } = await import('../kickstart/oemdrv.js');
         const iso = path.join(workDir, 'oemdrv.iso');
         await makeOemdrvImage(d.text, iso, { fileName: d.fileName, tmpDir: workDir });
@@ -205,24 +275,30 @@ export const renderKickstartStage: Stage<InstallState> = {
       }
     }
     if (files.length && media.boot.kind === 'kernel') {
-      if (!media.boot.initrd)
-        throw inputError(
-          'NO_INITRD',
-          'an answer file or --initrd-inject needs an initrd to ride in, but the boot has none',
-          { hint: 'give --boot initrd=PATH' },
-        );
       const { injectIntoInitrd } = await import('../kickstart/cpio.js');
       const copy = path.join(workDir, 'initrd-with-answers.img');
-      await injectIntoInitrd(media.boot.initrd, files, copy);
+      await injectIntoInitrd(media.boot.initrd!, files, copy);
       out.media = { ...media, boot: withArgs(media.boot, d?.kernelArgs ?? [], copy) };
     }
     return out;
   },
+  async cleanup({ state }) {
+    await state.servedKickstart?.close();
+  },
   async plan(ctx) {
-    // rendering is pure; a dry run shows the kernel arguments and the delivery without writing files
+    // rendering is pure; a dry run shows the kernel arguments and the delivery without writing files,
+    // after the same input checks as the real run (the injected files are read, not written)
     const d = await decide(ctx);
     const media = ctx.state.media!;
+    await readInjected(ctx.state.request!.initrdInject, media, d);
     if (!d) return {};
+    if (d.delivery === 'http') {
+      const { kernelArgsFor } = await import('../kickstart/deliver.js');
+      const mac = nicMac(ctx.state);
+      const url = `http://10.0.2.2:<port>/ks/<token>/${d.fileName}`;
+      d.kernelArgs = kernelArgsFor('http', d.family, { url, ...(mac ? { nicMac: mac } : {}) });
+    }
+    const inInitrd = d.delivery === 'initrd' || ctx.state.request!.initrdInject.length > 0;
     return {
       answerFile: { family: d.family, source: d.source, delivery: d.delivery, fileName: d.fileName },
       ...(d.delivery === 'oemdrv' ? { extraCdroms: ['<workdir>/oemdrv.iso'] } : {}),
@@ -231,9 +307,7 @@ export const renderKickstartStage: Stage<InstallState> = {
         boot: withArgs(
           media.boot,
           d.kernelArgs,
-          media.boot.kind === 'kernel' && ctx.state.request!.initrdInject.length + 1
-            ? '<workdir>/initrd-with-answers.img'
-            : undefined,
+          media.boot.kind === 'kernel' && inInitrd ? '<workdir>/initrd-with-answers.img' : undefined,
         ),
       },
     };

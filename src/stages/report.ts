@@ -19,6 +19,7 @@ export function resultOf(state: InstallState): Record<string, unknown> {
     verdict,
     name: state.request?.name,
     accel: state.accel,
+    accelDecision: state.accelDecision,
     media: state.media ? { source: state.media.source, kind: state.media.kind } : undefined,
     network: state.network?.kind ?? state.request?.network.kind,
     devices:
@@ -101,6 +102,7 @@ export const report: Stage<InstallState> = {
   name: 'report',
   // writes into the log dir, which a dry run does not create
   changesHost: true,
+  needs: ['logDir'],
   async run({ state }) {
     const result = resultOf(state);
     const logDir = state.logDir!;

@@ -1,9 +1,12 @@
-import { stat } from 'node:fs/promises';
-import { inputError } from '../errors.js';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { inputError, isInstallGuestError, timeoutError } from '../errors.js';
 import type { Stage, StageContext } from '../pipeline/stage.js';
 import type { MediaRequest } from '../media/types.js';
 import type { InstallState, MediaState } from '../pipeline/state.js';
 import type { InstallRequest } from '../request/request.js';
+import { mergeKernelArgs } from '../request/virt-install.js';
 
 async function assertFile(option: string, p: string): Promise<void> {
   const s = await stat(p).catch(() => null);
@@ -15,8 +18,8 @@ async function assertFile(option: string, p: string): Promise<void> {
 
 /** Kernel arguments for a headless install: the serial console first, then what the user adds. */
 export function headlessArgs(...extra: (string | undefined)[]): string {
-  const args = extra.filter((x): x is string => Boolean(x));
-  return (args.some((a) => /(^|\s)console=/.test(a)) ? args : ['console=ttyS0', ...args]).join(' ');
+  // merged, never duplicated: a later source's console=, inst.ks=, inst.repo=… replace the earlier
+  return mergeKernelArgs('console=ttyS0', ...extra);
 }
 
 /** The install media the request names (--location, --cdrom, --boot kernel=,initrd=), for the media module. */
@@ -39,13 +42,46 @@ async function resolveInstallMedia(ctx: StageContext<InstallState>): Promise<Par
   const { state, signal, log } = ctx;
   const req = state.request!;
   const { resolveMedia: resolve } = await import('../media/resolve.js');
+  const { fetchProgressToLog } = await import('../media/fetch/progress.js');
+  const { DEFAULT_WAIT_MIN } = await import('./launch-qemu.js');
   // after a fallback (select-device), --fallback-location replaces the network media
   const fallback = state.fallbackMedia;
-  const resolved = await resolve(fallback ? { location: fallback.location } : mediaRequestOf(req), {
-    cacheDir: state.cacheDir!,
-    signal,
-    onProgress: (p) => log.info(formatProgress(p)),
-  });
+  const request = fallback ? { location: fallback.location } : mediaRequestOf(req);
+  // a dry run downloads nothing: the kernel and initrd are listed (HEAD: exists, size) instead, and
+  // the tree metadata read to detect the media goes to a throwaway directory, not the cache
+  const overHttp = [request.location, request.boot?.kernel, request.boot?.initrd].some(
+    (x) => x !== undefined && /^https?:\/\//i.test(x),
+  );
+  const scratch =
+    ctx.dryRun && overHttp ? await mkdtemp(path.join(os.tmpdir(), 'install-guest-plan-')) : null;
+  // --wait bounds media resolution too: a server that trickles cannot hold the install forever
+  const waitMin = req.waitMinutes ?? DEFAULT_WAIT_MIN;
+  const deadline = AbortSignal.timeout(waitMin * 60_000);
+  let resolved: Awaited<ReturnType<typeof resolve>>;
+  try {
+    resolved = await resolve(request, {
+      cacheDir: scratch ?? state.cacheDir!,
+      signal: AbortSignal.any([signal, deadline]),
+      ...(scratch ? { plan: true } : {}),
+      onProgress: fetchProgressToLog(log),
+      ...(state.env ? { fetch: { env: state.env } } : {}),
+    });
+  } catch (e) {
+    if (deadline.aborted && !signal.aborted && (!isInstallGuestError(e) || e.code === 'FETCH_ABORTED')) {
+      throw timeoutError(
+        'MEDIA_WAIT_EXCEEDED',
+        `resolving the install media took longer than --wait ${waitMin} min`,
+        {
+          hint: 'the server is too slow; use a nearer mirror or local media, or raise --wait',
+          cause: e,
+        },
+      );
+    }
+    throw e;
+  } finally {
+    if (scratch) await rm(scratch, { recursive: true, force: true });
+  }
+  const downloads = resolved.plannedDownloads ?? [];
   // a local anaconda tree is served below, so the media module's "must be served" note does not apply
   const served = resolved.serveDir !== undefined && resolved.installer === 'anaconda';
   for (const w of resolved.warnings)
@@ -62,6 +98,7 @@ async function resolveInstallMedia(ctx: StageContext<InstallState>): Promise<Par
   if (resolved.kind === 'cdrom' || !resolved.kernel) {
     return {
       media: { ...facts, kind: 'cdrom', boot: { kind: 'cdrom', iso: resolved.cdromPath ?? req.cdrom! } },
+      downloads,
     };
   }
   let servedTree: InstallState['servedTree'];
@@ -96,17 +133,14 @@ async function resolveInstallMedia(ctx: StageContext<InstallState>): Promise<Par
       ...(resolved.cdromPath ? { attachCdrom: resolved.cdromPath } : {}),
     },
     ...(servedTree ? { servedTree } : {}),
+    downloads,
   };
-}
-
-function formatProgress(p: { url?: string; received?: number; total?: number | null }): string {
-  const pct = p.total ? ` ${Math.round(((p.received ?? 0) / p.total) * 100)}%` : '';
-  return `fetching ${p.url ?? ''}${pct}`;
 }
 
 export const resolveMedia: Stage<InstallState> = {
   name: 'resolve-media',
   changesHost: false,
+  needs: ['request'],
   async run(ctx) {
     const { state } = ctx;
     const req = state.request!;

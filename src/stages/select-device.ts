@@ -1,20 +1,11 @@
 import { inputError } from '../errors.js';
 import type { Host } from '../host/host.js';
+import { canonicalAddress } from '../pci/address.js';
+import type { Inventory } from '../pci/inventory.js';
 import type { Stage } from '../pipeline/stage.js';
 import type { InstallState, SelectedDevice } from '../pipeline/state.js';
 import type { HostdevRequest, InstallRequest } from '../request/request.js';
 import { mediaRequestOf } from './resolve-media.js';
-
-/** `0000:03:00.0`, `03:00.0` or `pci_0000_03_00_0` → the canonical sysfs name; null for other selectors. */
-export function canonicalAddress(selector: string): string | null {
-  let m = /^([0-9a-f]{4,}):([0-9a-f]{2}):([0-1][0-9a-f])\.([0-7])$/i.exec(selector);
-  if (m) return `${m[1]}:${m[2]}:${m[3]}.${m[4]}`.toLowerCase();
-  m = /^([0-9a-f]{2}):([0-1][0-9a-f])\.([0-7])$/i.exec(selector);
-  if (m) return `0000:${m[1]}:${m[2]}.${m[3]}`.toLowerCase();
-  m = /^pci_([0-9a-f]{4,})_([0-9a-f]{2})_([0-1][0-9a-f])_([0-7])$/i.exec(selector);
-  if (m) return `${m[1]}:${m[2]}:${m[3]}.${m[4]}`.toLowerCase();
-  return null;
-}
 
 async function describe(
   host: Host,
@@ -68,13 +59,47 @@ type Picked =
   | { kind: 'device'; address: string }
   | { kind: 'none'; message: string; refused: { address: string; why: string }[] };
 
-async function pickFromInventory(host: Host, selector: string): Promise<Picked> {
+/** With --connect: the libvirt host's inventory (its nodedevs), read once per run. */
+async function libvirtInventory(state: InstallState, host: Host): Promise<Inventory | undefined> {
+  if (!state.libvirt) return undefined;
+  const [{ connectionFor }, { listLibvirtDevices }] = await Promise.all([
+    import('../libvirt/install.js'),
+    import('../libvirt/nodedev.js'),
+  ]);
+  return listLibvirtDevices(await connectionFor(state.libvirt), host);
+}
+
+/** A device of the libvirt host's inventory, described as describe() does from sysfs. */
+function describeFrom(
+  inv: Inventory,
+  address: string,
+): Omit<SelectedDevice, keyof HostdevRequest | 'address'> | null {
+  const d = inv.devices.find((x) => x.address === address);
+  if (!d) return null;
+  const mac = d.net[0]?.mac;
+  return {
+    vendorDevice: `${d.vendorId}:${d.deviceId}`,
+    ...(mac ? { mac } : {}),
+    ...(d.subsystemVendorId && d.subsystemDeviceId
+      ? { subsystem: `${d.subsystemVendorId}:${d.subsystemDeviceId}` }
+      : {}),
+    driver: d.driver,
+    iommuGroup: d.iommuGroup === null ? null : String(d.iommuGroup),
+  };
+}
+
+async function pickFromInventory(
+  host: Host,
+  selector: string,
+  given: Inventory | undefined,
+  force: boolean,
+): Promise<Picked> {
   const [{ listDevices }, { parseHostdevSpec, selectHostdev, requireAssignable }] = await Promise.all([
     import('../pci/inventory.js'),
     import('../pci/hostdev-spec.js'),
   ]);
-  const inventory = await listDevices(host);
-  const sel = selectHostdev(parseHostdevSpec(selector), inventory);
+  const inventory = given ?? (await listDevices(host));
+  const sel = selectHostdev(parseHostdevSpec(selector), inventory, { force });
   if (sel.kind === 'none') {
     return {
       kind: 'none',
@@ -101,17 +126,19 @@ async function pickFromInventory(host: Host, selector: string): Promise<Picked> 
 export const selectDevice: Stage<InstallState> = {
   name: 'select-device',
   changesHost: false,
+  needs: ['request'],
   async run({ state, host, dryRun, log }) {
     const req = state.request!;
     const devices: SelectedDevice[] = [];
     const warnings = [...(state.warnings ?? [])];
     let fallbackReason: string | undefined;
     let fallbackMedia: { location: string } | undefined;
+    const remoteInv = req.hostdevs.length ? await libvirtInventory(state, host) : undefined;
     for (const h of req.hostdevs) {
       let address = canonicalAddress(h.selector);
       if (!address) {
         // auto, vendor:device, interface name: resolved against the inventory (the same code as hostdev list)
-        const picked = await pickFromInventory(host, h.selector);
+        const picked = await pickFromInventory(host, h.selector, remoteInv, req.force);
         if (picked.kind === 'none') {
           const refused = picked.refused.map((r) => `${r.address}: ${r.why}`).join('; ');
           const why = `--hostdev ${h.selector}: ${picked.message}${refused ? ` (${refused})` : ''}`;
@@ -131,12 +158,12 @@ export const selectDevice: Stage<InstallState> = {
         });
       }
       const { selector: _s, ...opts } = h;
-      const found = await describe(host, address);
+      const found = remoteInv ? describeFrom(remoteInv, address) : await describe(host, address);
       if (!found) {
         if (!dryRun) {
           throw inputError(
             'HOSTDEV_NOT_FOUND',
-            `--hostdev '${h.selector}': no PCI device ${address} on this host`,
+            `--hostdev '${h.selector}': no PCI device ${address} on ${state.libvirt ? state.libvirt.uri : 'this host'}`,
             { hint: 'see install-guest hostdev list' },
           );
         }

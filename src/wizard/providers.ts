@@ -42,7 +42,7 @@ export function defaultProviders(
   return {
     async listDevices() {
       const [{ readListing }, { listJson }] = await Promise.all([
-        import('../cli/hostdev.js'),
+        import('../pci/listing.js'),
         import('../pci/render.js'),
       ]);
       const { inventory, assessments } = await readListing(host);
@@ -50,7 +50,7 @@ export function defaultProviders(
     },
     async inspectMedia(location) {
       const [{ inspectMedia }, { formatInspect }] = await Promise.all([
-        import('../cli/media.js'),
+        import('../media/inspect-media.js'),
         import('../media/inspect.js'),
       ]);
       const report = await inspectMedia(location, {
@@ -61,7 +61,7 @@ export function defaultProviders(
       return mediaFacts(report, formatInspect(report));
     },
     async lintKickstart(file, options) {
-      const { lintFile } = await import('../cli/kickstart.js');
+      const { lintFile } = await import('../kickstart/lint-file.js');
       // as the install lints it: no display, and the assigned NIC is the one to configure
       const { findings } = await lintFile(file, {
         headless: true,

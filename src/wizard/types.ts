@@ -4,7 +4,7 @@
  * (the same function `hostdev list` uses), media inspection and kickstart lint. Nothing here touches
  * the host; the wizard only reads until the final confirm.
  */
-import type { Output } from '../cli/command.js';
+import type { Output } from '../command-context.js';
 import type { Finding } from '../kickstart/lint.js';
 import type { Assessment, Reason } from '../pci/assignability.js';
 import type { RawInstallArgs } from '../request/request.js';

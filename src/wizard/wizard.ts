@@ -10,7 +10,7 @@ import path from 'node:path';
 import { InstallGuestError, isInstallGuestError } from '../errors.js';
 import { parseInstallRequest, parseNetwork, safeFileName, type RawInstallArgs } from '../request/request.js';
 import { parseMiB } from '../request/suboptions.js';
-import { findingLine } from '../cli/kickstart.js';
+import { findingLine } from '../kickstart/lint-file.js';
 import { shellQuote, subValue, toCommandLine } from './command-line.js';
 import type {
   DeviceChoice,

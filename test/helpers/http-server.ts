@@ -31,8 +31,17 @@ export interface Fault {
   noEtag?: boolean;
   /** ignore Range headers (always 200 with the whole body) */
   noRange?: boolean;
+  /** answer 302 with this Location (a path or an absolute URL) */
+  redirect?: string;
+  /** after the headers, send the body `bytes` at a time every `everyMs` (a server that drips) */
+  drip?: { bytes: number; everyMs: number };
   /** apply the fault to this many requests only, then serve normally */
   times?: number;
+}
+
+export interface ServerOptions {
+  /** HTTP Basic auth required for every request (401 otherwise) */
+  auth?: { user: string; password: string };
 }
 
 export interface RequestLog {
@@ -44,6 +53,8 @@ export interface RequestLog {
   ifNoneMatch?: string;
   ifModifiedSince?: string;
   ifRange?: string;
+  /** the Authorization header as received */
+  authorization?: string;
 }
 
 export interface TestHttpServer {
@@ -102,7 +113,7 @@ function parseRange(h: string, size: number): { start: number; end: number } | '
   return { start, end };
 }
 
-export async function startHttpServer(rootDir: string): Promise<TestHttpServer> {
+export async function startHttpServer(rootDir: string, options: ServerOptions = {}): Promise<TestHttpServer> {
   const root = await fs.realpath(rootDir);
   const faults = new Map<string, Fault>();
   const used = new Map<string, number>();
@@ -128,6 +139,7 @@ export async function startHttpServer(rootDir: string): Promise<TestHttpServer> 
       if (req.headers['if-modified-since']) entry.ifModifiedSince = req.headers['if-modified-since'];
       const ifRangeHeader = req.headers['if-range'] as string | undefined;
       if (ifRangeHeader) entry.ifRange = ifRangeHeader;
+      if (req.headers.authorization) entry.authorization = req.headers.authorization;
       log.push(entry);
       const count = (n: number): void => {
         entry.bodyBytes += n;
@@ -149,10 +161,21 @@ export async function startHttpServer(rootDir: string): Promise<TestHttpServer> 
         finish(405, { Allow: 'GET, HEAD', 'Content-Type': 'text/plain' }, 'method not allowed\n');
         return;
       }
+      if (options.auth) {
+        const want = `Basic ${Buffer.from(`${options.auth.user}:${options.auth.password}`).toString('base64')}`;
+        if (req.headers.authorization !== want) {
+          finish(401, { 'Content-Type': 'text/plain', 'WWW-Authenticate': 'Basic realm="media"' }, 'login\n');
+          return;
+        }
+      }
       const fault = faultFor(urlPath);
       if (fault?.delayMs) await new Promise((r) => setTimeout(r, fault.delayMs));
       if (fault?.status) {
         finish(fault.status, { 'Content-Type': 'text/plain' }, `error ${fault.status}\n`);
+        return;
+      }
+      if (fault?.redirect) {
+        finish(302, { Location: fault.redirect, 'Content-Type': 'text/plain' }, 'moved\n');
         return;
       }
       if (fault?.html || fault?.htmlUntyped) {
@@ -237,6 +260,24 @@ export async function startHttpServer(rootDir: string): Promise<TestHttpServer> 
       });
       if (req.method === 'HEAD' || length === 0) {
         res.end();
+        return;
+      }
+      if (fault?.drip) {
+        const data = await fs.readFile(file);
+        const { bytes, everyMs } = fault.drip;
+        let at = start;
+        const tick = setInterval(() => {
+          if (res.destroyed || at > end) {
+            clearInterval(tick);
+            if (!res.destroyed) res.end();
+            return;
+          }
+          const chunk = data.subarray(at, Math.min(end + 1, at + bytes));
+          at += chunk.length;
+          count(chunk.length);
+          res.write(chunk);
+        }, everyMs);
+        res.on('close', () => clearInterval(tick));
         return;
       }
       const limit = fault?.truncateAfter ?? fault?.stallAfter;

@@ -7,33 +7,23 @@
 import { expect } from 'chai';
 import { execa } from 'execa';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { runBatchCommand } from '../../src/batch/command.js';
 import type { BatchGuest } from '../../src/batch/plan.js';
 import type { Allocation } from '../../src/batch/pool.js';
 import type { GuestResult } from '../../src/batch/scheduler.js';
-import type { Args, CommandContext } from '../../src/cli/command.js';
+import type { Args, CommandContext } from '../../src/command-context.js';
 import { createHost, fixedClock, sequentialIds } from '../../src/host/host.js';
 import { BUILT_CLI, runCli } from '../helpers/cli.js';
+import { golden } from '../helpers/golden.js';
 
 const FIXTURES = path.resolve('fixtures');
 const BATCH = path.join(FIXTURES, 'batch');
 const INVENTORY = path.join(BATCH, 'inventory.json');
 const XSD = path.join(BATCH, 'junit.xsd');
-const UPDATE = process.env.UPDATE_GOLDEN === '1';
 const manifests = readdirSync(BATCH).filter((f) => /\.(ya?ml|json)$/.test(f) && f !== 'inventory.json');
-
-async function golden(file: string, actual: string): Promise<void> {
-  if (UPDATE) {
-    await mkdir(path.dirname(file), { recursive: true });
-    await writeFile(file, actual);
-    return;
-  }
-  expect(existsSync(file), `${file} is missing: run UPDATE_GOLDEN=1 npm test`).to.equal(true);
-  expect(actual).to.equal(readFileSync(file, 'utf8'));
-}
 
 function contextFor(cwd: string, out: { stdout: string; stderr: string }, json = false): CommandContext {
   const deps = {
@@ -82,7 +72,7 @@ describe('batch command', function () {
       );
       expect(r.code, r.stderr).to.equal(0);
       const text = r.stdout.replaceAll(FIXTURES, '<fixtures>').replaceAll(cwd, '<cwd>');
-      await golden(path.join(BATCH, 'expected', `${file}.plan.txt`), text);
+      golden(path.join(BATCH, 'expected', `${file}.plan.txt`), text);
       expect(readdirSync(cwd), 'a dry run creates nothing').to.deep.equal([]);
       const j = await runCli(
         ['batch', path.join(BATCH, file), '--dry-run', '--json', '--inventory', INVENTORY],

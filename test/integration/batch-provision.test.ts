@@ -7,13 +7,13 @@
 import { expect } from 'chai';
 import { execa } from 'execa';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, symlink, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { runProvisionCommand } from '../../src/batch/provision-command.js';
 import { baseKey, createOverlay, publishBase } from '../../src/batch/provision.js';
-import type { Args, CommandContext } from '../../src/cli/command.js';
+import type { Args, CommandContext } from '../../src/command-context.js';
 import { createHost, fixedClock, sequentialIds } from '../../src/host/host.js';
 import type { RawInstallArgs } from '../../src/request/request.js';
 import { runCli } from '../helpers/cli.js';
@@ -51,6 +51,11 @@ describe('provision', function () {
     await mkdir(dev, { recursive: true });
     await writeFile(path.join(dev, 'vendor'), '0x8086\n');
     await writeFile(path.join(dev, 'device'), '0x10d3\n');
+    // alone in its IOMMU group, as the dry run checks group viability like the real run does
+    const group = path.join(hostRoot, 'sys/kernel/iommu_groups/7/devices');
+    await mkdir(group, { recursive: true });
+    await symlink('../../../../bus/pci/devices/0000:03:00.0', path.join(group, '0000:03:00.0'));
+    await symlink('../../../../kernel/iommu_groups/7', path.join(dev, 'iommu_group'));
   });
   afterEach(() => rm(dir, { recursive: true, force: true }));
 

@@ -121,7 +121,10 @@ describe('built CLI', function () {
   it('prints an unknown option as a usage error (exit 2), and --json errors as an object', async () => {
     const r = await run(['install', '--no-such-option']);
     expect(r.exitCode).to.equal(2);
-    expect(r.stderr).to.match(/Unknown argument/);
+    expect(r.stderr).to.match(/unknown option --such-option: neither install-guest nor virt-install has it/);
+    const v = await run(['install', '--video', 'qxl']);
+    expect(v.exitCode).to.equal(2);
+    expect(v.stderr).to.match(/--video is a virt-install option install-guest does not have/);
     const j = await run(['install', '--json', '--memory', 'lots', '--boot', `kernel=${KERNEL}`]);
     expect(j.exitCode).to.equal(2);
     expect(JSON.parse(j.stdout)).to.deep.include({

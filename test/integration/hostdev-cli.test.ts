@@ -194,7 +194,7 @@ describe('integration: the built hostdev and doctor commands', function () {
     const bad = await run(['hostdev', 'snapshot', '/dev/null/out']);
     expect(bad.code).to.equal(2);
     expect(bad.stderr.trim()).to.match(
-      /^install-guest: snapshot directory \/dev\/null\/out cannot be created: ENOTDIR .*\[SNAPSHOT_OUT_UNWRITABLE\]$/,
+      /^install-guest: snapshot directory \/dev\/null\/out .*\[SNAPSHOT_OUT_UNWRITABLE\]$/,
     );
   });
 

@@ -28,7 +28,7 @@ import {
   standardSpec,
 } from '../helpers/kernel-model.js';
 import { BUILT_CLI, runCli } from '../helpers/cli.js';
-import { expectClean, quietLog } from '../unit/prep/helpers.js';
+import { expectClean, quietLog } from '../unit/pci/helpers.js';
 
 const NIC = '0000:03:00.0';
 const PORT0 = '0000:04:00.0';

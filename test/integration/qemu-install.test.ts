@@ -9,7 +9,8 @@ import { promises as fs } from 'node:fs';
 import { InstallGuestError } from '../../src/errors.js';
 import { superviseInstall, type SuperviseEvent } from '../../src/qemu/completion.js';
 import { launchQemu, type QemuHandle } from '../../src/qemu/process.js';
-import { rulesFor, watch } from '../../src/qemu/watch.js';
+import { rulesFor } from '../../src/qemu/console/rules.js';
+import { watch } from '../../src/qemu/console/watcher.js';
 import {
   QEMU,
   buildInitramfs,

@@ -10,8 +10,10 @@ import { execa } from 'execa';
 import { InstallGuestError } from '../../src/errors.js';
 import { superviseInstall } from '../../src/qemu/completion.js';
 import { launchQemu, type QemuHandle } from '../../src/qemu/process.js';
-import { QmpCommandError, queryPci, queryStatus, systemPowerdown } from '../../src/qemu/qmp.js';
-import { rulesFor, watch } from '../../src/qemu/watch.js';
+import { QmpCommandError } from '../../src/qemu/qmp/client.js';
+import { queryPci, queryStatus, systemPowerdown } from '../../src/qemu/qmp/commands.js';
+import { rulesFor } from '../../src/qemu/console/rules.js';
+import { watch } from '../../src/qemu/console/watcher.js';
 import { QEMU, firmwareOnlyArgs, makeWorkDir, removeDir, workPaths, type WorkPaths } from './qemu-helpers.js';
 
 const LIFETIME_MS = 60_000;

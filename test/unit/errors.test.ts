@@ -12,10 +12,10 @@ import {
 
 describe('errors', () => {
   it('maps each error kind to the documented exit code', () => {
-    expect(inputError('X', 'm').exitCode).to.equal(2);
-    expect(hostError('X', 'm').exitCode).to.equal(3);
-    expect(guestError('X', 'm').exitCode).to.equal(1);
-    expect(timeoutError('X', 'm').exitCode).to.equal(4);
+    expect(inputError('BAD_SIZE', 'm').exitCode).to.equal(2);
+    expect(hostError('DEVICE_BUSY', 'm').exitCode).to.equal(3);
+    expect(guestError('INSTALL_FAILED', 'm').exitCode).to.equal(1);
+    expect(timeoutError('INSTALL_TIMEOUT', 'm').exitCode).to.equal(4);
     expect(interruptedError('SIGINT').exitCode).to.equal(130);
     expect(EXIT).to.deep.equal({
       OK: 0,

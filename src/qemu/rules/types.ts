@@ -1,6 +1,6 @@
 /**
  * Console rules are data: each names a pattern seen in a real installer's or kernel's console
- * output and what it means. The watcher (src/qemu/watch.ts) matches them against normalised lines
+ * output and what it means. The watcher (src/qemu/console/) matches them against normalised lines
  * (ANSI escapes stripped, `\r` and cursor moves as line breaks, box drawing as spaces).
  *
  * Precedence on one line: `ignore` rules first (a match skips the line for every other rule), then

@@ -16,7 +16,7 @@ import type { BatchGuest } from '../../../src/batch/plan.js';
 import { planBatch } from '../../../src/batch/plan.js';
 import type { Allocation } from '../../../src/batch/pool.js';
 import type { GuestResult, InstallContext } from '../../../src/batch/scheduler.js';
-import type { Args, CommandContext } from '../../../src/cli/command.js';
+import type { Args, CommandContext } from '../../../src/command-context.js';
 import { createHost } from '../../../src/host/host.js';
 import type { Host } from '../../../src/host/host.js';
 import { assessAll } from '../../../src/pci/assignability.js';

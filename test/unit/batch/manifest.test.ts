@@ -1,37 +1,26 @@
 import { expect } from 'chai';
-import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { formatManifestError, parseManifest } from '../../../src/batch/manifest.js';
 import { guestInstallArgs, loadBatchPlan, parseDeviceSpec, planBatch } from '../../../src/batch/plan.js';
 import { isInstallGuestError } from '../../../src/errors.js';
 import { parseInstallRequest } from '../../../src/request/request.js';
+import { golden } from '../../helpers/golden.js';
 
 const FIX = path.resolve('fixtures/batch');
 const CWD = '/work/somewhere';
-const UPDATE = process.env.UPDATE_GOLDEN === '1';
-
-async function golden(file: string, actual: string): Promise<void> {
-  if (UPDATE) {
-    await mkdir(path.dirname(file), { recursive: true });
-    await writeFile(file, actual);
-    return;
-  }
-  expect(existsSync(file), `${file} is missing: run UPDATE_GOLDEN=1 npm test`).to.equal(true);
-  expect(actual).to.equal(readFileSync(file, 'utf8'));
-}
 
 const plan = (text: string, manifestPath = path.join(FIX, 'inline.yaml')) =>
   planBatch(text, { manifestPath, cwd: CWD });
 
 describe('batch manifest', () => {
-  it('reports all ten mistakes of a manifest, each with its path and line', async () => {
+  it('reports all ten mistakes of a manifest, each with its path and line', () => {
     const file = path.join(FIX, 'invalid', 'ten-errors.yaml');
     const text = readFileSync(file, 'utf8');
     const { plan: p, errors } = plan(text, file);
     expect(p).to.equal(undefined);
     expect(errors).to.have.length(10);
-    await golden(
+    golden(
       path.join(FIX, 'invalid', 'ten-errors.errors.txt'),
       errors.map(formatManifestError).join('\n') + '\n',
     );

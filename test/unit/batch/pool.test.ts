@@ -81,7 +81,7 @@ describe('pipeline results as phases', () => {
       { phase: 'install', status: 'passed', timeSec: 2 },
       { phase: 'confirm', status: 'passed', timeSec: 3 },
     ]);
-    const err = guestError('CONFIRM_FAILED', 'the guest does not see 0000:03:00.0', {
+    const err = guestError('DEVICE_NOT_SEEN_BY_GUEST', 'the guest does not see 0000:03:00.0', {
       data: { fatalLine: 'lspci: nothing' },
     });
     const bad = resultFromStages(
@@ -93,7 +93,7 @@ describe('pipeline results as phases', () => {
     );
     expect(bad.phases[1]).to.deep.include({ phase: 'confirm', status: 'failed', timeSec: 0.5 });
     expect(bad.phases[1]!.failure).to.deep.include({
-      code: 'CONFIRM_FAILED',
+      code: 'DEVICE_NOT_SEEN_BY_GUEST',
       fatalLine: 'lspci: nothing',
       exitCode: 1,
     });

@@ -8,6 +8,7 @@ import {
   basePaths,
   baseRequestSubset,
   defaultCacheDir,
+  imageFormatOf,
   overlayArgv,
   publishBase,
   readBaseMeta,
@@ -157,5 +158,27 @@ describe('CI provisioning building blocks', () => {
     expect(defaultCacheDir({ INSTALL_GUEST_CACHE: '/c' })).to.equal('/c');
     expect(defaultCacheDir({ XDG_CACHE_HOME: '/x', HOME: '/h' })).to.equal('/x/install-guest');
     expect(defaultCacheDir({ HOME: '/h' })).to.equal('/h/.cache/install-guest');
+  });
+
+  it('tells a disk image (qcow2 v2/v3, raw with MBR or GPT) from anything else', () => {
+    const qcow = (v: number): Buffer => {
+      const b = Buffer.alloc(4608);
+      b.set([0x51, 0x46, 0x49, 0xfb]);
+      b.writeUInt32BE(v, 4);
+      return b;
+    };
+    expect(imageFormatOf(qcow(3))).to.equal('qcow2');
+    expect(imageFormatOf(qcow(2))).to.equal('qcow2');
+    expect(imageFormatOf(qcow(9))).to.equal(null);
+    const mbr = Buffer.alloc(4608);
+    mbr[510] = 0x55;
+    mbr[511] = 0xaa;
+    expect(imageFormatOf(mbr)).to.equal('raw');
+    const gpt4k = Buffer.alloc(4608);
+    gpt4k.write('EFI PART', 4096, 'latin1');
+    expect(imageFormatOf(gpt4k)).to.equal('raw');
+    expect(imageFormatOf(Buffer.from('root:x:0:0:root:/root:/bin/bash\n'))).to.equal(null);
+    expect(imageFormatOf(Buffer.alloc(4608))).to.equal(null);
+    expect(imageFormatOf(Buffer.alloc(0))).to.equal(null);
   });
 });

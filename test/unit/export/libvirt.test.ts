@@ -50,9 +50,49 @@ const cases: { name: string; raw: RawInstallArgs; devices: ExportDevice[] }[] = 
     },
     devices: [{ address: '03:00.0' }],
   },
+  {
+    name: 'vIOMMU with interrupt remapping, machine properties, cpu features',
+    raw: {
+      name: 'viommu',
+      machine: 'q35,kernel-irqchip=split',
+      cpu: 'Skylake-Server,-hle,+ssse3,arch-capabilities=off',
+      iommu: 'model=intel,driver.eim=on',
+    },
+    devices: [{ address: '0000:03:00.0' }],
+  },
+  {
+    name: 'a GPU and its audio function on one slot, and a NIC',
+    raw: { name: 'gpu' },
+    devices: [
+      { address: '0000:01:00.1' },
+      { address: '0000:01:00.0', romBar: false },
+      { address: '0000:03:00.0' },
+    ],
+  },
 ];
 
 describe('libvirt domain export', () => {
+  it('keeps the functions of one device on one guest slot, as the qemu command line does', () => {
+    const xml = toLibvirtXml(
+      req({ name: 'gpu' }),
+      cases.find((c) => c.raw.name === 'gpu')!.devices,
+      req({ name: 'gpu' }).disks,
+    );
+    expect(xml.match(/<controller type='pci'[^>]*>/g)).to.deep.equal([
+      "<controller type='pci' index='1' model='pcie-root-port'/>",
+    ]);
+    const guest = [...xml.matchAll(/<address type='pci' domain='0x0000' bus='0x01'[^>]*>/g)].map((m) => m[0]);
+    expect(guest).to.deep.equal([
+      "<address type='pci' domain='0x0000' bus='0x01' slot='0x00' function='0x0' multifunction='on'/>",
+      "<address type='pci' domain='0x0000' bus='0x01' slot='0x00' function='0x1'/>",
+    ]);
+    // function 0 first; the lone NIC keeps libvirt's own placement (no guest address)
+    expect(xml.indexOf("function='0x0'/>\n      </source>")).to.be.lessThan(
+      xml.indexOf("function='0x1'/>\n      </source>"),
+    );
+    expect(xml.match(/<address type='pci'/g)).to.have.length(2);
+  });
+
   let dir: string;
   before(async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'ig-libvirt-'));
@@ -76,6 +116,25 @@ describe('libvirt domain export', () => {
       expect(xml).to.include(`<name>${xmlEscape(r.name)}</name>`);
     });
   }
+
+  it('says vIOMMU, split irqchip and cpu features as libvirt does', () => {
+    const r = req({
+      name: 'v',
+      machine: 'q35,kernel-irqchip=split',
+      cpu: 'Skylake-Server,-hle,+ssse3,arch-capabilities=off',
+      iommu: 'model=intel,driver.eim=on',
+    });
+    const xml = toLibvirtXml(r, [], r.disks, {});
+    expect(xml).to.include("machine='q35'>hvm</type>");
+    expect(xml).to.include("<ioapic driver='qemu'/>");
+    expect(xml).to.include("<driver intremap='on' caching_mode='on' eim='on'/>");
+    expect(xml).to.include("<model fallback='forbid'>Skylake-Server</model>");
+    expect(xml).to.include("<feature policy='disable' name='hle'/>");
+    expect(xml).to.include("<feature policy='require' name='ssse3'/>");
+    expect(xml).to.include("<feature policy='disable' name='arch-capabilities'/>");
+    const plain = toLibvirtXml(req({ name: 'p' }), [], r.disks, {});
+    expect(plain).to.not.include('<iommu').and.not.include('ioapic');
+  });
 
   it('is valid XML that round-trips odd names and paths (xmllint reads back the originals)', async () => {
     const c = cases[2]!;

@@ -26,10 +26,8 @@ describe('host boundary', () => {
       '/sys/bus/pci/devices/0000:03:00.0/config',
       '/sys//bus',
       '/sys/./bus',
-      '/sys/bus/../class',
       '/proc/self/mountinfo',
       '/run/.hidden',
-      '/a/b/..',
       '/x.y/z',
     ];
     for (const r of [root, '/']) {
@@ -115,5 +113,84 @@ describe('host boundary', () => {
     const clock = fixedClock(1000);
     await clock.sleep(500);
     expect(clock.now()).to.equal(1500);
+  });
+
+  it('refuses any path with a ".." segment, in every method, under a tree root and under /', async () => {
+    const outside = await mkdtemp(path.join(os.tmpdir(), 'ig-outside-'));
+    try {
+      await writeFile(path.join(outside, 'victim'), 'untouched');
+      const rel = path.relative(root, outside);
+      const escapes = [
+        `/sys/bus/pci/drivers/../../../../${rel}/victim`,
+        `/../${rel}/victim`,
+        '/sys/bus/pci/devices/..',
+        '/sys/\0/x',
+      ];
+      for (const r of [root, '/']) {
+        const host = createHost({
+          root: r,
+          writer: () => Promise.reject(new Error('the writer must not be called')),
+        });
+        for (const p of escapes) {
+          expect(() => host.resolve(p), p).to.throw(/refused host path/);
+          const e = await host.write(p, 'x').then(
+            () => null,
+            (err: unknown) => err as { code?: string },
+          );
+          expect(e?.code, p).to.equal('HOST_PATH_OUTSIDE_ROOT');
+          await host.readText(p).then(
+            () => expect.fail(`read ${p}`),
+            (err: { code?: string }) => expect(err.code).to.equal('HOST_PATH_OUTSIDE_ROOT'),
+          );
+        }
+      }
+      expect(await readFile(path.join(outside, 'victim'), 'utf8')).to.equal('untouched');
+    } finally {
+      await rm(outside, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses a write that a link in the tree leads out of the root', async () => {
+    const outside = await mkdtemp(path.join(os.tmpdir(), 'ig-outside-'));
+    try {
+      await writeFile(path.join(outside, 'bind'), 'untouched');
+      await symlink(outside, path.join(root, 'sys/bus/pci/drivers/evil'));
+      const host = createHost({ root });
+      const e = await host.write('/sys/bus/pci/drivers/evil/bind', '0000:03:00.0').then(
+        () => null,
+        (err: unknown) => err as { code?: string; message: string },
+      );
+      expect(e?.code).to.equal('HOST_PATH_OUTSIDE_ROOT');
+      expect(await readFile(path.join(outside, 'bind'), 'utf8')).to.equal('untouched');
+      // a write inside the tree still goes through
+      await host.write('/sys/bus/pci/devices/0000:03:00.0/vendor', '0x1234');
+      expect(await readFile(path.join(root, 'sys/bus/pci/devices/0000:03:00.0/vendor'), 'utf8')).to.equal(
+        '0x1234',
+      );
+    } finally {
+      await rm(outside, { recursive: true, force: true });
+    }
+  });
+
+  it('reads processes from the real /proc, never from under the root', async () => {
+    // the tree claims a process that does not exist and lacks this one
+    await mkdir(path.join(root, 'proc/999999'), { recursive: true });
+    await writeFile(
+      path.join(root, 'proc/999999/stat'),
+      '999999 (fake) S 1 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 42 0 0',
+    );
+    await mkdir(path.join(root, 'proc/sys/kernel/random'), { recursive: true });
+    await writeFile(path.join(root, 'proc/sys/kernel/random/boot_id'), 'fake-boot\n');
+    const host = createHost({ root });
+    expect(await host.processes.stat(999999)).to.equal(null);
+    const field22 = (text: string | null): string | undefined =>
+      text?.slice(text.lastIndexOf(')') + 2).split(' ')[19];
+    expect(field22(await host.processes.stat(process.pid))).to.equal(
+      field22(await readFile(`/proc/${process.pid}/stat`, 'utf8')),
+    );
+    expect(await host.processes.bootId()).to.equal(
+      (await readFile('/proc/sys/kernel/random/boot_id', 'utf8')).trim(),
+    );
+    for (const bad of [0, -1, 1.5, Number.NaN]) expect(await host.processes.stat(bad)).to.equal(null);
   });
 });

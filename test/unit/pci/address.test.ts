@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import {
+  canonicalAddress,
   compareAddressText,
   formatPciAddress,
   libvirtName,
@@ -57,5 +58,33 @@ describe('pci/address', () => {
       'ffff:00:00.0',
       '10000:00:01.0',
     ]);
+  });
+
+  describe('canonicalAddress: the one selector grammar (--hostdev, batch manifests, exports)', () => {
+    const selectors: [string, string | null][] = [
+      ['0000:03:00.0', '0000:03:00.0'],
+      ['03:00.0', '0000:03:00.0'],
+      ['pci_0000_03_00_0', '0000:03:00.0'],
+      ['PCI_0000_3B_02_7', '0000:3b:02.7'],
+      // VMD domains: five digits as lspci and sysfs print them, and libvirt's name for them
+      ['10000:00:02.0', '10000:00:02.0'],
+      ['pci_10000_00_02_0', '10000:00:02.0'],
+      // the kernel prints the domain as %04x: leading zeros beyond four digits are not a second name
+      ['00010000:00:02.0', '10000:00:02.0'],
+      ['0000ffff:00:02.0', 'ffff:00:02.0'],
+      [' 0000:03:00.0 ', '0000:03:00.0'],
+      ['100000000:00:02.0', null], // more than 32 bits of domain
+      ['0000:03:20.0', null], // slot above 0x1f
+      ['pci_0000_03_20_0', null],
+      ['0000:03:00.8', null],
+      ['8086:10d3', null],
+      ['enp3s0', null],
+      ['auto', null],
+    ];
+    for (const [text, want] of selectors) {
+      it(`${JSON.stringify(text)} → ${want ?? 'not an address'}`, () => {
+        expect(canonicalAddress(text)).to.equal(want);
+      });
+    }
   });
 });

@@ -4,6 +4,9 @@ import { createHost, fixedClock } from '../../../src/host/host.js';
 import { PipelineError, runStages } from '../../../src/pipeline/runner.js';
 import type { Stage } from '../../../src/pipeline/stage.js';
 
+/** codes the tests make up: typed string, so the helpers do not check them against ERROR_CODES */
+const STAGE_BROKE: string = 'STAGE_BROKE';
+
 interface S {
   trail: string[];
   value?: number;
@@ -23,7 +26,7 @@ function harness() {
       (async () => {
         events.push(`run ${name}`);
         await Promise.resolve();
-        if (opts.fail) throw hostError('STAGE_BROKE', `${name} broke`);
+        if (opts.fail) throw hostError(STAGE_BROKE, `${name} broke`);
       }),
     cleanup: async (_ctx, outcome) => {
       events.push(`cleanup ${name} (${outcome})`);
@@ -105,7 +108,7 @@ describe('stage runner', () => {
     const sync: Stage<S> = {
       ...h.stage('sync'),
       run: () => {
-        throw hostError('SYNC', 'thrown before any await');
+        throw hostError(STAGE_BROKE, 'thrown before any await');
       },
     };
     await failure(runStages([h.stage('a'), sync], h.options()));
@@ -180,5 +183,71 @@ describe('stage runner', () => {
     expect(h.events).to.deep.equal(['run reads', 'cleanup reads (success)']);
     expect(state.value).to.equal(7);
     expect(records.map((r) => r.status)).to.deep.equal(['done', 'planned', 'skipped']);
+  });
+
+  it("gives a failing stage's cleanup what it recorded before failing", async () => {
+    const h = harness();
+    const seen: S[] = [];
+    const halfway: Stage<S> = {
+      name: 'halfway',
+      changesHost: true,
+      async run(ctx) {
+        ctx.record({ trail: ['made 1'] });
+        expect(ctx.state.trail, 'a record is in the state at once').to.deep.equal(['made 1']);
+        await Promise.resolve();
+        throw hostError(STAGE_BROKE, 'made 1, failed on 2');
+      },
+      cleanup: (ctx) => (seen.push({ ...ctx.state }), Promise.resolve()),
+    };
+    const err = await failure(runStages([halfway], h.options()));
+    expect(seen).to.deep.equal([{ trail: ['made 1'] }]);
+    expect((err.state as S).trail).to.deep.equal(['made 1']);
+  });
+
+  it('checks what a stage needs before it runs, naming the missing field', async () => {
+    const h = harness();
+    const err = await failure(
+      runStages([h.stage('a'), { ...h.stage('needs-value'), needs: ['trail', 'value'] }], h.options()),
+    );
+    expect(err.message).to.match(/^stage needs-value needs value, which no stage before it wrote/);
+    expect(h.events).to.deep.equal(['run a', 'cleanup needs-value (failure)', 'cleanup a (failure)']);
+    const ok = harness();
+    await runStages(
+      [{ ...ok.stage('writes'), run: () => Promise.resolve({ value: 1 }) }, { ...ok.stage('reads'), needs: ['value'] }],
+      ok.options(),
+    );
+    expect(ok.events).to.include('run reads');
+  });
+
+  it("gives cleanups their own signal, not the run's aborted one", async () => {
+    const h = harness();
+    const ac = new AbortController();
+    const signals: boolean[] = [];
+    const stage: Stage<S> = {
+      ...h.stage('a'),
+      run: () => (ac.abort(Object.assign(new Error('SIGINT'), { signal: 'SIGINT' })), Promise.resolve()),
+      cleanup: (ctx) => (signals.push(ctx.signal.aborted), Promise.resolve()),
+    };
+    await failure(runStages([stage, h.stage('never')], h.options(ac.signal)));
+    expect(signals).to.deep.equal([false]);
+  });
+
+  it('goes on without a cleanup that outlives its deadline (CLEANUP_TIMEOUT), aborting its signal', async () => {
+    const h = harness();
+    let abortedWith: unknown;
+    const hung: Stage<S> = {
+      ...h.stage('hangs'),
+      cleanup: (ctx) =>
+        new Promise(() => {
+          ctx.signal.addEventListener('abort', () => (abortedWith = ctx.signal.reason));
+        }),
+    };
+    const err = await failure(
+      runStages([h.stage('first'), hung, h.stage('fails', { fail: true })], { ...h.options(), cleanupTimeoutMs: 50 }),
+    );
+    expect(h.events).to.deep.equal(['run first', 'run hangs', 'run fails', 'cleanup fails (failure)', 'cleanup first (failure)']);
+    expect(err.records.map((r) => r.cleanup)).to.deep.equal(['done', 'failed', 'done']);
+    expect(err.cleanupErrors.map((c) => isInstallGuestError(c.error) && c.error.code)).to.deep.equal(['CLEANUP_TIMEOUT']);
+    expect(isInstallGuestError(abortedWith) && abortedWith.code).to.equal('CLEANUP_TIMEOUT');
   });
 });

@@ -9,7 +9,7 @@ import {
   type LifecycleInput,
   type Verdict,
 } from '../../../src/qemu/completion.js';
-import { flattenQueryPci, pciAddress } from '../../../src/qemu/qmp.js';
+import { flattenQueryPci, pciAddress } from '../../../src/qemu/qmp/commands.js';
 
 const QMP = path.resolve('fixtures/qmp');
 const transcript = (name: string): LifecycleInput[] =>

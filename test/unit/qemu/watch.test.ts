@@ -4,15 +4,10 @@ import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { RULE_PACKS, INSTALLER_FAMILIES } from '../../../src/qemu/rules/index.js';
 import type { InstallerFamily, RulePack } from '../../../src/qemu/rules/types.js';
-import {
-  ConsoleMatcher,
-  TerminalText,
-  compileRules,
-  matchLog,
-  rulesFor,
-  watch,
-  type WatchEvent,
-} from '../../../src/qemu/watch.js';
+import { ConsoleMatcher, matchLog, type WatchEvent } from '../../../src/qemu/console/matcher.js';
+import { compileRules, rulesFor } from '../../../src/qemu/console/rules.js';
+import { TerminalText } from '../../../src/qemu/console/terminal-text.js';
+import { watch } from '../../../src/qemu/console/watcher.js';
 import { InstallGuestError } from '../../../src/errors.js';
 
 const LOGS = path.resolve('fixtures/serial-logs');

@@ -1,10 +1,5 @@
 import { expect } from 'chai';
-import { execa } from 'execa';
-import { promises as fs } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { createReporter, plainText, progressBar } from '../../../src/report/reporter.js';
-import { writeJUnit, xmlAttr, xmlText } from '../../../src/report/junit.js';
 
 function sink(
   isTTY: boolean,
@@ -156,85 +151,5 @@ describe('reporter', () => {
     expect(plainText('x\x1b[31my\x1b[0m\tz\r')).to.equal('xy z');
     expect(progressBar(0.5, 10)).to.equal('[#####-----]');
     expect(progressBar(2, 4)).to.equal('[####]');
-  });
-});
-
-describe('JUnit writer', () => {
-  const suites = [
-    {
-      name: 'batch <nightly> & co',
-      timestamp: '2026-11-24T00:00:00Z',
-      properties: { media: 'fedora-39', 'device "pool"': '0000:01:00.0' },
-      cases: [
-        {
-          name: 'fedora-39 e1000e',
-          timeMs: 312000,
-          status: 'passed' as const,
-          systemOut: 'serial: \x1b[1mok\x1b[0m',
-        },
-        {
-          name: 'debian-12 igb',
-          classname: 'install',
-          timeMs: 1500,
-          status: 'failed' as const,
-          type: 'INSTALL_FAILED',
-          message: 'install failed: "Kernel panic - not syncing: VFS" (serial log /tmp/a&b/serial.log)',
-          details: 'line 1 <with> markup\n\x07bell \x00nul \ufffe and "quotes"',
-        },
-        { name: 'ubuntu', status: 'skipped' as const, message: 'no device free' },
-        { name: 'alma', status: 'error' as const, type: 'QEMU_EXITED_EARLY', message: "qemu said: 'no'" },
-      ],
-    },
-  ];
-
-  it('escapes markup and drops characters XML forbids', () => {
-    expect(xmlText('a<b>&c')).to.equal('a&lt;b&gt;&amp;c');
-    expect(xmlAttr('say "hi" \'x\'\n')).to.equal('say &quot;hi&quot; &apos;x&apos;&#10;');
-    expect(xmlText('\x1b[31mred\x1b[0m\x07\ud800!')).to.equal('red!');
-  });
-
-  it('writes counts, times, failures, skips and errors', () => {
-    const xml = writeJUnit(suites);
-    expect(xml).to.contain(
-      '<testsuites name="install-guest" tests="4" failures="1" errors="1" skipped="1" time="313.500">',
-    );
-    expect(xml).to.contain(
-      '<testsuite name="batch &lt;nightly&gt; &amp; co" tests="4" failures="1" errors="1" skipped="1" time="313.500" timestamp="2026-11-24T00:00:00Z">',
-    );
-    expect(xml).to.contain(
-      '<testcase name="fedora-39 e1000e" classname="batch &lt;nightly&gt; &amp; co" time="312.000">',
-    );
-    expect(xml).to.contain('<system-out>serial: ok</system-out>');
-    expect(xml).to.contain(
-      '<failure message="install failed: &quot;Kernel panic - not syncing: VFS&quot; (serial log /tmp/a&amp;b/serial.log)" type="INSTALL_FAILED">line 1 &lt;with&gt; markup\nbell nul  and "quotes"</failure>',
-    );
-    expect(xml).to.contain('<skipped message="no device free"/>');
-    expect(xml).to.contain('<error message="qemu said: &apos;no&apos;" type="QEMU_EXITED_EARLY"/>');
-  });
-
-  it('produces XML that a real parser accepts (python3 expat, a .ci/setup package)', async () => {
-    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'ig-junit-'));
-    try {
-      const file = path.join(dir, 'report.xml');
-      await fs.writeFile(file, writeJUnit(suites));
-      const script = [
-        'import sys, xml.etree.ElementTree as E',
-        'root = E.parse(sys.argv[1]).getroot()',
-        'print(root.tag, len(root.findall(".//testcase")), root.find(".//failure").get("message"))',
-      ].join('\n');
-      const r = await execa('python3', ['-c', script, file], { reject: false });
-      expect(r.stderr).to.equal('');
-      expect(r.stdout.trim()).to.equal(
-        'testsuites 4 install failed: "Kernel panic - not syncing: VFS" (serial log /tmp/a&b/serial.log)',
-      );
-    } finally {
-      await fs.rm(dir, { recursive: true, force: true });
-    }
-  });
-
-  it('writes an empty report for no suites', () => {
-    expect(writeJUnit([])).to.equal(
-      '<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="install-guest" tests="0" failures="0" errors="0" skipped="0" time="0.000">\n</testsuites>\n',
-    );
   });
 });

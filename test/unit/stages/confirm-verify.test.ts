@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { parseConfirmLines } from '../../../src/kickstart/confirm.js';
-import type { GuestPciDevice } from '../../../src/qemu/qmp.js';
+import type { GuestPciDevice } from '../../../src/qemu/qmp/commands.js';
 import { emulatedNic, expectedDevices, verifyDevices } from '../../../src/stages/reboot-and-confirm.js';
 import { installerFamily } from '../../../src/stages/launch-qemu.js';
 

@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { execa } from 'execa';
+import { installOptions } from '../../../src/cli/install.js';
 import { parseInstallArgv } from '../../../src/cli/wizard.js';
 import { pickInstallArgs } from '../../../src/request/options.js';
 import type { RawInstallArgs } from '../../../src/request/request.js';
@@ -120,7 +121,7 @@ describe('wizard command line', () => {
       it(`round-trips ${title}`, async () => {
         const argv = toCommandLine(raw, { hostRoot: '/tmp/host root' });
         expect(argv[0]).to.equal('install');
-        const back = await parseInstallArgv(argv);
+        const back = await parseInstallArgv(argv, installOptions);
         expect(back.hostRoot).to.equal('/tmp/host root');
         expect(toCommandLine(back.raw, { hostRoot: back.hostRoot! })).to.deep.equal(argv);
         for (const [k, v] of Object.entries(raw))
@@ -152,9 +153,9 @@ describe('wizard command line', () => {
         ),
       );
       expect(keys.sort()).to.deep.equal(Object.keys(FULL).sort());
-      const back = await parseInstallArgv(toCommandLine(FULL));
+      const back = await parseInstallArgv(toCommandLine(FULL), installOptions);
       expect(back.raw).to.deep.equal(FULL);
-      const empty = await parseInstallArgv(['install']);
+      const empty = await parseInstallArgv(['install'], installOptions);
       expect(empty.raw).to.deep.equal(OPTION_DEFAULTS);
     });
   });
@@ -167,6 +168,7 @@ const FULL: Required<RawInstallArgs> = {
   vcpus: '1',
   cpu: 'max',
   machine: 'q35',
+  iommu: 'model=intel',
   accel: 'tcg',
   disk: ['size=1'],
   location: '/l',
@@ -178,9 +180,11 @@ const FULL: Required<RawInstallArgs> = {
   initrdInject: ['/i'],
   osVariant: 'fedora40',
   kickstart: 'fedora',
+  kickstartDelivery: 'http',
   ksSet: ['hostname=h'],
   confirmUnit: false,
   cloudInit: 'root-ssh-key=/k.pub',
+  unattended: 'profile=jeos',
   hostdev: ['0000:03:00.0'],
   driver: 'vfio-pci',
   group: true,
@@ -189,9 +193,17 @@ const FULL: Required<RawInstallArgs> = {
   stateDir: '/state',
   network: 'none',
   graphics: 'none',
+  tpm: 'emulator',
+  rng: '/dev/urandom',
+  console: 'pty,target_type=serial',
+  autoconsole: 'none',
+  noautoconsole: true,
+  check: ['all=off'],
+  virtType: 'qemu',
   noreboot: true,
   wait: '5',
   stallTimeout: '60',
+  earlyBootTimeout: '30',
   dryRun: true,
   printCmdline: true,
   printXml: true,

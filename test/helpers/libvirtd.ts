@@ -1,0 +1,44 @@
+/**
+ * A real libvirtd for the tests that use `--connect qemu:///system`: .ci/start-libvirtd starts
+ * virtlogd and libvirtd when qemu:///system does not answer (idempotent; root only; it creates the
+ * directories, qemu.conf and the default pool a host without systemd lacks). Called once per run.
+ */
+import { execa } from 'execa';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const SYSTEM_URI = 'qemu:///system';
+const script = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../.ci/start-libvirtd');
+
+let started: Promise<void> | undefined;
+
+/** Starts libvirtd (and virtlogd) if qemu:///system does not answer; throws with the script's output otherwise. */
+export function ensureLibvirtd(): Promise<void> {
+  started ??= (async () => {
+    const r = await execa('bash', [script], { reject: false, timeout: 120_000, all: true });
+    if (r.exitCode !== 0) {
+      started = undefined;
+      throw new Error(`libvirtd could not be started (.ci/start-libvirtd exit ${r.exitCode}): ${r.all}`);
+    }
+  })();
+  return started;
+}
+
+/** `virsh -c qemu:///system ARGS…`; stdout, or throws with virsh's error. */
+export async function virsh(...args: string[]): Promise<string> {
+  const r = await execa('virsh', ['-q', '-c', SYSTEM_URI, ...args], { reject: false });
+  if (r.exitCode !== 0) throw new Error(`virsh ${args.join(' ')}: ${r.stderr}`);
+  return r.stdout;
+}
+
+/** Whether a domain of that name is defined or running. */
+export async function domainExists(name: string): Promise<boolean> {
+  const r = await execa('virsh', ['-q', '-c', SYSTEM_URI, 'dominfo', name], { reject: false });
+  return r.exitCode === 0;
+}
+
+/** Removes a domain left by a failed test: destroy if running, undefine (with its NVRAM). Never throws. */
+export async function removeDomain(name: string): Promise<void> {
+  await execa('virsh', ['-q', '-c', SYSTEM_URI, 'destroy', name], { reject: false });
+  await execa('virsh', ['-q', '-c', SYSTEM_URI, 'undefine', name, '--nvram'], { reject: false });
+}

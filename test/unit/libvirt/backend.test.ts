@@ -1,0 +1,77 @@
+import { expect } from 'chai';
+import { exitOfStop, parseLifecycleLine, parseMonitorEventLine } from '../../../src/backend/libvirt.js';
+import { isLocalUri, libvirtError, redactUri, resolveConnectUri } from '../../../src/libvirt/connection.js';
+import { parsePoolList, x86DomainTypes } from '../../../src/libvirt/doctor.js';
+import { chooseDomainType } from '../../../src/libvirt/install.js';
+import { reduceLifecycle, initialLifecycle } from '../../../src/qemu/completion.js';
+
+describe('libvirt backend: what virsh prints, read', () => {
+  it('qemu-monitor-event lines become the QMP events the lifecycle reducer folds (both virsh formats)', () => {
+    const a = parseMonitorEventLine(
+      `2026-12-08 01:37:12.440+0000: event SHUTDOWN for domain 'web1': {"guest":true,"reason":"guest-shutdown"}`,
+      'web1',
+    );
+    expect(a).to.deep.include({ event: 'SHUTDOWN', data: { guest: true, reason: 'guest-shutdown' } });
+    expect(a!.timestamp).to.deep.equal({
+      seconds: Date.UTC(2026, 11, 8, 1, 37, 12) / 1000,
+      microseconds: 440000,
+    });
+    const b = parseMonitorEventLine(`event RESUME at 1765157829.558123 for domain 'web1': <null>`, 'web1');
+    expect(b).to.deep.equal({
+      event: 'RESUME',
+      data: {},
+      timestamp: { seconds: 1765157829, microseconds: 558123 },
+    });
+    // another domain's events are not ours
+    expect(parseMonitorEventLine(`event SHUTDOWN at 1.0 for domain 'web10': {}`, 'web1')).to.equal(null);
+    const lc = reduceLifecycle(initialLifecycle, { kind: 'event', event: a! });
+    expect(lc.verdict).to.deep.equal({ state: 'finished', how: 'poweroff', reason: 'guest-shutdown' });
+  });
+
+  it('lifecycle lines: only a stop of this domain is an exit', () => {
+    expect(parseLifecycleLine(`event 'lifecycle' for domain 'web1': Stopped Shutdown`, 'web1')).to.equal(
+      'Shutdown',
+    );
+    expect(parseLifecycleLine(`event 'lifecycle' for domain 'web1': Started Booted`, 'web1')).to.equal(null);
+    expect(parseLifecycleLine(`event 'lifecycle' for domain 'x': Stopped Destroyed`, 'web1')).to.equal(null);
+    expect(exitOfStop('Shutdown', 5)).to.include({ code: 0, signal: null });
+    expect(exitOfStop('Destroyed', 5)).to.include({ code: null, signal: 'SIGTERM' });
+    expect(exitOfStop('Failed', 5)).to.include({ code: 1 });
+  });
+});
+
+describe('libvirt connection', () => {
+  it('--connect wins over LIBVIRT_DEFAULT_URI; neither: no libvirt; a non-URI is bad input', () => {
+    expect(resolveConnectUri('qemu:///system', { LIBVIRT_DEFAULT_URI: 'qemu+ssh://h/system' })).to.equal(
+      'qemu:///system',
+    );
+    expect(resolveConnectUri(undefined, { LIBVIRT_DEFAULT_URI: 'qemu+ssh://h/system' })).to.equal(
+      'qemu+ssh://h/system',
+    );
+    expect(resolveConnectUri(undefined, {})).to.equal(undefined);
+    expect(() => resolveConnectUri('system', {})).to.throw(/not a libvirt URI/);
+  });
+
+  it('local is a URI without a host; a password never shows; virsh errors lose their prefix', () => {
+    expect(isLocalUri('qemu:///system')).to.equal(true);
+    expect(isLocalUri('qemu+tcp://127.0.0.1:16509/system')).to.equal(false);
+    expect(redactUri('qemu+tcp://user:secret@h/system')).to.equal('qemu+tcp://user:***@h/system');
+    expect(libvirtError('error: failed to connect to the hypervisor\nerror: Connection refused\n')).to.equal(
+      'Connection refused',
+    );
+  });
+
+  it('domain type: kvm when asked and offered, else qemu; kvm asked but not offered is refused', () => {
+    expect(chooseDomainType('auto', ['kvm', 'qemu'], 'u')).to.equal('kvm');
+    expect(chooseDomainType('auto', ['qemu'], 'u')).to.equal('qemu');
+    expect(chooseDomainType('tcg', ['kvm', 'qemu'], 'u')).to.equal('qemu');
+    expect(() => chooseDomainType('kvm', ['qemu'], 'u')).to.throw(/offers no kvm domains/);
+    const caps = `<capabilities><host/><guest><os_type>hvm</os_type><arch name='i686'><domain type='qemu'/></arch></guest>
+      <guest><os_type>hvm</os_type><arch name='x86_64'><domain type='qemu'/><domain type='kvm'/></arch></guest></capabilities>`;
+    expect(x86DomainTypes(caps)).to.deep.equal(['kvm', 'qemu']);
+    expect(parsePoolList(' default   active   yes\n images    inactive no\n')).to.deep.equal([
+      { name: 'default', active: true },
+      { name: 'images', active: false },
+    ]);
+  });
+});
