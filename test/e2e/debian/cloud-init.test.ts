@@ -5,8 +5,9 @@
  * volume is then ejected), and the confirmation unit, run by systemd after cloud-init, must report
  * the e1000e with the MAC the network-config matched, state=up. The overlay's fresh instance-id
  * makes cloud-init run its per-instance modules again (new ssh host keys printed on the console).
- * Long (two systemd boots under TCG, and the image build on a fresh machine): part of the nested
- * suite's bounded step (.mocharc.nested.json), not the default suite.
+ * Long (two systemd boots under TCG, and the image build on a fresh machine): an opt-in step of its
+ * own, `npm run test:debian` (.mocharc.debian.json, bounded by `timeout`), in neither the default
+ * suite nor the nested one.
  */
 import { expect } from 'chai';
 import { execa } from 'execa';
