@@ -5,6 +5,9 @@
  * volume is then ejected), and the confirmation unit, run by systemd after cloud-init, must report
  * the e1000e with the MAC the network-config matched, state=up. The overlay's fresh instance-id
  * makes cloud-init run its per-instance modules again (new ssh host keys printed on the console).
+ * Then the same import through a real libvirtd (`--connect qemu:///system`): the seed is a cdrom of
+ * the persistent domain, ejected with `virsh change-media` once cloud-init has finished, and its
+ * volume is gone afterwards.
  * Long (two systemd boots under TCG, and the image build on a fresh machine): an opt-in step of its
  * own, `npm run test:debian` (.mocharc.debian.json, bounded by `timeout`), in neither the default
  * suite nor the nested one.
@@ -16,6 +19,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { type WatchedRun, alive, killLeft, runCliWatched } from '../../helpers/processes.js';
 import { ensureDebianImage, type DebianImage } from '../bed/debian.js';
+import { SYSTEM_URI, ensureLibvirtd, removeDomain, virsh } from '../../helpers/libvirtd.js';
 import type { ConfirmedDevice } from '../../../src/pipeline/state.js';
 
 const started: number[] = [];
@@ -87,6 +91,7 @@ describe('cloud-init on a real Debian 12 guest (single TCG)', function () {
   });
   after(async () => {
     killLeft(started);
+    await removeDomain('deb3');
     if (tmp) await fs.rm(tmp, { recursive: true, force: true });
   });
 
@@ -171,6 +176,50 @@ describe('cloud-init on a real Debian 12 guest (single TCG)', function () {
     expect(keys).to.not.deep.equal(firstKeys);
     process.stderr.write(
       `      provision --cloud-init (overlay of the booted disk): ${s.toFixed(1)} s wall, cloud-init finished at ${(ci.finishedMs / 1000).toFixed(1)} s\n`,
+    );
+  });
+
+  it('install --connect qemu:///system --import --cloud-init: the seed on a cdrom of the domain, ejected by change-media, confirmed', async () => {
+    await ensureLibvirtd();
+    await removeDomain('deb3');
+    const disk3 = path.join(tmp, 'deb3.qcow2');
+    await fs.copyFile(image.disk, disk3);
+    const logDir = path.join(tmp, 'deb3-logs');
+    const t0 = performance.now();
+    const r = await cli(
+      [
+        'install',
+        '--connect',
+        SYSTEM_URI,
+        '--import',
+        '--disk',
+        `path=${disk3}`,
+        '--name',
+        'deb3',
+        ...GUEST,
+        '--cloud-init',
+        `root-ssh-key=${key}.pub`,
+        '--log-dir',
+        logDir,
+        '--json',
+      ],
+      tmp,
+    );
+    const s = (performance.now() - t0) / 1000;
+    expect(r.code, r.stderr + r.stdout.slice(-3000)).to.equal(0);
+    const result = lastJson(r.stdout);
+    const ci = result.cloudInit as CloudInitResult;
+    expect(ci.finishedLine).to.match(/DataSourceNoCloud/);
+    expect(ci.seedDetached).to.equal(true);
+    const confirmXml = await fs.readFile(path.join(logDir, 'confirm.xml'), 'utf8');
+    expect(confirmXml).to.match(/<disk type='file' device='cdrom'>[\s\S]*?deb3-cidata\.iso/);
+    const mac = /<mac address='([0-9a-f:]{17})'/.exec(confirmXml)![1]!;
+    checkConfirmed(result, mac);
+    // the domain stays defined without the seed, and the seed's volume is gone
+    expect(await virsh('dumpxml', 'deb3')).to.not.include('cidata');
+    expect(await virsh('vol-list', 'default')).to.not.include('deb3-cidata');
+    process.stderr.write(
+      `      install --connect --import --cloud-init: ${s.toFixed(1)} s wall, cloud-init finished at ${(ci.finishedMs / 1000).toFixed(1)} s\n`,
     );
   });
 });

@@ -47,3 +47,25 @@ describe('cloudinit/check: --cloud-init against the rest of the request', () => 
     ).to.equal('input:BAD_CLOUD_INIT: --cloud-init user-data=/nonexistent/ud.yaml: no such file');
   });
 });
+
+describe('cloudinit/check: with --connect (libvirt runs the guest)', () => {
+  const raw: RawInstallArgs = { import: true, disk: ['path=/d.qcow2'] };
+  const withConnect = (cloudInit: string): Promise<unknown> =>
+    checkCloudInit(
+      { ...raw, cloudInit },
+      parseInstallRequest(raw, '/w'),
+      '/w',
+      '/nonexistent-home',
+      'qemu:///system',
+    );
+
+  it('accepts the seed volume (seed=iso, the default)', async () => {
+    expect(await withConnect('disable=on')).to.include({ seed: 'iso', disable: true });
+  });
+
+  it('refuses seed=smbios as not implemented, naming the option and the URI (exit 2)', async () => {
+    expect(await rejection(withConnect('disable=on,seed=smbios'))).to.match(
+      /^input:NOT_IMPLEMENTED: --cloud-init seed=smbios with --connect qemu:\/\/\/system is not implemented/,
+    );
+  });
+});
