@@ -11,6 +11,7 @@
  *               grows), fed to the same rule packs as the direct path
  *   query-pci   `virsh qemu-monitor-command NAME '{"execute":"query-pci"}'`
  *   stop        `virsh destroy NAME`
+ *   eject       `virsh change-media NAME TARGET --eject --live --config` (the cloud-init seed)
  */
 import { createWriteStream, promises as fs } from 'node:fs';
 import { PassThrough } from 'node:stream';
@@ -18,7 +19,7 @@ import { execa, type ResultPromise } from 'execa';
 import { hostError } from '../errors.js';
 import type { QemuExit, SerialConsole, StopResult } from '../qemu/process.js';
 import { flattenQueryPci, type GuestPciDevice, type QmpEvent } from '../qemu/qmp.js';
-import { connectionFor, domainXml, uploadInstallMedia } from '../libvirt/install.js';
+import { cdromTarget, connectionFor, domainXml, uploadInstallMedia, uploadSeed } from '../libvirt/install.js';
 import type { LibvirtConnection } from '../libvirt/connection.js';
 import type { BootHandle, GuestBackend, GuestEvents } from './types.js';
 
@@ -146,7 +147,9 @@ export const libvirtBackend: GuestBackend = {
       );
     }
     const media =
-      phase === 'install' ? await uploadInstallMedia(conn, state, signal) : { cdroms: [] as string[] };
+      phase === 'install'
+        ? await uploadInstallMedia(conn, state, signal)
+        : { cdroms: await uploadSeed(conn, state, signal) };
     await fs.rm(files.serialLog, { force: true });
     const xml = domainXml(state, phase, media, files.serialLog);
     const xmlFile = `${state.workDir!}/domain-${phase}.xml`;
@@ -275,6 +278,16 @@ export const libvirtBackend: GuestBackend = {
         const out = await conn.virsh(['qemu-monitor-command', name, '{"execute":"query-pci"}']);
         const r = JSON.parse(out) as { return: Parameters<typeof flattenQueryPci>[0] };
         return flattenQueryPci(r.return).map((d) => ({ ...d, qdevId: ourQdevId(d.qdevId) }));
+      },
+      async ejectCdrom(drive: string): Promise<void> {
+        // the confirm boot's one cdrom is the seed (drive `cidata`); live and in the persistent
+        // definition, whose volume is deleted with the other boot volumes after the run
+        const i = drive === 'cidata' ? media.cdroms.length - 1 : -1;
+        if (phase !== 'confirm' || i < 0)
+          throw hostError('LIBVIRT_NO_CDROM', `the ${phase} domain ${name} has no cdrom '${drive}'`, {
+            hint: 'a bug in install-guest: report it with the log dir',
+          });
+        await conn.virsh(['change-media', name, cdromTarget(i), '--eject', '--live', '--config', '--force']);
       },
     };
   },

@@ -4,9 +4,10 @@ import type { BootHandle, GuestBackend } from './types.js';
 export const qemuBackend: GuestBackend = {
   kind: 'qemu',
   async startBoot(ctx, _phase, argv, files, maxLifetimeMs): Promise<BootHandle> {
-    const [{ launchQemu }, { queryPci }] = await Promise.all([
+    const [{ launchQemu }, { queryPci }, { eject }] = await Promise.all([
       import('../qemu/process.js'),
       import('../qemu/qmp.js'),
+      import('../qemu/qmp/commands.js'),
     ]);
     const handle = await launchQemu({
       binary: argv[0]!,
@@ -34,6 +35,8 @@ export const qemuBackend: GuestBackend = {
       },
       stop: (reason) => handle.stop(reason),
       queryPci: () => queryPci(handle.qmp),
+      // the templates give a drive `X` the device id `X-dev`
+      ejectCdrom: (drive) => eject(handle.qmp, `${drive}-dev`),
     };
   },
 };

@@ -16,6 +16,7 @@ const PASS_THROUGH: (keyof RawInstallArgs)[] = [
   'machine',
   'accel',
   'network',
+  'cloudInit',
   'wait',
   'logDir',
   'onError',

@@ -26,6 +26,10 @@ export function provisionOptions(y: Argv): Argv {
     .option('machine', { type: 'string', describe: 'as for install' })
     .option('accel', { type: 'string', describe: 'kvm|tcg|auto, as for install' })
     .option('network', { type: 'string', describe: 'as for install' })
+    .option('cloud-init', {
+      type: 'string',
+      describe: 'as for install: each overlay gets a fresh instance-id, so cloud-init runs again',
+    })
     .option('wait', { type: 'string', describe: 'as for install' })
     .option('log-dir', { type: 'string', describe: 'as for install' })
     .option('on-error', {

@@ -113,7 +113,8 @@ export async function createPoolDisks(
 /**
  * The domain XML of one boot (pure but for the uploaded media paths given): the request's guest
  * with its volumes, the emulated NIC's MAC and the uuid the qemu path uses; the install boot adds
- * the media and on_reboot=destroy; the serial console goes to `serialFile` when given.
+ * the media and on_reboot=destroy, the confirm boot the cloud-init seed (`media.cdroms`); the
+ * serial console goes to `serialFile` when given.
  */
 export function domainXml(
   state: InstallState,
@@ -146,9 +147,16 @@ export function domainXml(
           cmdline: plan.kernel.append,
         }
       : { bootCdrom: media.cdroms.length > 0 };
-    data.cdroms = media.cdroms.map((p, i) => ({ path: p, target: diskTarget('sd', 20 + i) }));
   }
+  // the install media on the install boot; the cloud-init seed on the confirm boot (ejected later)
+  if (media.cdroms.length > 0)
+    data.cdroms = media.cdroms.map((p, i) => ({ path: p, target: cdromTarget(i) }));
   return renderLibvirtXml(data);
+}
+
+/** The target of a boot's i-th cdrom (after any sata disks; `virsh change-media` names it so). */
+export function cdromTarget(i: number): string {
+  return diskTarget('sd', 20 + i);
 }
 
 /** The install boot's media files on this machine: kernel, initrd and cdroms (pure). */
@@ -159,6 +167,18 @@ export function installMedia(state: InstallState): { kernel?: string; initrd?: s
     ...(plan.kernel && plan.kernel.initrd ? { initrd: plan.kernel.initrd } : {}),
     cdroms: plan.cdroms.map((c) => c.path),
   };
+}
+
+/** Uploads the cloud-init seed volume to the pool for the confirm boot (removed with the boot media). */
+export async function uploadSeed(
+  conn: LibvirtConnection,
+  state: InstallState,
+  signal?: AbortSignal,
+): Promise<string[]> {
+  const iso = state.cloudInit?.seedIso;
+  if (!iso) return [];
+  const name = state.request!.name.replace(/[^A-Za-z0-9_.-]/g, '_');
+  return [await uploadVolume(conn, state.libvirt!, iso, `${name}-cidata.iso`, signal)];
 }
 
 /** Uploads the install media to the pool (as virt-install does for remote hosts); returns their host paths. */

@@ -179,6 +179,8 @@ export interface RawInstallArgs {
   force?: boolean;
   keepDevice?: boolean;
   stateDir?: string;
+  /** `--cloud-init SUBOPTS` ('' when bare): parsed by src/cloudinit/options.ts */
+  cloudInit?: string;
 }
 
 const NAME_RE = /^[^\s/][^/]*$/;

@@ -28,6 +28,14 @@ export function qemuInputs(state: InstallState): QemuInputs {
       }),
     ),
     network: state.network ?? state.request!.network,
+    ...(state.cloudInit?.seedIso || state.cloudInit?.smbiosSerial
+      ? {
+          seed: {
+            ...(state.cloudInit.seedIso ? { iso: state.cloudInit.seedIso } : {}),
+            ...(state.cloudInit.smbiosSerial ? { smbiosSerial: state.cloudInit.smbiosSerial } : {}),
+          },
+        }
+      : {}),
     ...(firmwareOf(state) ? { firmware: firmwareOf(state)! } : {}),
   };
 }

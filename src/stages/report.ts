@@ -48,6 +48,23 @@ export function resultOf(state: InstallState): Record<string, unknown> {
           : { ms: confirm.ms, ended: confirm.ended, serialLog: confirm.serialLog, notes: confirm.notes },
     },
     answerFile: state.answerFile?.redactedPath,
+    ...(state.cloudInit?.instanceId
+      ? {
+          cloudInit: {
+            instanceId: state.cloudInit.instanceId,
+            seed: state.cloudInit.options.seed,
+            files: state.cloudInit.files,
+            userData: state.cloudInit.userDataRedacted,
+            ...(state.cloudInit.finished
+              ? {
+                  finishedMs: state.cloudInit.finished.ms,
+                  finishedLine: state.cloudInit.finished.line,
+                  seedDetached: state.cloudInit.finished.detached,
+                }
+              : {}),
+          },
+        }
+      : {}),
     logDir: state.logDir,
     warnings: [...(state.warnings ?? []), ...(install?.warnings ?? [])],
   };

@@ -12,7 +12,7 @@
  *                                         opt-in: the provision suite against a full install with
  *                                         the real debian-installer (Internet mirror, up to an hour)
  *
- * Suites: cli-start, inventory, media, failure-detection, pipeline, batch, provision.
+ * Suites: cli-start, inventory, media, failure-detection, pipeline, batch, provision, debian-cloud.
  */
 import { writeFile } from 'node:fs/promises';
 import { benchCliStart } from './cli-start.js';
@@ -23,6 +23,7 @@ import { benchMedia } from './media.js';
 import { benchPipeline } from './pipeline.js';
 import { benchBatch } from './batch.js';
 import { benchProvision } from './provision.js';
+import { benchDebianCloud } from './debian-cloud.js';
 import {
   DEFAULT_MIRROR,
   REAL_INSTALLERS,
@@ -57,6 +58,12 @@ const suites: Suite[] = [
       realInstaller
         ? benchRealInstall({ installer: realInstaller, mirror, runs: runsFor(o, 1), log: o.log })
         : benchProvision({ runs: runsFor(o, 1), log: o.log }),
+  },
+  // a real OS (systemd, cloud-init): the Debian image's build time against a second provision of it
+  {
+    id: 'debian-cloud',
+    title: 'Debian cloud image',
+    run: (o) => benchDebianCloud({ runs: runsFor(o, 1), log: o.log }),
   },
 ];
 

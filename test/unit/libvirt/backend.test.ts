@@ -2,7 +2,9 @@ import { expect } from 'chai';
 import { exitOfStop, parseLifecycleLine, parseMonitorEventLine } from '../../../src/backend/libvirt.js';
 import { isLocalUri, libvirtError, redactUri, resolveConnectUri } from '../../../src/libvirt/connection.js';
 import { parsePoolList, x86DomainTypes } from '../../../src/libvirt/doctor.js';
-import { chooseDomainType } from '../../../src/libvirt/install.js';
+import { cdromTarget, chooseDomainType, domainXml } from '../../../src/libvirt/install.js';
+import type { InstallState } from '../../../src/pipeline/state.js';
+import { parseInstallRequest } from '../../../src/request/request.js';
 import { reduceLifecycle, initialLifecycle } from '../../../src/qemu/completion.js';
 
 describe('libvirt backend: what virsh prints, read', () => {
@@ -73,5 +75,48 @@ describe('libvirt connection', () => {
       { name: 'default', active: true },
       { name: 'images', active: false },
     ]);
+  });
+});
+
+describe('libvirt domain XML of each boot: the cloud-init seed', () => {
+  const state = (): InstallState => ({
+    raw: {},
+    cwd: '/w',
+    request: parseInstallRequest(
+      {
+        name: 'ci1',
+        import: true,
+        disk: ['path=/img/ci1.qcow2'],
+        accel: 'tcg',
+        network: 'user,model=e1000e',
+      },
+      '/w',
+    ),
+    libvirt: {
+      uri: 'qemu:///system',
+      local: true,
+      domainType: 'qemu',
+      pool: 'default',
+      transient: false,
+      created: { volumes: [], defined: false },
+      diskPaths: {},
+    },
+    uuid: '00000000-0000-4000-8000-000000000001',
+    mac: '52:54:00:00:00:01',
+  });
+  const cdroms = (xml: string): string[] =>
+    [
+      ...xml.matchAll(
+        /<disk type='file' device='cdrom'>[\s\S]*?<source file='([^']+)'\/>\s*<target dev='([^']+)'/g,
+      ),
+    ].map((m) => `${m[2]} ${m[1]}`);
+
+  it('the confirm boot carries the seed as a cdrom at the target change-media ejects; without one, none', () => {
+    const xml = domainXml(state(), 'confirm', { cdroms: ['/pool/ci1-cidata.iso'] }, '/logs/serial.log');
+    expect(cdroms(xml)).to.deep.equal([`${cdromTarget(0)} /pool/ci1-cidata.iso`]);
+    expect(cdromTarget(0)).to.equal('sdu');
+    // it boots from the disk, not from the seed
+    expect(xml).to.not.include("<boot dev='cdrom'/>");
+    expect(cdroms(domainXml(state(), 'confirm', { cdroms: [] }, undefined))).to.deep.equal([]);
   });
 });
