@@ -25,3 +25,9 @@ export function thrown(fn: () => unknown): InstallGuestError {
   }
   throw new Error('expected a typed error, but nothing was thrown');
 }
+
+/** The typed error a promise rejects with as one line, `kind:CODE: message`, for a test to match. */
+export async function rejectionLine(p: Promise<unknown>): Promise<string> {
+  const e = await rejection(p);
+  return `${e.kind}:${e.code}: ${e.message}`;
+}
