@@ -178,8 +178,8 @@ export async function uploadSeed(
 ): Promise<string[]> {
   const iso = state.cloudInit?.seedIso;
   if (!iso) return [];
-  const name = state.request!.name.replace(/[^A-Za-z0-9_.-]/g, '_');
-  return [await uploadVolume(conn, state.libvirt!, iso, `${name}-cidata.iso`, signal)];
+  const name = need(state, 'request').name.replace(/[^A-Za-z0-9_.-]/g, '_');
+  return [await uploadVolume(conn, need(state, 'libvirt'), iso, `${name}-cidata.iso`, signal)];
 }
 
 /** Uploads the install media to the pool (as virt-install does for remote hosts); returns their host paths. */
