@@ -22,6 +22,7 @@ import { flattenQueryPci, type GuestPciDevice, type QmpEvent } from '../qemu/qmp
 import { cdromTarget, connectionFor, domainXml, uploadInstallMedia, uploadSeed } from '../libvirt/install.js';
 import type { LibvirtConnection } from '../libvirt/connection.js';
 import type { BootHandle, GuestBackend, GuestEvents } from './types.js';
+import { need } from '../pipeline/stage.js';
 
 /** libvirt's qdev ids → install-guest's (the confirm stage matches by them): net0 is our net0-dev. */
 function ourQdevId(id: string): string {
@@ -136,8 +137,8 @@ export const libvirtBackend: GuestBackend = {
   kind: 'libvirt',
   async startBoot(ctx, phase, _argv, files, maxLifetimeMs): Promise<BootHandle> {
     const { state, signal } = ctx;
-    const lv = state.libvirt!;
-    const name = state.request!.name;
+    const lv = need(state, 'libvirt');
+    const name = need(state, 'request').name;
     const conn = await connectionFor(lv);
     if (!lv.local) {
       throw hostError(
@@ -152,7 +153,7 @@ export const libvirtBackend: GuestBackend = {
         : { cdroms: await uploadSeed(conn, state, signal) };
     await fs.rm(files.serialLog, { force: true });
     const xml = domainXml(state, phase, media, files.serialLog);
-    const xmlFile = `${state.workDir!}/domain-${phase}.xml`;
+    const xmlFile = `${need(state, 'workDir')}/domain-${phase}.xml`;
     await fs.writeFile(xmlFile, xml, { mode: 0o600 });
     await fs.writeFile(files.argvFile.replace(/\.args$/, '.xml'), xml, { mode: 0o600 });
 

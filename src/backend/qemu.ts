@@ -1,5 +1,6 @@
 /** The direct backend: install-guest runs qemu itself (src/qemu/process.ts) and talks QMP to it. */
 import type { BootHandle, GuestBackend } from './types.js';
+import { need } from '../pipeline/stage.js';
 
 export const qemuBackend: GuestBackend = {
   kind: 'qemu',
@@ -12,7 +13,7 @@ export const qemuBackend: GuestBackend = {
     const handle = await launchQemu({
       binary: argv[0]!,
       argv: argv.slice(1),
-      workDir: ctx.state.workDir!,
+      workDir: need(ctx.state, 'workDir'),
       qmpSocketPath: files.qmpSocket,
       serialSocketPath: files.serialSocket,
       serialLogPath: files.serialLog,

@@ -25,6 +25,7 @@ import {
 } from '../export/libvirt.js';
 import type { LibvirtConnection } from './connection.js';
 import type { LibvirtState } from './state.js';
+import { need } from '../pipeline/stage.js';
 
 export type { LibvirtState } from './state.js';
 
@@ -84,10 +85,10 @@ export async function createPoolDisks(
   state: InstallState,
   signal?: AbortSignal,
 ): Promise<void> {
-  const lv = state.libvirt!;
+  const lv = need(state, 'libvirt');
   const opt = signal ? { signal } : {};
   await ensurePool(conn, lv.pool, signal);
-  for (const d of state.request!.disks) {
+  for (const d of need(state, 'request').disks) {
     if (d.sizeGiB === undefined) {
       lv.diskPaths[d.path] = d.path;
       continue;
@@ -122,8 +123,8 @@ export function domainXml(
   media: { kernel?: string; initrd?: string; cdroms: string[] },
   serialFile: string | undefined,
 ): string {
-  const lv = state.libvirt!;
-  const req = state.request!;
+  const lv = need(state, 'libvirt');
+  const req = need(state, 'request');
   const devices = (state.prepared ?? state.devices ?? []).map((d) => ({
     address: d.address,
     ...(d.romBar !== undefined ? { romBar: d.romBar } : {}),
@@ -134,7 +135,7 @@ export function domainXml(
     { ...req, accel: lv.domainType === 'kvm' ? 'kvm' : 'tcg' },
     devices,
     disks,
-    { uuid: state.uuid!, mac: state.mac! },
+    { uuid: need(state, 'uuid'), mac: need(state, 'mac') },
   );
   if (!lv.local) delete data.emulator;
   if (serialFile) data.serialFile = serialFile;
@@ -177,8 +178,8 @@ export async function uploadSeed(
 ): Promise<string[]> {
   const iso = state.cloudInit?.seedIso;
   if (!iso) return [];
-  const name = state.request!.name.replace(/[^A-Za-z0-9_.-]/g, '_');
-  return [await uploadVolume(conn, state.libvirt!, iso, `${name}-cidata.iso`, signal)];
+  const name = need(state, 'request').name.replace(/[^A-Za-z0-9_.-]/g, '_');
+  return [await uploadVolume(conn, need(state, 'libvirt'), iso, `${name}-cidata.iso`, signal)];
 }
 
 /** Uploads the install media to the pool (as virt-install does for remote hosts); returns their host paths. */
@@ -187,8 +188,8 @@ export async function uploadInstallMedia(
   state: InstallState,
   signal?: AbortSignal,
 ): Promise<{ kernel?: string; initrd?: string; cdroms: string[] }> {
-  const lv = state.libvirt!;
-  const name = state.request!.name.replace(/[^A-Za-z0-9_.-]/g, '_');
+  const lv = need(state, 'libvirt');
+  const name = need(state, 'request').name.replace(/[^A-Za-z0-9_.-]/g, '_');
   const m = installMedia(state);
   const out: { kernel?: string; initrd?: string; cdroms: string[] } = { cdroms: [] };
   if (m.kernel) out.kernel = await uploadVolume(conn, lv, m.kernel, `${name}-install-kernel`, signal);

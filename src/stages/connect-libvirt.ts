@@ -8,6 +8,7 @@
 import { inputError } from '../errors.js';
 import type { Stage } from '../pipeline/stage.js';
 import type { InstallState } from '../pipeline/state.js';
+import { need } from '../pipeline/stage.js';
 
 export const connectLibvirt: Stage<InstallState> = {
   name: 'connect-libvirt',
@@ -22,7 +23,7 @@ export const connectLibvirt: Stage<InstallState> = {
     ]);
     const conn = new LibvirtConnection(c.uri);
     const hypervisor = await conn.check(signal);
-    const req = state.request!;
+    const req = need(state, 'request');
     const domainType = chooseDomainType(
       req.accel,
       x86DomainTypes(await conn.virsh(['capabilities'])),
@@ -57,7 +58,7 @@ export const connectLibvirt: Stage<InstallState> = {
     if (!lv) return;
     const { connectionFor, domainXml } = await import('../libvirt/install.js');
     const conn = await connectionFor(lv);
-    const name = state.request!.name;
+    const name = need(state, 'request').name;
     const keep = outcome === 'success' && !lv.transient;
     if (lv.created.defined) {
       if (keep) {

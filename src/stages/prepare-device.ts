@@ -1,6 +1,7 @@
 import type { Stage } from '../pipeline/stage.js';
 import type { DetachPlan, InstallState, SelectedDevice } from '../pipeline/state.js';
 import type { PreparedDevice } from '../pci/session.js';
+import { need } from '../pipeline/stage.js';
 
 /**
  * The devices the install assigns: the selected ones on the stub driver, then (--group) the other
@@ -54,7 +55,7 @@ export const prepareDevice: Stage<InstallState> = {
   async plan({ state, host, log }) {
     const devices = state.devices ?? [];
     if (devices.length === 0) return { prepared: [], detach: [] };
-    const req = state.request!;
+    const req = need(state, 'request');
     const present = devices.filter((d) => d.vendorDevice !== undefined);
     const { planPreparation } = await import('../pci/prepare.js');
     const plan = await planPreparation(
@@ -82,7 +83,7 @@ export const prepareDevice: Stage<InstallState> = {
       log.info(`libvirt manages ${devices.map((d) => d.address).join(', ')} (detach, reset, give back)`);
       return { prepared: devices };
     }
-    const req = state.request!;
+    const req = need(state, 'request');
     const { defaultStateDir, prepareDevices } = await import('../pci/prepare.js');
     const session = await prepareDevices({
       host,

@@ -19,6 +19,7 @@ import {
   startPhase,
   withReportFields,
 } from './launch-qemu.js';
+import { need } from '../pipeline/stage.js';
 
 export interface ExpectedDevice {
   kind: 'assigned' | 'emulated';
@@ -164,7 +165,7 @@ export const rebootAndConfirm: Stage<InstallState> = {
   needs: ['request', 'argv'],
   async run(ctx) {
     const { state } = ctx;
-    const req = state.request!;
+    const req = need(state, 'request');
     if (req.noReboot) {
       ctx.log.info('--noreboot: the installed disk is not booted; the device is not confirmed');
       return { confirm: { skipped: true, reason: '--noreboot' } };

@@ -10,6 +10,7 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Stage, StageContext } from '../pipeline/stage.js';
 import type { InstallState } from '../pipeline/state.js';
+import { need } from '../pipeline/stage.js';
 
 /** The MAC install-guest configures: the assigned NIC's own (read on the host), else the emulated NIC's. */
 export function cloudInitNicMac(
@@ -17,7 +18,7 @@ export function cloudInitNicMac(
 ): string | undefined {
   const assigned = (state.prepared ?? state.devices ?? []).find((d) => d.mac);
   if (assigned?.mac) return assigned.mac;
-  const net = state.network ?? state.request!.network;
+  const net = state.network ?? need(state, 'request').network;
   return net.kind === 'none' ? undefined : (net.mac ?? state.mac);
 }
 
@@ -32,8 +33,8 @@ function hostnameOf(name: string): string {
 
 async function render(ctx: StageContext<InstallState>, write: boolean): Promise<Partial<InstallState>> {
   const { state } = ctx;
-  const ci = state.cloudInit!;
-  const req = state.request!;
+  const ci = need(state, 'cloudInit');
+  const req = need(state, 'request');
   const { buildSeedDocuments } = await import('../cloudinit/userdata.js');
   const { confirmScript } = await import('../kickstart/confirm.js');
   const instanceId = `iid-${state.uuid ?? 'dry-run'}`;
@@ -53,7 +54,7 @@ async function render(ctx: StageContext<InstallState>, write: boolean): Promise<
         : '--cloud-init without sub-options: a root password is generated (no ssh key found in ~/.ssh)',
     );
   const files = ['user-data', 'meta-data', ...(docs.networkConfig !== undefined ? ['network-config'] : [])];
-  const workDir = write ? state.workDir! : '<workdir>';
+  const workDir = write ? need(state, 'workDir') : '<workdir>';
   const seedDir = path.join(workDir, 'cidata');
   const out = {
     ...ci,
@@ -77,7 +78,7 @@ async function render(ctx: StageContext<InstallState>, write: boolean): Promise<
     metaData: docs.metaData,
     ...(docs.networkConfig !== undefined ? { networkConfig: docs.networkConfig } : {}),
   });
-  const userDataRedacted = path.join(state.logDir!, 'user-data.redacted');
+  const userDataRedacted = path.join(need(state, 'logDir'), 'user-data.redacted');
   await writeFile(userDataRedacted, docs.userDataRedacted, { mode: 0o600 });
   if (docs.generatedPassword !== undefined) {
     // the one place the password is shown: the terminal, not the reporter (whose lines may be kept)

@@ -7,6 +7,7 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Stage } from '../pipeline/stage.js';
 import type { InstallState } from '../pipeline/state.js';
+import { need } from '../pipeline/stage.js';
 
 export type Verdict = 'confirmed' | 'installed-unconfirmed';
 
@@ -105,7 +106,7 @@ export const report: Stage<InstallState> = {
   needs: ['logDir'],
   async run({ state }) {
     const result = resultOf(state);
-    const logDir = state.logDir!;
+    const logDir = need(state, 'logDir');
     await writeFile(path.join(logDir, 'result.json'), `${JSON.stringify(result, null, 2)}\n`, {
       mode: 0o600,
     });

@@ -1,17 +1,7 @@
 import { expect } from 'chai';
 import { checkCloudInit } from '../../../src/cloudinit/check.js';
-import { isInstallGuestError } from '../../../src/errors.js';
 import { parseInstallRequest, type RawInstallArgs } from '../../../src/request/request.js';
-
-async function rejection(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (e) {
-    if (isInstallGuestError(e)) return `${e.kind}:${e.code}: ${e.message}`;
-    throw e;
-  }
-  throw new Error('no error');
-}
+import { rejectionLine } from '../../helpers/typed-error.js';
 
 const check = (raw: RawInstallArgs): Promise<unknown> =>
   checkCloudInit(raw, parseInstallRequest(raw, '/w'), '/w', '/nonexistent-home');
@@ -23,17 +13,17 @@ describe('cloudinit/check: --cloud-init against the rest of the request', () => 
   });
 
   it('refuses an installer boot (--cdrom, --boot) with the media named', async () => {
-    expect(await rejection(check({ cdrom: '/x.iso', disk: ['size=1'], cloudInit: '' }))).to.match(
+    expect(await rejectionLine(check({ cdrom: '/x.iso', disk: ['size=1'], cloudInit: '' }))).to.match(
       /^input:CLOUD_INIT_NEEDS_IMPORT: --cloud-init configures an imported cloud image, but --cdrom \/x.iso boots an installer/,
     );
-    expect(await rejection(check({ boot: 'kernel=/k', disk: ['size=1'], cloudInit: '' }))).to.match(
+    expect(await rejectionLine(check({ boot: 'kernel=/k', disk: ['size=1'], cloudInit: '' }))).to.match(
       /but --boot kernel=… boots an installer/,
     );
   });
 
   it('refuses seed=smbios without user networking (the seed is served to the guest over it)', async () => {
     expect(
-      await rejection(
+      await rejectionLine(
         check({ import: true, disk: ['path=/d'], network: 'none', cloudInit: 'disable=on,seed=smbios' }),
       ),
     ).to.match(/^input:CLOUD_INIT_SMBIOS_NETWORK: .* but the network is none$/);
@@ -41,7 +31,7 @@ describe('cloudinit/check: --cloud-init against the rest of the request', () => 
 
   it('reads the named files before anything is created (a missing one is exit 2)', async () => {
     expect(
-      await rejection(
+      await rejectionLine(
         check({ import: true, disk: ['path=/d'], cloudInit: 'user-data=/nonexistent/ud.yaml' }),
       ),
     ).to.equal('input:BAD_CLOUD_INIT: --cloud-init user-data=/nonexistent/ud.yaml: no such file');
@@ -64,7 +54,7 @@ describe('cloudinit/check: with --connect (libvirt runs the guest)', () => {
   });
 
   it('refuses seed=smbios as not implemented, naming the option and the URI (exit 2)', async () => {
-    expect(await rejection(withConnect('disable=on,seed=smbios'))).to.match(
+    expect(await rejectionLine(withConnect('disable=on,seed=smbios'))).to.match(
       /^input:NOT_IMPLEMENTED: --cloud-init seed=smbios with --connect qemu:\/\/\/system is not implemented/,
     );
   });

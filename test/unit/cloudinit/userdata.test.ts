@@ -11,21 +11,11 @@ import {
   parseCloudConfig,
   schemaErrors,
 } from '../../../src/cloudinit/userdata.js';
-import { isInstallGuestError } from '../../../src/errors.js';
 import { CONFIRM_SCRIPT_PATH } from '../../../src/kickstart/confirm.js';
+import { rejectionLine } from '../../helpers/typed-error.js';
 
 const BASE: CloudInitOptions = { rootPasswordGenerate: false, disable: false, seed: 'iso', defaulted: false };
 const KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOlt6Kc0s2vC8m9 user@host';
-
-async function rejection(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (e) {
-    if (isInstallGuestError(e)) return `${e.kind}:${e.code}: ${e.message}`;
-    throw e;
-  }
-  throw new Error('no error');
-}
 
 describe('cloudinit/userdata: the seed documents, the merge and the validation', () => {
   let dir: string;
@@ -165,7 +155,7 @@ describe('cloudinit/userdata: the seed documents, the merge and the validation',
   ] as const) {
     it(`refuses user-data that is ${title} (exit 2)`, async () => {
       const p = await file('ud.yaml', text);
-      const msg = await rejection(
+      const msg = await rejectionLine(
         buildSeedDocuments({ options: { ...BASE, userData: p }, instanceId: 'i', hostname: 'h' }),
       );
       expect(msg).to.match(/^input:BAD_USER_DATA: /);
@@ -185,7 +175,7 @@ describe('cloudinit/userdata: the seed documents, the merge and the validation',
     ]);
     expect(schemaErrors({ anything_else: { a: 1 }, runcmd: ['x', ['y', 'z']] })).to.deep.equal([]);
     const p = await file('ud.yaml', '#cloud-config\nwrite_files:\n  - path: /etc/x\n    permissions: rw\n');
-    const msg = await rejection(
+    const msg = await rejectionLine(
       buildSeedDocuments({ options: { ...BASE, userData: p }, instanceId: 'i', hostname: 'h' }),
     );
     expect(msg).to.match(
@@ -194,7 +184,7 @@ describe('cloudinit/userdata: the seed documents, the merge and the validation',
   });
 
   it('refuses a missing key file, a private key and a file that is no key (exit 2)', async () => {
-    const missing = await rejection(
+    const missing = await rejectionLine(
       buildSeedDocuments({
         options: { ...BASE, rootSshKey: path.join(dir, 'nope.pub') },
         instanceId: 'i',
@@ -206,13 +196,13 @@ describe('cloudinit/userdata: the seed documents, the merge and the validation',
     );
     const priv = await file('id', '-----BEGIN OPENSSH PRIVATE KEY-----\nabc\n');
     expect(
-      await rejection(
+      await rejectionLine(
         buildSeedDocuments({ options: { ...BASE, rootSshKey: priv }, instanceId: 'i', hostname: 'h' }),
       ),
     ).to.match(/is a private key$/);
     const junk = await file('junk', 'hello world\n');
     expect(
-      await rejection(
+      await rejectionLine(
         buildSeedDocuments({ options: { ...BASE, clouduserSshKey: junk }, instanceId: 'i', hostname: 'h' }),
       ),
     ).to.match(/clouduser-ssh-key=.* is not an ssh public key$/);

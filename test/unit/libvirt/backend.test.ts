@@ -5,7 +5,7 @@ import { parsePoolList, x86DomainTypes } from '../../../src/libvirt/doctor.js';
 import { cdromTarget, chooseDomainType, domainXml } from '../../../src/libvirt/install.js';
 import type { InstallState } from '../../../src/pipeline/state.js';
 import { parseInstallRequest } from '../../../src/request/request.js';
-import { reduceLifecycle, initialLifecycle } from '../../../src/qemu/completion.js';
+import { reduceLifecycle, initialLifecycle } from '../../../src/qemu/lifecycle.js';
 
 describe('libvirt backend: what virsh prints, read', () => {
   it('qemu-monitor-event lines become the QMP events the lifecycle reducer folds (both virsh formats)', () => {
