@@ -68,7 +68,14 @@ export function pipelineInstall(host: Host): InstallFn<BatchGuest> {
         log: { info: line('info'), warn: line('warn') },
         signal: ctx.signal,
         onError: raw.onError === 'keep' ? 'keep' : 'cleanup',
-        initial: { raw, cwd: guest.cwd },
+        initial: {
+          raw,
+          cwd: guest.cwd,
+          // a batch host reached through libvirt: the guest becomes a domain there
+          ...(allocation.host?.uri !== undefined
+            ? { connect: { uri: allocation.host.uri, transient: false } }
+            : {}),
+        },
       });
       return resultFromStages(records);
     } catch (e) {

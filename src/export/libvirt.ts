@@ -86,7 +86,16 @@ export interface LibvirtDomainData {
     bootOrder?: number;
   }[];
   scsi: boolean;
-  network: { type: 'user' | 'bridge'; bridge?: string; mac?: string; model: string } | false;
+  network:
+    | {
+        type: 'user' | 'bridge' | 'network';
+        bridge?: string;
+        /** type network: the libvirt network's name */
+        sourceNetwork?: string;
+        mac?: string;
+        model: string;
+      }
+    | false;
   hostdevs: {
     domain: string;
     bus: string;
@@ -240,6 +249,7 @@ export function libvirtDomainData(
         : {
             type: net.kind,
             ...(net.kind === 'bridge' ? { bridge: net.bridge } : {}),
+            ...(net.kind === 'network' ? { sourceNetwork: net.network } : {}),
             ...((net.mac ?? options.mac) ? { mac: net.mac ?? options.mac } : {}),
             model: libvirtNicModel(net.model),
           },
