@@ -24,6 +24,8 @@ export interface ExportDevice {
   romFile?: string;
   /** where the guest sees it (--hostdev address.*) */
   guestAddress?: GuestPciAddress;
+  /** `<hostdev managed='no'>`: bound to vfio-pci by install-guest, not by libvirt */
+  unmanaged?: boolean;
 }
 
 export interface LibvirtOptions {
@@ -266,6 +268,7 @@ export function libvirtDomainData(
       const g = d.guestAddress;
       return {
         ...pciAddressParts(d.address),
+        ...(d.unmanaged ? { unmanaged: true } : {}),
         ...(Object.keys(rom).length ? { rom } : {}),
         ...(g
           ? {

@@ -47,6 +47,11 @@ export interface HostdevRequest {
   multifunction?: boolean;
   /** address.type=pci,address.bus=,address.slot=,address.function=: where the guest sees it */
   guestAddress?: GuestPciAddress;
+  /**
+   * managed=no: install-guest binds the device itself (journal, lease, vfio-pci) and libvirt gets
+   * `<hostdev managed='no'>`; default (managed=yes): with --connect libvirt detaches and gives back
+   */
+  managed?: boolean;
 }
 
 export type NetworkRequest =
@@ -335,6 +340,7 @@ export function parseHostdev(text: string): HostdevRequest {
       'address.slot',
       'address.function',
       'address.multifunction',
+      'managed',
     ],
     'name',
   );
@@ -384,6 +390,7 @@ export function parseHostdev(text: string): HostdevRequest {
     ...(romBar !== undefined ? { romBar: parseOnOff('--hostdev', 'rom.bar', romBar) } : {}),
     ...(romFile !== undefined ? { romFile } : {}),
     ...(mf !== undefined ? { multifunction: parseOnOff('--hostdev', 'multifunction', mf) } : {}),
+    ...(v.has('managed') ? { managed: parseOnOff('--hostdev', 'managed', v.get('managed')!) } : {}),
   };
 }
 
