@@ -497,6 +497,7 @@ async function hostsOf(
             ? await readHostPool(ctx.host, { mgmtIfaces })
             : await readLibvirtHostPool(host.uri, ctx.host, {
                 mgmtIfaces,
+                ...(host.force ? { force: true } : {}),
                 ...(ctx.deps.signal ? { signal: ctx.deps.signal } : {}),
               });
         return {

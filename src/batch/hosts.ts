@@ -127,7 +127,14 @@ export class HostsPool implements GuestPool {
       s.running.add(owner);
       this.where.set(owner, s);
       const h = s.facts.host;
-      return { ...a, host: { name: h.name, ...(h.uri !== undefined ? { uri: h.uri } : {}) } };
+      return {
+        ...a,
+        host: {
+          name: h.name,
+          ...(h.uri !== undefined ? { uri: h.uri } : {}),
+          ...(h.force ? { force: true } : {}),
+        },
+      };
     }
     return null;
   }

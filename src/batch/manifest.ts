@@ -62,7 +62,7 @@ export interface PoolFilter {
 }
 
 /** a host as written: a libvirt URI or `local`, or { uri, name, concurrency } */
-export type ManifestHost = string | { uri: string; name?: string; concurrency?: number };
+export type ManifestHost = string | { uri: string; name?: string; concurrency?: number; force?: boolean };
 
 export interface Manifest {
   version?: 1;

@@ -60,6 +60,8 @@ export interface BatchHost {
   uri?: string;
   /** how many guests install there at once */
   concurrency: number;
+  /** `force: true`: the guards libvirt cannot check on that host are taken as clear (--force) */
+  force?: boolean;
 }
 
 export interface BatchPlan {
@@ -364,6 +366,7 @@ function hostsOf(
       name: o.name ?? (uri === undefined ? 'local' : withoutPassword(uri)),
       ...(uri !== undefined ? { uri } : {}),
       concurrency: o.concurrency ?? 1,
+      ...(o.force ? { force: true } : {}),
     };
     const sameUri = byUri.get(o.uri);
     if (sameUri !== undefined) {

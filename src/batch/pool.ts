@@ -80,7 +80,7 @@ export function describeMatch(m: DeviceMatch): string {
 export interface Allocation {
   owner: string;
   /** the batch host the guest installs on (a batch over `hosts:` or --connect); absent: this machine */
-  host?: { name: string; uri?: string };
+  host?: { name: string; uri?: string; force?: boolean };
   /** one per request, in request order */
   devices: PoolDevice[];
   /** the IOMMU group keys held */
