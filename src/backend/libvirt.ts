@@ -10,7 +10,8 @@
  *   console     the serial port into a file in the log dir (a local libvirtd writes it; read as it
  *               grows), fed to the same rule packs as the direct path
  *   query-pci   `virsh qemu-monitor-command NAME '{"execute":"query-pci"}'`
- *   stop        `virsh destroy NAME`
+ *   stop        `virsh destroy NAME`; a failed install boot on this machine: SIGTERM to its qemu
+ *               (src/libvirt/local-qemu.ts), libvirtd then drops the transient domain itself
  *   eject       `virsh change-media NAME TARGET --eject --live --config` (the cloud-init seed)
  */
 import { createWriteStream, promises as fs } from 'node:fs';
@@ -118,7 +119,7 @@ function tailFile(file: string, stream: PassThrough): { stop: () => Promise<void
   };
   const timer = setInterval(() => {
     reading = reading.then(readMore).catch(() => undefined);
-  }, 50);
+  }, 20);
   return {
     bytes: () => pos,
     stop: async () => {
@@ -214,12 +215,18 @@ export const libvirtBackend: GuestBackend = {
     };
     void exited.then(endAll);
 
-    /** true when libvirt says the domain's qemu is gone (virsh destroy returns after it is) */
-    const destroy = async (): Promise<boolean> =>
-      conn.virsh(['destroy', name]).then(
+    /** true when the domain's qemu is gone (virsh destroy returns after it is) */
+    const destroy = async (): Promise<boolean> => {
+      // the install boot on this machine: its qemu signalled directly (src/libvirt/local-qemu.ts)
+      if (phase === 'install' && lv.local) {
+        const { terminateLocalQemu } = await import('../libvirt/local-qemu.js');
+        if (await terminateLocalQemu(name)) return true;
+      }
+      return conn.virsh(['destroy', name]).then(
         () => true,
         () => false,
       );
+    };
     const stop = async (reason: string): Promise<StopResult> => {
       const t = performance.now();
       stopReason ??= reason;

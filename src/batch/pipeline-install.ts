@@ -61,14 +61,25 @@ export function pipelineInstall(host: Host): InstallFn<BatchGuest> {
     const logFile = path.join(ctx.logDir, 'install-guest.log');
     const line = (level: string) => (l: string) =>
       appendFileSync(logFile, `${new Date(host.clock.now()).toISOString()} ${level} ${l}\n`, { mode: 0o600 });
-    const raw = installArgsFor(guest, allocation);
+    // a host the manifest forces: its unknown guards pass for this guest's device too
+    const raw = {
+      ...installArgsFor(guest, allocation),
+      ...(allocation.host?.force ? { force: true } : {}),
+    };
     try {
       const { records } = await runStages(createInstallPipeline(), {
         host,
         log: { info: line('info'), warn: line('warn') },
         signal: ctx.signal,
         onError: raw.onError === 'keep' ? 'keep' : 'cleanup',
-        initial: { raw, cwd: guest.cwd },
+        initial: {
+          raw,
+          cwd: guest.cwd,
+          // a batch host reached through libvirt: the guest becomes a domain there
+          ...(allocation.host?.uri !== undefined
+            ? { connect: { uri: allocation.host.uri, transient: false } }
+            : {}),
+        },
       });
       return resultFromStages(records);
     } catch (e) {

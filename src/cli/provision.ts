@@ -5,9 +5,14 @@
  */
 import type { Argv } from 'yargs';
 import type { CommandSpec } from './command.js';
+import { connectOption } from './connect.js';
 
 export function provisionOptions(y: Argv): Argv {
-  return y
+  return connectOption(y)
+    .option('transient', {
+      type: 'boolean',
+      describe: 'with --connect: leave no domain defined after the boot',
+    })
     .option('base', {
       type: 'string',
       demandOption: true,

@@ -129,6 +129,7 @@ export function domainXml(
     address: d.address,
     ...(d.romBar !== undefined ? { romBar: d.romBar } : {}),
     ...(d.romFile ? { romFile: d.romFile } : {}),
+    ...(d.managed === false ? { unmanaged: true } : {}),
   }));
   const disks = req.disks.map((d) => ({ ...d, path: lv.diskPaths[d.path] ?? d.path }));
   const data: LibvirtDomainData = libvirtDomainData(

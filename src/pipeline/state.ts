@@ -16,6 +16,8 @@ export interface SelectedDevice extends AssignedDevice {
   mac?: string;
   /** why this device (for `auto`), or a warning in a dry run */
   note?: string;
+  /** false (--hostdev …,managed=no): install-guest prepared it; libvirt must not detach it again */
+  managed?: boolean;
 }
 
 /** prepare-device: one device the preparation detaches from its host driver (or finds on the stub). */

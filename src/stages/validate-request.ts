@@ -11,7 +11,7 @@ export const validateRequest: Stage<InstallState> = {
   name: 'validate-request',
   changesHost: false,
   async run({ state }) {
-    const request = parseInstallRequest(state.raw, state.cwd);
+    const request = parseInstallRequest(state.raw, state.cwd, { libvirt: state.connect !== undefined });
     const { resolveQemuBinary } = await import('../qemu/binary.js');
     await resolveQemuBinary(request.qemuBinary, state.cwd);
     if (state.raw.cloudInit === undefined) return { request };

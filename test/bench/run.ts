@@ -12,7 +12,8 @@
  *                                         opt-in: the provision suite against a full install with
  *                                         the real debian-installer (Internet mirror, up to an hour)
  *
- * Suites: cli-start, inventory, media, failure-detection, pipeline, batch, provision, debian-cloud.
+ * Suites: cli-start, inventory, media, failure-detection, pipeline, batch, provision, libvirt,
+ * debian-cloud.
  */
 import { writeFile } from 'node:fs/promises';
 import { benchCliStart } from './cli-start.js';
@@ -22,6 +23,7 @@ import { type BenchOptions, type Figure, formatTable, loadAverage, machine, runs
 import { benchMedia } from './media.js';
 import { benchPipeline } from './pipeline.js';
 import { benchBatch } from './batch.js';
+import { benchLibvirt } from './libvirt.js';
 import { benchProvision } from './provision.js';
 import { benchDebianCloud } from './debian-cloud.js';
 import {
@@ -50,6 +52,11 @@ const suites: Suite[] = [
     id: 'batch',
     title: 'Batch',
     run: (o) => benchBatch({ runs: runsFor(o, 1), guests: 3, log: o.log }),
+  },
+  {
+    id: 'libvirt',
+    title: 'libvirt: install-guest --connect and virt-install through one libvirtd',
+    run: (o) => benchLibvirt({ runs: runsFor(o, 1), log: o.log }),
   },
   {
     id: 'provision',
