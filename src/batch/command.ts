@@ -398,7 +398,7 @@ export async function runBatchCommand(
   let install = deps.install;
   if (!install) {
     const { pipelineInstall } = await import('./pipeline-install.js');
-    install = pipelineInstall(ctx.host);
+    install = pipelineInstall(ctx.host, ctx.deps.env);
   }
   const guestInstall = install;
   for (const [guest, message] of fallbackNotes) human(`${guest}: warning: ${message}`);

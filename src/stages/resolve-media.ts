@@ -61,7 +61,7 @@ async function resolveInstallMedia(ctx: StageContext<InstallState>): Promise<Par
   let resolved: Awaited<ReturnType<typeof resolve>>;
   try {
     resolved = await resolve(request, {
-      cacheDir: scratch ?? state.cacheDir!,
+      cacheDir: scratch ?? need(state, 'cacheDir'),
       signal: AbortSignal.any([signal, deadline]),
       ...(scratch ? { plan: true } : {}),
       onProgress: fetchProgressToLog(log),
