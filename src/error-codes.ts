@@ -109,7 +109,7 @@ export const ERROR_CODES = {
   LEASE_FAILED: ['host'],
   LIBVIRT_BAD_XML: ['host'],
   LIBVIRT_COMMAND_FAILED: ['host'],
-  LIBVIRT_REMOTE_CONSOLE: ['host'],
+  LIBVIRT_CONSOLE_UNAVAILABLE: ['host'],
   LIBVIRT_UNREACHABLE: ['host'],
   MANIFEST_NOT_FOUND: ['input'],
   MEDIA_ARCH_MISMATCH: ['input'],

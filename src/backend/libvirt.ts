@@ -7,19 +7,21 @@
  *               its reason, RESET, GUEST_PANICKED, BLOCK_IO_ERROR…) through libvirt, so the same
  *               reducer (src/qemu/completion.ts) decides; `virsh event --loop --event lifecycle`
  *               says when the domain stopped (the process exit)
- *   console     the serial port into a file in the log dir (a local libvirtd writes it; read as it
- *               grows), fed to the same rule packs as the direct path
+ *   console     a local libvirtd: the serial port into a file in the log dir (read as it grows);
+ *               a remote one: the console stream through the connection (src/libvirt/console-stream.ts,
+ *               the domain started paused until the stream is attached); either way saved whole in the
+ *               log dir and fed to the same rule packs as the direct path
  *   query-pci   `virsh qemu-monitor-command NAME '{"execute":"query-pci"}'`
  *   stop        `virsh destroy NAME`
  */
 import { createWriteStream, promises as fs } from 'node:fs';
 import { PassThrough } from 'node:stream';
 import { execa, type ResultPromise } from 'execa';
-import { hostError } from '../errors.js';
 import type { QemuExit, SerialConsole, StopResult } from '../qemu/process.js';
 import { flattenQueryPci, type GuestPciDevice, type QmpEvent } from '../qemu/qmp.js';
 import { connectionFor, domainXml, uploadInstallMedia } from '../libvirt/install.js';
 import type { LibvirtConnection } from '../libvirt/connection.js';
+import type { ConsoleStream } from '../libvirt/console-stream.js';
 import type { BootHandle, GuestBackend, GuestEvents } from './types.js';
 
 /** libvirt's qdev ids → install-guest's (the confirm stage matches by them): net0 is our net0-dev. */
@@ -98,7 +100,14 @@ function follow(conn: LibvirtConnection, args: string[], onLine: (l: string) => 
 }
 
 /** Reads a file that qemu writes as it grows, into a stream, until `stop()` (then the rest). */
-function tailFile(file: string, stream: PassThrough): { stop: () => Promise<void>; bytes: () => number } {
+interface ConsoleReader {
+  /** resolves when the reader is attached (a file: at once) */
+  attach: () => Promise<void>;
+  stop: () => Promise<void>;
+  bytes: () => number;
+}
+
+function tailFile(file: string, stream: PassThrough): ConsoleReader {
   let pos = 0;
   let fh: fs.FileHandle | undefined;
   let stopped = false;
@@ -118,6 +127,7 @@ function tailFile(file: string, stream: PassThrough): { stop: () => Promise<void
     reading = reading.then(readMore).catch(() => undefined);
   }, 50);
   return {
+    attach: () => Promise.resolve(),
     bytes: () => pos,
     stop: async () => {
       if (stopped) return;
@@ -131,6 +141,52 @@ function tailFile(file: string, stream: PassThrough): { stop: () => Promise<void
   };
 }
 
+/**
+ * Reads the domain's console stream through the connection into `stream` and the log file, until
+ * the stream ends (the domain stopped) or `stop()`.
+ */
+function streamConsole(
+  conn: LibvirtConnection,
+  domain: string,
+  logFile: string,
+  stream: PassThrough,
+): ConsoleReader {
+  let n = 0;
+  const log = createWriteStream(logFile, { flags: 'w', mode: 0o600 });
+  log.on('error', () => undefined);
+  let helper: ConsoleStream | undefined;
+  let stopped = false;
+  const finish = async (): Promise<void> => {
+    if (stopped) return;
+    stopped = true;
+    await new Promise<void>((r) => log.end(r));
+    stream.end();
+  };
+  return {
+    bytes: () => n,
+    async attach() {
+      const { openConsoleStream } = await import('../libvirt/console-stream.js');
+      helper = openConsoleStream(conn, domain, (b) => {
+        n += b.length;
+        log.write(b);
+        stream.write(b);
+      });
+      await helper.open;
+    },
+    async stop() {
+      if (helper) {
+        // the stream ends by itself when the domain stops; a lost connection is bounded
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([helper.done, new Promise<void>((r) => (timer = setTimeout(r, 2000)))]).finally(
+          () => clearTimeout(timer),
+        );
+        await helper.stop();
+      }
+      await finish();
+    },
+  };
+}
+
 export const libvirtBackend: GuestBackend = {
   kind: 'libvirt',
   async startBoot(ctx, phase, _argv, files, maxLifetimeMs): Promise<BootHandle> {
@@ -138,17 +194,12 @@ export const libvirtBackend: GuestBackend = {
     const lv = state.libvirt!;
     const name = state.request!.name;
     const conn = await connectionFor(lv);
-    if (!lv.local) {
-      throw hostError(
-        'LIBVIRT_REMOTE_CONSOLE',
-        `installing on a remote libvirt host (${conn.uri}) needs its console over the connection, which this version does not read yet`,
-        { hint: 'run install-guest on that host with --connect qemu:///system, or use a local URI' },
-      );
-    }
+    // a remote host cannot write into this machine's log dir: its console comes over the connection
+    const streamed = !lv.local;
     const media =
       phase === 'install' ? await uploadInstallMedia(conn, state, signal) : { cdroms: [] as string[] };
     await fs.rm(files.serialLog, { force: true });
-    const xml = domainXml(state, phase, media, files.serialLog);
+    const xml = domainXml(state, phase, media, streamed ? undefined : files.serialLog);
     const xmlFile = `${state.workDir!}/domain-${phase}.xml`;
     await fs.writeFile(xmlFile, xml, { mode: 0o600 });
     await fs.writeFile(files.argvFile.replace(/\.args$/, '.xml'), xml, { mode: 0o600 });
@@ -189,7 +240,9 @@ export const libvirtBackend: GuestBackend = {
     await new Promise((r) => setTimeout(r, 300));
 
     const stream = new PassThrough();
-    const tail = tailFile(files.serialLog, stream);
+    const tail = streamed
+      ? streamConsole(conn, name, files.serialLog, stream)
+      : tailFile(files.serialLog, stream);
     let resolveEnded!: () => void;
     const ended = new Promise<void>((r) => (resolveEnded = r));
     const serial: SerialConsole = {
@@ -235,12 +288,21 @@ export const libvirtBackend: GuestBackend = {
     };
 
     try {
+      // streamed: started paused, resumed once the console stream is attached (no byte lost)
+      const paused = streamed ? ['--paused'] : [];
       if (phase === 'install') {
-        await conn.virsh(['create', xmlFile], { ...(signal ? { signal } : {}) });
+        await conn.virsh(['create', xmlFile, ...paused], { ...(signal ? { signal } : {}) });
       } else {
         await conn.virsh(['define', xmlFile]);
         lv.created.defined = true;
-        await conn.virsh(['start', name], { ...(signal ? { signal } : {}) });
+        await conn.virsh(['start', name, ...paused], { ...(signal ? { signal } : {}) });
+      }
+      if (streamed) {
+        await tail.attach().catch(async (e: unknown) => {
+          await destroy();
+          throw e;
+        });
+        await conn.virsh(['resume', name], { ...(signal ? { signal } : {}) });
       }
     } catch (e) {
       monitor.kill();
