@@ -15,7 +15,7 @@ export const connectLibvirt: Stage<InstallState> = {
   async run({ state, signal, log }) {
     const c = state.connect;
     if (!c) return {};
-    const [{ LibvirtConnection }, { x86DomainTypes }, { chooseDomainType }] = await Promise.all([
+    const [{ LibvirtConnection }, { x86DomainTypes }, { chooseDomainType, mainPool }] = await Promise.all([
       import('../libvirt/connection.js'),
       import('../libvirt/doctor.js'),
       import('../libvirt/install.js'),
@@ -38,14 +38,17 @@ export const connectLibvirt: Stage<InstallState> = {
         hint: `choose another --name, or remove it: virsh -c ${conn.uri} undefine ${req.name}`,
       });
     }
-    log.info(`libvirt: ${conn.uri} (${hypervisor}), domain type ${domainType}`);
+    const { pool, named } = mainPool(req.disks);
+    log.info(
+      `libvirt: ${conn.uri} (${hypervisor}), domain type ${domainType}; install media and new disks in pool '${pool}'${named ? '' : ' (no pool= given: the default pool)'}`,
+    );
     return {
       accel: domainType === 'kvm' ? 'kvm' : 'tcg',
       libvirt: {
         uri: c.uri,
         local: conn.local,
         domainType,
-        pool: 'default',
+        pool,
         transient: c.transient,
         created: { volumes: [], defined: false },
         diskPaths: {},
@@ -93,7 +96,7 @@ export const connectLibvirt: Stage<InstallState> = {
     await Promise.all(
       doomed.map((v) =>
         conn
-          .virsh(['vol-delete', '--pool', lv.pool, v.name])
+          .virsh(['vol-delete', '--pool', v.pool, v.name])
           .catch((e: unknown) => log.warn(`deleting volume ${v.name}: ${String(e)}`)),
       ),
     );

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { exitOfStop, parseLifecycleLine, parseMonitorEventLine } from '../../../src/backend/libvirt.js';
 import { isLocalUri, libvirtError, redactUri, resolveConnectUri } from '../../../src/libvirt/connection.js';
 import { parsePoolList, x86DomainTypes } from '../../../src/libvirt/doctor.js';
-import { chooseDomainType } from '../../../src/libvirt/install.js';
+import { chooseDomainType, mainPool } from '../../../src/libvirt/install.js';
 import { reduceLifecycle, initialLifecycle } from '../../../src/qemu/completion.js';
 
 describe('libvirt backend: what virsh prints, read', () => {
@@ -73,5 +73,13 @@ describe('libvirt connection', () => {
       { name: 'default', active: true },
       { name: 'images', active: false },
     ]);
+  });
+
+  it('the main pool (install media, disks without pool=): the first pool= given, else default', () => {
+    expect(mainPool([{ sizeGiB: 8 }])).to.deep.equal({ pool: 'default', named: false });
+    expect(mainPool([])).to.deep.equal({ pool: 'default', named: false });
+    expect(
+      mainPool([{ sizeGiB: 8 }, { pool: 'fast', sizeGiB: 2 }, { pool: 'slow', sizeGiB: 2 }]),
+    ).to.deep.equal({ pool: 'fast', named: true });
   });
 });
