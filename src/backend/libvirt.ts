@@ -103,6 +103,8 @@ function follow(conn: LibvirtConnection, args: string[], onLine: (l: string) => 
 interface ConsoleReader {
   /** resolves when the reader is attached (a file: at once) */
   attach: () => Promise<void>;
+  /** a stream's helper destroys the domain over its open connection (false: not done, use virsh) */
+  destroy?: () => Promise<boolean>;
   stop: () => Promise<void>;
   bytes: () => number;
 }
@@ -164,6 +166,7 @@ function streamConsole(
   };
   return {
     bytes: () => n,
+    destroy: () => helper?.destroy() ?? Promise.resolve(false),
     async attach() {
       const { openConsoleStream } = await import('../libvirt/console-stream.js');
       helper = openConsoleStream(conn, domain, (b) => {
@@ -265,6 +268,7 @@ export const libvirtBackend: GuestBackend = {
 
     /** true when libvirt says the domain's qemu is gone (virsh destroy returns after it is) */
     const destroy = async (): Promise<boolean> =>
+      (await tail.destroy?.()) ||
       conn.virsh(['destroy', name]).then(
         () => true,
         () => false,

@@ -11,7 +11,9 @@
  * The helper writes "open" on stderr once the stream is attached, then copies every console byte
  * to its stdout until the stream ends (the domain stopped). The caller starts the domain paused,
  * waits for "open", then resumes it: no byte of the guest's console is lost before the reader
- * attaches.
+ * attaches. A "destroy" line on its stdin destroys the domain over the same, already open,
+ * connection ("destroyed" / "destroy-failed: …" on stderr): a fatal console line stops a remote
+ * guest without the new connection (TCP, ssh, authentication) a `virsh destroy` would open first.
  */
 import { existsSync } from 'node:fs';
 import { execa } from 'execa';
@@ -20,39 +22,75 @@ import { redactUri, type LibvirtConnection } from './connection.js';
 
 /** The helper (Python 3, python3-libvirt). Exit 3: no binding; 4: libvirt refused; 0: stream ended. */
 export const CONSOLE_HELPER = String.raw`
-import os, sys
+import os, sys, threading
 try:
     import libvirt
 except ImportError:
     sys.stderr.write("no-binding: python3-libvirt is not installed\n")
     sys.exit(3)
 libvirt.registerErrorHandler(lambda ctx, err: None, None)
+# a non-blocking stream on libvirt's event loop, as virsh console reads it: a blocking recv can
+# leave the stream undrained on a slow connection, and a guest writing to a full console stalls
+libvirt.virEventRegisterDefaultImpl()
 try:
     conn = libvirt.open(os.environ["IG_LIBVIRT_URI"])
     dom = conn.lookupByName(sys.argv[1])
-    st = conn.newStream(0)
+    st = conn.newStream(libvirt.VIR_STREAM_NONBLOCK)
     dom.openConsole(None, st, libvirt.VIR_DOMAIN_CONSOLE_FORCE)
 except libvirt.libvirtError as e:
     sys.stderr.write("libvirt: %s\n" % e.get_error_message())
     sys.exit(4)
+running = [True]
+def readable(stream, events, _opaque):
+    while running[0]:
+        try:
+            data = stream.recv(65536)
+        except libvirt.libvirtError as e:
+            sys.stderr.write("ended: %s\n" % e.get_error_message())
+            running[0] = False
+            return
+        if isinstance(data, int):
+            break
+        if not data:
+            running[0] = False
+            return
+        try:
+            os.write(1, data)
+        except BrokenPipeError:
+            running[0] = False
+            return
+    if events & (libvirt.VIR_STREAM_EVENT_ERROR | libvirt.VIR_STREAM_EVENT_HANGUP):
+        running[0] = False
+st.eventAddCallback(
+    libvirt.VIR_STREAM_EVENT_READABLE | libvirt.VIR_STREAM_EVENT_ERROR | libvirt.VIR_STREAM_EVENT_HANGUP,
+    readable, None)
+asked = threading.Event()
+answered = threading.Event()
+def control():
+    for line in sys.stdin:
+        if line.strip() != "destroy":
+            continue
+        asked.set()
+        try:
+            dom.destroy()
+            sys.stderr.write("destroyed\n")
+        except libvirt.libvirtError as e:
+            sys.stderr.write("destroy-failed: %s\n" % e.get_error_message())
+        sys.stderr.flush()
+        answered.set()
+threading.Thread(target=control, daemon=True).start()
 sys.stderr.write("open\n")
 sys.stderr.flush()
+while running[0]:
+    libvirt.virEventRunDefaultImpl()
 try:
-    while True:
-        data = st.recv(65536)
-        if isinstance(data, int):
-            continue
-        if not data:
-            break
-        os.write(1, data)
-except libvirt.libvirtError as e:
-    sys.stderr.write("ended: %s\n" % e.get_error_message())
-except BrokenPipeError:
-    pass
-try:
+    st.eventRemoveCallback()
     st.finish()
 except libvirt.libvirtError:
     pass
+# the stream ends as the domain is destroyed: let the answer out before exiting
+if asked.is_set():
+    answered.wait(10)
 `;
 
 /** The python3 that has Debian's libvirt binding: /usr/bin/python3 (a pyenv or venv python lacks it). */
@@ -73,6 +111,8 @@ export interface ConsoleStream {
   readonly open: Promise<void>;
   /** resolves when the helper has exited (the stream ended, or stop() ended it) */
   readonly done: Promise<void>;
+  /** destroys the domain over the helper's connection; false when that failed (then use virsh) */
+  destroy(timeoutMs?: number): Promise<boolean>;
   /** ends the helper at once (idempotent) */
   stop(): Promise<void>;
 }
@@ -89,7 +129,7 @@ export function openConsoleStream(
 ): ConsoleStream {
   const child = execa(helperPython(), ['-c', CONSOLE_HELPER, domain], {
     reject: false,
-    stdin: 'ignore',
+    stdin: 'pipe',
     buffer: false,
     env: { IG_LIBVIRT_URI: conn.uri, LC_ALL: 'C' },
     extendEnv: true,
@@ -113,8 +153,13 @@ export function openConsoleStream(
     settle = undefined;
     child.kill('SIGKILL');
   }, openTimeoutMs);
+  child.stdin.on('error', () => undefined);
+  const destroyWaiters = new Set<(ok: boolean) => void>();
   child.stderr.on('data', (b: Buffer) => {
-    stderr = (stderr + b.toString('utf8')).slice(-4000);
+    const text = b.toString('utf8');
+    if (/^destroyed$/m.test(text)) for (const w of destroyWaiters) w(true);
+    else if (/^destroy-failed: /m.test(text)) for (const w of destroyWaiters) w(false);
+    stderr = (stderr + text).slice(-4000);
     const s = readHelperStatus(stderr);
     if (s.open) {
       settle?.ok();
@@ -141,9 +186,27 @@ export function openConsoleStream(
     },
     () => undefined,
   );
+  let exited = false;
+  void done.then(() => {
+    exited = true;
+    for (const w of destroyWaiters) w(false);
+  });
   return {
     open,
     done,
+    destroy(timeoutMs = 5000) {
+      if (exited || settle !== undefined) return Promise.resolve(false);
+      return new Promise<boolean>((resolve) => {
+        const timer = setTimeout(() => finish(false), timeoutMs);
+        const finish = (ok: boolean): void => {
+          clearTimeout(timer);
+          destroyWaiters.delete(finish);
+          resolve(ok);
+        };
+        destroyWaiters.add(finish);
+        child.stdin.write('destroy\n');
+      });
+    },
     async stop() {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
       await done;
