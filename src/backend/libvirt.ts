@@ -7,10 +7,11 @@
  *               its reason, RESET, GUEST_PANICKED, BLOCK_IO_ERROR…) through libvirt, so the same
  *               reducer (src/qemu/completion.ts) decides; `virsh event --loop --event lifecycle`
  *               says when the domain stopped (the process exit)
- *   console     a local libvirtd: the serial port into a file in the log dir (read as it grows);
- *               a remote one: the console stream through the connection (src/libvirt/console-stream.ts,
- *               the domain started paused until the stream is attached); either way saved whole in the
- *               log dir and fed to the same rule packs as the direct path
+ *   console     the serial port into a file: a local libvirtd's qemu writes it in the log dir (read
+ *               as it grows); a remote one writes it into a volume of the host's pool, read as it grows
+ *               through the connection (src/libvirt/console-stream.ts; the domain started paused until
+ *               the reader is attached); either way saved whole in the log dir and fed to the same
+ *               rule packs as the direct path
  *   query-pci   `virsh qemu-monitor-command NAME '{"execute":"query-pci"}'`
  *   stop        `virsh destroy NAME`
  */
@@ -19,7 +20,7 @@ import { PassThrough } from 'node:stream';
 import { execa, type ResultPromise } from 'execa';
 import type { QemuExit, SerialConsole, StopResult } from '../qemu/process.js';
 import { flattenQueryPci, type GuestPciDevice, type QmpEvent } from '../qemu/qmp.js';
-import { connectionFor, domainXml, uploadInstallMedia } from '../libvirt/install.js';
+import { connectionFor, consoleVolumeFor, domainXml, uploadInstallMedia } from '../libvirt/install.js';
 import type { LibvirtConnection } from '../libvirt/connection.js';
 import type { ConsoleStream } from '../libvirt/console-stream.js';
 import type { BootHandle, GuestBackend, GuestEvents } from './types.js';
@@ -150,6 +151,7 @@ function tailFile(file: string, stream: PassThrough): ConsoleReader {
 function streamConsole(
   conn: LibvirtConnection,
   domain: string,
+  where: { pool: string; volume: string },
   logFile: string,
   stream: PassThrough,
 ): ConsoleReader {
@@ -169,7 +171,7 @@ function streamConsole(
     destroy: () => helper?.destroy() ?? Promise.resolve(false),
     async attach() {
       const { openConsoleStream } = await import('../libvirt/console-stream.js');
-      helper = openConsoleStream(conn, domain, (b) => {
+      helper = openConsoleStream(conn, domain, where, (b) => {
         n += b.length;
         log.write(b);
         stream.write(b);
@@ -177,14 +179,8 @@ function streamConsole(
       await helper.open;
     },
     async stop() {
-      if (helper) {
-        // the stream ends by itself when the domain stops; a lost connection is bounded
-        let timer: NodeJS.Timeout | undefined;
-        await Promise.race([helper.done, new Promise<void>((r) => (timer = setTimeout(r, 2000)))]).finally(
-          () => clearTimeout(timer),
-        );
-        await helper.stop();
-      }
+      // the helper ends by itself once the domain is gone (after a last read); stop() is bounded
+      await helper?.stop();
       await finish();
     },
   };
@@ -197,12 +193,14 @@ export const libvirtBackend: GuestBackend = {
     const lv = state.libvirt!;
     const name = state.request!.name;
     const conn = await connectionFor(lv);
-    // a remote host cannot write into this machine's log dir: its console comes over the connection
+    // a remote host cannot write into this machine's log dir: its console goes into a volume of its
+    // pool, read through the connection
     const streamed = !lv.local;
     const media =
       phase === 'install' ? await uploadInstallMedia(conn, state, signal) : { cdroms: [] as string[] };
+    const consoleVolume = streamed ? await consoleVolumeFor(conn, state, phase, signal) : undefined;
     await fs.rm(files.serialLog, { force: true });
-    const xml = domainXml(state, phase, media, streamed ? undefined : files.serialLog);
+    const xml = domainXml(state, phase, media, consoleVolume?.path ?? files.serialLog);
     const xmlFile = `${state.workDir!}/domain-${phase}.xml`;
     await fs.writeFile(xmlFile, xml, { mode: 0o600 });
     await fs.writeFile(files.argvFile.replace(/\.args$/, '.xml'), xml, { mode: 0o600 });
@@ -244,7 +242,7 @@ export const libvirtBackend: GuestBackend = {
 
     const stream = new PassThrough();
     const tail = streamed
-      ? streamConsole(conn, name, files.serialLog, stream)
+      ? streamConsole(conn, name, { pool: lv.pool, volume: consoleVolume!.name }, files.serialLog, stream)
       : tailFile(files.serialLog, stream);
     let resolveEnded!: () => void;
     const ended = new Promise<void>((r) => (resolveEnded = r));
@@ -292,7 +290,7 @@ export const libvirtBackend: GuestBackend = {
     };
 
     try {
-      // streamed: started paused, resumed once the console stream is attached (no byte lost)
+      // streamed: started paused, resumed once the console reader is attached
       const paused = streamed ? ['--paused'] : [];
       if (phase === 'install') {
         await conn.virsh(['create', xmlFile, ...paused], { ...(signal ? { signal } : {}) });

@@ -1,19 +1,23 @@
 /**
- * A domain's serial console read THROUGH THE LIBVIRT CONNECTION (virDomainOpenConsole + a
- * virStream), for a libvirt host whose files install-guest cannot read (a remote URI).
+ * A domain's serial console read THROUGH THE LIBVIRT CONNECTION, for a libvirt host whose files
+ * install-guest cannot open (a remote URI): the serial port writes into a file that is a volume of
+ * the host's storage pool, and a helper reads it as it grows with virStorageVolDownload (the same
+ * storage API as `virsh vol-download --offset`), through the connection.
  *
- * Why a helper program: `virsh console` insists on a terminal (it refuses a pipe on stdin/stdout),
- * and libvirt's console stream is only reachable through its client library. Debian's
- * python3-libvirt (the binding libvirt maintains, the one virt-install itself uses) opens it in a
- * dozen lines; the program is passed to `python3 -c` as one argv element, its arguments as further
- * elements and the URI in the environment (so it is not visible in `ps`): no shell, no file to ship.
+ * Why not the console stream (virDomainOpenConsole on a pty): the pty only moves while a reader
+ * drains it, and on a slow remote host (a libvirtd in a nested guest) the stream stopped draining
+ * and the guest stalled writing to its console, deterministically, a few minutes into the install.
+ * A file never blocks the guest and loses nothing before the reader attaches or after it stops.
+ * Why a helper program: the node has no libvirt binding; Debian's python3-libvirt is the one
+ * libvirt maintains (virt-install's own). It is passed to `python3 -c` as one argv element, its
+ * arguments as further elements and the URI in the environment (not visible in `ps`): no shell, no
+ * file to ship. One connection for the whole boot instead of a `virsh` per poll.
  *
- * The helper writes "open" on stderr once the stream is attached, then copies every console byte
- * to its stdout until the stream ends (the domain stopped). The caller starts the domain paused,
- * waits for "open", then resumes it: no byte of the guest's console is lost before the reader
- * attaches. A "destroy" line on its stdin destroys the domain over the same, already open,
- * connection ("destroyed" / "destroy-failed: …" on stderr): a fatal console line stops a remote
- * guest without the new connection (TCP, ssh, authentication) a `virsh destroy` would open first.
+ * Protocol: the helper writes "open" on stderr once the domain and the volume are found, then copies
+ * every new byte of the volume to its stdout (every 100 ms) until the domain is gone or a "stop"
+ * line arrives on its stdin (then one last read). A "destroy" line destroys the domain over the same
+ * open connection ("destroyed" / "destroy-failed: …" on stderr): a fatal console line stops a remote
+ * guest without the new connection (TCP or ssh, authentication) a `virsh destroy` would open first.
  */
 import { existsSync } from 'node:fs';
 import { execa } from 'execa';
@@ -22,73 +26,70 @@ import { redactUri, type LibvirtConnection } from './connection.js';
 
 /** The helper (Python 3, python3-libvirt). Exit 3: no binding; 4: libvirt refused; 0: stream ended. */
 export const CONSOLE_HELPER = String.raw`
-import os, sys, threading
+import os, sys, threading, time
 try:
     import libvirt
 except ImportError:
     sys.stderr.write("no-binding: python3-libvirt is not installed\n")
     sys.exit(3)
 libvirt.registerErrorHandler(lambda ctx, err: None, None)
-# a non-blocking stream on libvirt's event loop, as virsh console reads it: a blocking recv can
-# leave the stream undrained on a slow connection, and a guest writing to a full console stalls
-libvirt.virEventRegisterDefaultImpl()
 try:
     conn = libvirt.open(os.environ["IG_LIBVIRT_URI"])
     dom = conn.lookupByName(sys.argv[1])
-    st = conn.newStream(libvirt.VIR_STREAM_NONBLOCK)
-    dom.openConsole(None, st, libvirt.VIR_DOMAIN_CONSOLE_FORCE)
+    vol = conn.storagePoolLookupByName(sys.argv[2]).storageVolLookupByName(sys.argv[3])
 except libvirt.libvirtError as e:
     sys.stderr.write("libvirt: %s\n" % e.get_error_message())
     sys.exit(4)
-running = [True]
-def readable(stream, events, _opaque):
-    while running[0]:
-        try:
-            data = stream.recv(65536)
-        except libvirt.libvirtError as e:
-            sys.stderr.write("ended: %s\n" % e.get_error_message())
-            running[0] = False
-            return
-        if isinstance(data, int):
-            break
-        if not data:
-            running[0] = False
-            return
-        try:
-            os.write(1, data)
-        except BrokenPipeError:
-            running[0] = False
-            return
-    if events & (libvirt.VIR_STREAM_EVENT_ERROR | libvirt.VIR_STREAM_EVENT_HANGUP):
-        running[0] = False
-st.eventAddCallback(
-    libvirt.VIR_STREAM_EVENT_READABLE | libvirt.VIR_STREAM_EVENT_ERROR | libvirt.VIR_STREAM_EVENT_HANGUP,
-    readable, None)
+stop = threading.Event()
 asked = threading.Event()
 answered = threading.Event()
 def control():
     for line in sys.stdin:
-        if line.strip() != "destroy":
-            continue
-        asked.set()
-        try:
-            dom.destroy()
-            sys.stderr.write("destroyed\n")
-        except libvirt.libvirtError as e:
-            sys.stderr.write("destroy-failed: %s\n" % e.get_error_message())
-        sys.stderr.flush()
-        answered.set()
+        word = line.strip()
+        if word == "stop":
+            stop.set()
+        elif word == "destroy":
+            asked.set()
+            try:
+                dom.destroy()
+                sys.stderr.write("destroyed\n")
+            except libvirt.libvirtError as e:
+                sys.stderr.write("destroy-failed: %s\n" % e.get_error_message())
+            sys.stderr.flush()
+            answered.set()
+    stop.set()
 threading.Thread(target=control, daemon=True).start()
 sys.stderr.write("open\n")
 sys.stderr.flush()
-while running[0]:
-    libvirt.virEventRunDefaultImpl()
-try:
-    st.eventRemoveCallback()
+pos = 0
+def sink(_st, data, _opaque):
+    os.write(1, data)
+    return len(data)
+def read_new():
+    global pos
+    size = vol.info()[1]
+    if size <= pos:
+        return
+    st = conn.newStream(0)
+    vol.download(st, pos, size - pos, 0)
+    st.recvAll(sink, None)
     st.finish()
-except libvirt.libvirtError:
+    pos = size
+def active():
+    try:
+        return dom.isActive() == 1
+    except libvirt.libvirtError:
+        return False
+try:
+    while not stop.is_set() and active():
+        read_new()
+        stop.wait(0.1)
+    read_new()
+except libvirt.libvirtError as e:
+    sys.stderr.write("ended: %s\n" % e.get_error_message())
+except BrokenPipeError:
     pass
-# the stream ends as the domain is destroyed: let the answer out before exiting
+# a destroy asked for ends the loop (the domain is gone): let the answer out before exiting
 if asked.is_set():
     answered.wait(10)
 `;
@@ -107,27 +108,29 @@ export function readHelperStatus(stderr: string): { open: boolean; failure?: str
 }
 
 export interface ConsoleStream {
-  /** resolves once the stream is attached; rejects (LIBVIRT_CONSOLE_UNAVAILABLE) when it cannot be */
+  /** resolves once the reader is attached; rejects (LIBVIRT_CONSOLE_UNAVAILABLE) when it cannot be */
   readonly open: Promise<void>;
-  /** resolves when the helper has exited (the stream ended, or stop() ended it) */
+  /** resolves when the helper has exited (the domain is gone, or stop() ended it) */
   readonly done: Promise<void>;
   /** destroys the domain over the helper's connection; false when that failed (then use virsh) */
   destroy(timeoutMs?: number): Promise<boolean>;
-  /** ends the helper at once (idempotent) */
+  /** reads what is left and ends the helper (bounded, idempotent) */
   stop(): Promise<void>;
 }
 
 /**
- * Opens the serial console of `domain` over `conn` and hands each chunk to `onData` until the
- * stream ends. The domain must exist (start it paused, then resume it once `open` resolves).
+ * Reads the serial console of `domain`, written into the volume `volume` of `pool`, over `conn`,
+ * handing each chunk to `onData` until the domain is gone or `stop()`. The domain must exist
+ * (create it paused, then resume it once `open` resolves, so the reader is there from the start).
  */
 export function openConsoleStream(
   conn: LibvirtConnection,
   domain: string,
+  where: { pool: string; volume: string },
   onData: (chunk: Buffer) => void,
   openTimeoutMs = 60_000,
 ): ConsoleStream {
-  const child = execa(helperPython(), ['-c', CONSOLE_HELPER, domain], {
+  const child = execa(helperPython(), ['-c', CONSOLE_HELPER, domain, where.pool, where.volume], {
     reject: false,
     stdin: 'pipe',
     buffer: false,
@@ -144,12 +147,12 @@ export function openConsoleStream(
       `cannot read the console of ${domain} through ${redactUri(conn.uri)}: ${why}`,
       {
         hint: /python3-libvirt|ENOENT/.test(why)
-          ? 'install python3-libvirt (apt-get install python3-libvirt): the console stream is read through libvirt'
-          : 'check the domain has a serial console and nothing else holds it (virsh console --force)',
+          ? 'install python3-libvirt (apt-get install python3-libvirt): the console is read through libvirt'
+          : 'check the storage pool is active and the connection allows storage access (virsh pool-list)',
       },
     );
   const timer = setTimeout(() => {
-    settle?.fail(failure(`the console stream did not open within ${openTimeoutMs} ms`));
+    settle?.fail(failure(`the console reader did not start within ${openTimeoutMs} ms`));
     settle = undefined;
     child.kill('SIGKILL');
   }, openTimeoutMs);
@@ -208,6 +211,12 @@ export function openConsoleStream(
       });
     },
     async stop() {
+      // one last read, then the helper exits; bounded
+      if (!exited) child.stdin.write('stop\n');
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([done, new Promise<void>((r) => (timer = setTimeout(r, 3000)))]).finally(() =>
+        clearTimeout(timer),
+      );
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
       await done;
     },

@@ -88,6 +88,25 @@ export function mainPool(disks: readonly { pool?: string; sizeGiB?: number }[]):
 }
 
 /**
+ * A remote boot's console file: an empty raw volume in the main pool (removed after the run like the
+ * boot media), which qemu writes and install-guest reads through the connection.
+ */
+export async function consoleVolumeFor(
+  conn: LibvirtConnection,
+  state: InstallState,
+  phase: 'install' | 'confirm',
+  signal?: AbortSignal,
+): Promise<{ name: string; path: string }> {
+  const lv = state.libvirt!;
+  const opt = signal ? { signal } : {};
+  const name = `${state.request!.name.replace(/[^A-Za-z0-9_.-]/g, '_')}-${phase}-console.log`;
+  if (await volumeExists(conn, lv.pool, name)) await conn.virsh(['vol-delete', '--pool', lv.pool, name], opt);
+  await conn.virsh(['vol-create-as', lv.pool, name, '0', '--format', 'raw'], opt);
+  lv.created.volumes.push({ name, pool: lv.pool, boot: true });
+  return { name, path: (await conn.virsh(['vol-path', '--pool', lv.pool, name], opt)).trim() };
+}
+
+/**
  * The guest's disks on the libvirt host: a disk with a size becomes a new volume (named after the
  * file, as virt-install names it) in its `pool=` or the main pool; an existing path is used as it
  * is. Every pool is checked first (POOL_NOT_FOUND for a named one that does not exist), so a

@@ -1,8 +1,8 @@
 /**
  * The remote path of `install --connect` on one machine: this machine's libvirtd reached as
  * `qemu+tcp://127.0.0.1:PORT/system` (test/helpers/libvirtd.ts remoteView), which install-guest
- * treats as a remote host: the media are uploaded into a pool, the console comes through the
- * connection (a libvirt stream, not a file), the host's facts are unknown. A failing tiny install
+ * treats as a remote host: the media are uploaded into a pool, the console is a volume of that pool
+ * read through the connection (not a file of this machine), the host's facts are unknown. A failing tiny install
  * (the installer's traceback) exits 1 soon after the fatal line with nothing defined and no volume
  * left in the pool named by `--disk pool=`; a pool that does not exist is refused before anything
  * is created. (The whole install with a device on a remote host with an IOMMU is
@@ -112,7 +112,7 @@ describe('install --connect qemu+tcp://127.0.0.1:PORT (this libvirtd seen as a r
     expect(await domainExists('lvr-tree')).to.equal(false);
   });
 
-  it('ig.fail=traceback: the console stream carries the fatal line; exit 1 soon after it; nothing defined, no volume left', async () => {
+  it('ig.fail=traceback: the console read through the connection carries the fatal line; exit 1 soon after it; nothing defined, no volume left', async () => {
     const serialLog = path.join(tmp, 'lvr-fail-logs', 'serial-install.log');
     const child = execa(
       'node',
@@ -149,19 +149,22 @@ describe('install --connect qemu+tcp://127.0.0.1:PORT (this libvirtd seen as a r
     };
     expect(err.code).to.equal('INSTALL_FAILED');
     expect(err.data.fatalLine).to.match(/PayloadInstallationError: Failed to install package tiny-base/);
-    expect(seenVolumes).to.include.members(['lvr-fail.qcow2', 'lvr-fail-install-kernel']);
-    // the stream's copy in the log dir starts with the kernel's first line: nothing lost before
-    // the reader attached (the domain started paused)
+    expect(seenVolumes).to.include.members([
+      'lvr-fail.qcow2',
+      'lvr-fail-install-kernel',
+      'lvr-fail-install-console.log',
+    ]);
+    // the copy in the log dir starts with the kernel's first line: nothing lost
     const log = await fs.readFile(serialLog, 'latin1');
     expect(log.slice(0, 200)).to.match(/Linux version/);
-    // the domain's console was a pty, not a file of this machine
+    // the domain's console was a file in the host's pool, not one of this machine's log dir
     const xml = await fs.readFile(path.join(tmp, 'lvr-fail-logs', 'install.xml'), 'utf8');
-    expect(xml).to.include("<serial type='pty'>");
+    expect(xml).to.include(`<source path='${path.join(tmp, 'pool', 'lvr-fail-install-console.log')}'`);
     expect(xml).to.not.include(serialLog);
     expect(seenAt, 'the fatal line was never seen in the console log').to.not.equal(undefined);
     const afterLine = Math.round(exitedAt - seenAt!);
     console.log(
-      `      traceback over the console stream: exit ${afterLine} ms after the line (stop latency ${err.data.stopLatencyMs} ms)`,
+      `      traceback over the connection: exit ${afterLine} ms after the line (stop latency ${err.data.stopLatencyMs} ms)`,
     );
     // as the local libvirt test bounds it: `virsh destroy` alone takes 0.2–2 s on a loaded 2-core machine
     expect(err.data.stopLatencyMs).to.be.lessThan(4000);

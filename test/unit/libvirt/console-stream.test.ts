@@ -3,7 +3,7 @@ import { LibvirtConnection } from '../../../src/libvirt/connection.js';
 import { helperPython, openConsoleStream, readHelperStatus } from '../../../src/libvirt/console-stream.js';
 import { isInstallGuestError } from '../../../src/errors.js';
 
-describe('libvirt console stream: the helper that reads a console through the connection', () => {
+describe('libvirt console reader: the helper that reads a remote console through the connection', () => {
   it('reads the helper status lines: attached, refused by libvirt, no binding, nothing yet', () => {
     expect(readHelperStatus('open\n')).to.deep.equal({ open: true });
     expect(readHelperStatus('libvirt: Domain not found\n')).to.deep.equal({
@@ -24,8 +24,17 @@ describe('libvirt console stream: the helper that reads a console through the co
   });
 
   // libvirt's test driver (no daemon): real libvirt answers through the real binding
-  const refusal = async (domain: string): Promise<{ code: string; message: string; hint: string }> => {
-    const s = openConsoleStream(new LibvirtConnection('test:///default'), domain, () => undefined, 20_000);
+  const refusal = async (
+    domain: string,
+    pool = 'default-pool',
+  ): Promise<{ code: string; message: string; hint: string }> => {
+    const s = openConsoleStream(
+      new LibvirtConnection('test:///default'),
+      domain,
+      { pool, volume: 'console.log' },
+      () => undefined,
+      20_000,
+    );
     const e: unknown = await s.open.then(
       () => null,
       (x: unknown) => x,
@@ -41,9 +50,10 @@ describe('libvirt console stream: the helper that reads a console through the co
     expect(e.message).to.match(/no-such-domain through test:\/\/\/default: Domain not found/);
   });
 
-  it('a driver without consoles (the test driver): the refusal names virDomainOpenConsole', async () => {
-    const e = await refusal('test');
+  it('a pool that is not there: LIBVIRT_CONSOLE_UNAVAILABLE naming it, with the hint to check the pool', async () => {
+    const e = await refusal('test', 'no-such-pool');
     expect(e.code).to.equal('LIBVIRT_CONSOLE_UNAVAILABLE');
-    expect(e.message).to.include('virDomainOpenConsole');
+    expect(e.message).to.match(/Storage pool not found.*no-such-pool/);
+    expect(e.hint).to.include('pool');
   });
 });
