@@ -4,10 +4,10 @@
  * the host's storage pool, and a helper reads it as it grows with virStorageVolDownload (the same
  * storage API as `virsh vol-download --offset`), through the connection.
  *
- * Why not the console stream (virDomainOpenConsole on a pty): the pty only moves while a reader
- * drains it, and on a slow remote host (a libvirtd in a nested guest) the stream stopped draining
- * and the guest stalled writing to its console, deterministically, a few minutes into the install.
- * A file never blocks the guest and loses nothing before the reader attaches or after it stops.
+ * Why not the console stream (virDomainOpenConsole on a pty): a pty moves only while a reader drains
+ * it, so a slow or lost connection holds the guest at its next console write, and what it wrote
+ * while no reader was attached is gone. A file never blocks the guest and loses nothing before the
+ * reader attaches, while it lags, or after it stops.
  * Why a helper program: the node has no libvirt binding; Debian's python3-libvirt is the one
  * libvirt maintains (virt-install's own). It is passed to `python3 -c` as one argv element, its
  * arguments as further elements and the URI in the environment (not visible in `ps`): no shell, no
