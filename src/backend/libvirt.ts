@@ -7,8 +7,11 @@
  *               its reason, RESET, GUEST_PANICKED, BLOCK_IO_ERROR…) through libvirt, so the same
  *               reducer (src/qemu/completion.ts) decides; `virsh event --loop --event lifecycle`
  *               says when the domain stopped (the process exit)
- *   console     the serial port into a file in the log dir (a local libvirtd writes it; read as it
- *               grows), fed to the same rule packs as the direct path
+ *   console     the serial port into a file: a local libvirtd's qemu writes it in the log dir (read
+ *               as it grows); a remote one writes it into a volume of the host's pool, read as it grows
+ *               through the connection (src/libvirt/console-stream.ts; the domain started paused until
+ *               the reader is attached); either way saved whole in the log dir and fed to the same
+ *               rule packs as the direct path
  *   query-pci   `virsh qemu-monitor-command NAME '{"execute":"query-pci"}'`
  *   stop        `virsh destroy NAME`; a failed install boot on this machine: SIGTERM to its qemu
  *               (src/libvirt/local-qemu.ts), libvirtd then drops the transient domain itself
@@ -20,8 +23,16 @@ import { execa, type ResultPromise } from 'execa';
 import { hostError } from '../errors.js';
 import type { QemuExit, SerialConsole, StopResult } from '../qemu/process.js';
 import { flattenQueryPci, type GuestPciDevice, type QmpEvent } from '../qemu/qmp.js';
-import { cdromTarget, connectionFor, domainXml, uploadInstallMedia, uploadSeed } from '../libvirt/install.js';
+import {
+  cdromTarget,
+  connectionFor,
+  consoleVolumeFor,
+  domainXml,
+  uploadInstallMedia,
+  uploadSeed,
+} from '../libvirt/install.js';
 import type { LibvirtConnection } from '../libvirt/connection.js';
+import type { ConsoleStream } from '../libvirt/console-stream.js';
 import type { BootHandle, GuestBackend, GuestEvents } from './types.js';
 import { need } from '../pipeline/stage.js';
 
@@ -101,7 +112,16 @@ function follow(conn: LibvirtConnection, args: string[], onLine: (l: string) => 
 }
 
 /** Reads a file that qemu writes as it grows, into a stream, until `stop()` (then the rest). */
-function tailFile(file: string, stream: PassThrough): { stop: () => Promise<void>; bytes: () => number } {
+interface ConsoleReader {
+  /** resolves when the reader is attached (a file: at once) */
+  attach: () => Promise<void>;
+  /** a stream's helper destroys the domain over its open connection (false: not done, use virsh) */
+  destroy?: () => Promise<boolean>;
+  stop: () => Promise<void>;
+  bytes: () => number;
+}
+
+function tailFile(file: string, stream: PassThrough): ConsoleReader {
   let pos = 0;
   let fh: fs.FileHandle | undefined;
   let stopped = false;
@@ -121,6 +141,7 @@ function tailFile(file: string, stream: PassThrough): { stop: () => Promise<void
     reading = reading.then(readMore).catch(() => undefined);
   }, 20);
   return {
+    attach: () => Promise.resolve(),
     bytes: () => pos,
     stop: async () => {
       if (stopped) return;
@@ -134,6 +155,48 @@ function tailFile(file: string, stream: PassThrough): { stop: () => Promise<void
   };
 }
 
+/**
+ * Reads the domain's console stream through the connection into `stream` and the log file, until
+ * the stream ends (the domain stopped) or `stop()`.
+ */
+function streamConsole(
+  conn: LibvirtConnection,
+  domain: string,
+  where: { pool: string; volume: string },
+  logFile: string,
+  stream: PassThrough,
+): ConsoleReader {
+  let n = 0;
+  const log = createWriteStream(logFile, { flags: 'w', mode: 0o600 });
+  log.on('error', () => undefined);
+  let helper: ConsoleStream | undefined;
+  let stopped = false;
+  const finish = async (): Promise<void> => {
+    if (stopped) return;
+    stopped = true;
+    await new Promise<void>((r) => log.end(r));
+    stream.end();
+  };
+  return {
+    bytes: () => n,
+    destroy: () => helper?.destroy() ?? Promise.resolve(false),
+    async attach() {
+      const { openConsoleStream } = await import('../libvirt/console-stream.js');
+      helper = openConsoleStream(conn, domain, where, (b) => {
+        n += b.length;
+        log.write(b);
+        stream.write(b);
+      });
+      await helper.open;
+    },
+    async stop() {
+      // the helper ends by itself once the domain is gone (after a last read); stop() is bounded
+      await helper?.stop();
+      await finish();
+    },
+  };
+}
+
 export const libvirtBackend: GuestBackend = {
   kind: 'libvirt',
   async startBoot(ctx, phase, _argv, files, maxLifetimeMs): Promise<BootHandle> {
@@ -141,19 +204,16 @@ export const libvirtBackend: GuestBackend = {
     const lv = need(state, 'libvirt');
     const name = need(state, 'request').name;
     const conn = await connectionFor(lv);
-    if (!lv.local) {
-      throw hostError(
-        'LIBVIRT_REMOTE_CONSOLE',
-        `installing on a remote libvirt host (${conn.uri}) needs its console over the connection, which this version does not read yet`,
-        { hint: 'run install-guest on that host with --connect qemu:///system, or use a local URI' },
-      );
-    }
+    // a remote host cannot write into this machine's log dir: its console goes into a volume of its
+    // pool, read through the connection
+    const streamed = !lv.local;
     const media =
       phase === 'install'
         ? await uploadInstallMedia(conn, state, signal)
         : { cdroms: await uploadSeed(conn, state, signal) };
+    const consoleVolume = streamed ? await consoleVolumeFor(conn, state, phase, signal) : undefined;
     await fs.rm(files.serialLog, { force: true });
-    const xml = domainXml(state, phase, media, files.serialLog);
+    const xml = domainXml(state, phase, media, consoleVolume?.path ?? files.serialLog);
     const xmlFile = `${need(state, 'workDir')}/domain-${phase}.xml`;
     await fs.writeFile(xmlFile, xml, { mode: 0o600 });
     await fs.writeFile(files.argvFile.replace(/\.args$/, '.xml'), xml, { mode: 0o600 });
@@ -194,7 +254,9 @@ export const libvirtBackend: GuestBackend = {
     await new Promise((r) => setTimeout(r, 300));
 
     const stream = new PassThrough();
-    const tail = tailFile(files.serialLog, stream);
+    const tail = streamed
+      ? streamConsole(conn, name, { pool: lv.pool, volume: consoleVolume!.name }, files.serialLog, stream)
+      : tailFile(files.serialLog, stream);
     let resolveEnded!: () => void;
     const ended = new Promise<void>((r) => (resolveEnded = r));
     const serial: SerialConsole = {
@@ -222,6 +284,8 @@ export const libvirtBackend: GuestBackend = {
         const { terminateLocalQemu } = await import('../libvirt/local-qemu.js');
         if (await terminateLocalQemu(name)) return true;
       }
+      // a remote host: destroyed over the console reader's open connection, if it has one
+      if (await tail.destroy?.()) return true;
       return conn.virsh(['destroy', name]).then(
         () => true,
         () => false,
@@ -246,12 +310,21 @@ export const libvirtBackend: GuestBackend = {
     };
 
     try {
+      // streamed: started paused, resumed once the console reader is attached
+      const paused = streamed ? ['--paused'] : [];
       if (phase === 'install') {
-        await conn.virsh(['create', xmlFile], { ...(signal ? { signal } : {}) });
+        await conn.virsh(['create', xmlFile, ...paused], { ...(signal ? { signal } : {}) });
       } else {
         await conn.virsh(['define', xmlFile]);
         lv.created.defined = true;
-        await conn.virsh(['start', name], { ...(signal ? { signal } : {}) });
+        await conn.virsh(['start', name, ...paused], { ...(signal ? { signal } : {}) });
+      }
+      if (streamed) {
+        await tail.attach().catch(async (e: unknown) => {
+          await destroy();
+          throw e;
+        });
+        await conn.virsh(['resume', name], { ...(signal ? { signal } : {}) });
       }
     } catch (e) {
       monitor.kill();

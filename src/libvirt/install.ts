@@ -71,14 +71,47 @@ export async function uploadVolume(
   const size = (await stat(file)).size;
   if (await volumeExists(conn, lv.pool, name)) await conn.virsh(['vol-delete', '--pool', lv.pool, name], opt);
   await conn.virsh(['vol-create-as', lv.pool, name, `${Math.max(size, 1)}b`, '--format', 'raw'], opt);
-  lv.created.volumes.push({ name, boot: true });
+  lv.created.volumes.push({ name, pool: lv.pool, boot: true });
   await conn.virsh(['vol-upload', '--pool', lv.pool, name, file], { ...opt, timeoutMs: 600_000 });
   return (await conn.virsh(['vol-path', '--pool', lv.pool, name], opt)).trim();
 }
 
 /**
- * The guest's disks on the libvirt host: a disk with a size becomes a new volume in the pool (named
- * after the file, as virt-install names it), an existing path is used as it is.
+ * The pool of the boot media and of new disks without `pool=` (pure): the first disk's `pool=`,
+ * else `default`, as virt-install picks it. `named` says whether the user chose it.
+ */
+export function mainPool(disks: readonly { pool?: string; sizeGiB?: number }[]): {
+  pool: string;
+  named: boolean;
+} {
+  const p = disks.find((d) => d.pool !== undefined)?.pool;
+  return p === undefined ? { pool: 'default', named: false } : { pool: p, named: true };
+}
+
+/**
+ * A remote boot's console file: an empty raw volume in the main pool (removed after the run like the
+ * boot media), which qemu writes and install-guest reads through the connection.
+ */
+export async function consoleVolumeFor(
+  conn: LibvirtConnection,
+  state: InstallState,
+  phase: 'install' | 'confirm',
+  signal?: AbortSignal,
+): Promise<{ name: string; path: string }> {
+  const lv = need(state, 'libvirt');
+  const opt = signal ? { signal } : {};
+  const name = `${need(state, 'request').name.replace(/[^A-Za-z0-9_.-]/g, '_')}-${phase}-console.log`;
+  if (await volumeExists(conn, lv.pool, name)) await conn.virsh(['vol-delete', '--pool', lv.pool, name], opt);
+  await conn.virsh(['vol-create-as', lv.pool, name, '0', '--format', 'raw'], opt);
+  lv.created.volumes.push({ name, pool: lv.pool, boot: true });
+  return { name, path: (await conn.virsh(['vol-path', '--pool', lv.pool, name], opt)).trim() };
+}
+
+/**
+ * The guest's disks on the libvirt host: a disk with a size becomes a new volume (named after the
+ * file, as virt-install names it) in its `pool=` or the main pool; an existing path is used as it
+ * is. Every pool is checked first (POOL_NOT_FOUND for a named one that does not exist), so a
+ * missing pool stops the run before any volume is created.
  */
 export async function createPoolDisks(
   conn: LibvirtConnection,
@@ -87,27 +120,27 @@ export async function createPoolDisks(
 ): Promise<void> {
   const lv = need(state, 'libvirt');
   const opt = signal ? { signal } : {};
-  await ensurePool(conn, lv.pool, signal);
-  for (const d of need(state, 'request').disks) {
+  const disks = need(state, 'request').disks;
+  const poolOf = (d: { pool?: string }): string => d.pool ?? lv.pool;
+  for (const pool of new Set([lv.pool, ...disks.filter((d) => d.sizeGiB !== undefined).map(poolOf)]))
+    await ensurePool(conn, pool, signal);
+  for (const d of disks) {
     if (d.sizeGiB === undefined) {
       lv.diskPaths[d.path] = d.path;
       continue;
     }
+    const pool = poolOf(d);
     const name = path.basename(d.path);
-    if (await volumeExists(conn, lv.pool, name))
-      throw inputError(
-        'VOLUME_EXISTS',
-        `volume '${name}' already exists in pool '${lv.pool}' on ${conn.uri}`,
-        {
-          hint: `choose another --name or --disk path, or remove it: virsh vol-delete --pool ${lv.pool} ${name}`,
-        },
-      );
+    if (await volumeExists(conn, pool, name))
+      throw inputError('VOLUME_EXISTS', `volume '${name}' already exists in pool '${pool}' on ${conn.uri}`, {
+        hint: `choose another --name or --disk path, or remove it: virsh vol-delete --pool ${pool} ${name}`,
+      });
     await conn.virsh(
-      ['vol-create-as', lv.pool, name, `${Math.ceil(d.sizeGiB * 1024)}M`, '--format', d.format],
+      ['vol-create-as', pool, name, `${Math.ceil(d.sizeGiB * 1024)}M`, '--format', d.format],
       opt,
     );
-    lv.created.volumes.push({ name, boot: false });
-    lv.diskPaths[d.path] = (await conn.virsh(['vol-path', '--pool', lv.pool, name], opt)).trim();
+    lv.created.volumes.push({ name, pool, boot: false });
+    lv.diskPaths[d.path] = (await conn.virsh(['vol-path', '--pool', pool, name], opt)).trim();
   }
 }
 

@@ -3,14 +3,14 @@ export interface LibvirtState {
   uri: string;
   local: boolean;
   domainType: 'kvm' | 'qemu';
-  /** the pool new disks and the boot media go to */
+  /** the pool the boot media and new disks without their own `pool=` go to */
   pool: string;
   /** --transient: nothing stays defined after the install */
   transient: boolean;
   /** what this run created on the libvirt host, recorded as it goes (mutable on purpose) */
   created: {
     /** volumes in `pool`; `boot` ones (kernel, initrd, cdroms) are removed after every run */
-    volumes: { name: string; boot: boolean }[];
+    volumes: { name: string; pool: string; boot: boolean }[];
     /** the persistent domain was defined */
     defined: boolean;
   };

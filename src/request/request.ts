@@ -18,6 +18,8 @@ export interface DiskRequest {
   /** absolute path; a new disk is created there when `sizeGiB` is given and it does not exist */
   path: string;
   sizeGiB?: number;
+  /** --disk pool=NAME (with --connect): the new volume goes to this libvirt pool, named after `path`'s file */
+  pool?: string;
   format: 'qcow2' | 'raw';
   bus: DiskBus;
   /** virt-install's cache=, io=, discard=, serial=, readonly=, sparse=, boot.order= */
@@ -248,12 +250,28 @@ function parseDisk(text: string, name: string, cwd: string, index: number): Disk
       });
     return given.length ? v.get(given[0]!) : undefined;
   };
-  if (get('pool', 'source.pool') !== undefined || get('vol', 'source.volume') !== undefined)
+  if (get('vol', 'source.volume') !== undefined)
     throw inputError(
-      'NEEDS_LIBVIRT',
-      `--disk '${text}': storage pools and volumes (pool=, vol=) live in libvirt; install-guest without --connect uses image files`,
-      { hint: 'give the image path: --disk path=/var/lib/libvirt/images/NAME.qcow2,size=8' },
+      'NOT_IMPLEMENTED',
+      `--disk '${text}': an existing volume (vol=) is not supported; install-guest creates the guest's disk`,
+      { hint: 'a new volume in a pool: --disk pool=NAME,size=8 (with --connect); or the path of its file' },
     );
+  // pool=NAME,size=N: a new volume in that libvirt pool (needs --connect: checked by validate-request)
+  const pool = get('pool', 'source.pool');
+  if (pool !== undefined) {
+    if (!/^[A-Za-z0-9_.+-]{1,64}$/.test(pool))
+      throw inputError('BAD_DISK', `--disk pool='${pool}' is not a pool name`, {
+        hint: 'letters, digits, _ . + - (see virsh pool-list --all)',
+      });
+    if (v.has('path'))
+      throw inputError('BAD_DISK', `--disk '${text}': pool= and path= both say where the disk goes`, {
+        hint: 'give one: --disk pool=NAME,size=8 (a new volume) or --disk path=FILE',
+      });
+    if (!v.has('size'))
+      throw inputError('BAD_DISK', `--disk '${text}': a new volume in pool '${pool}' needs its size`, {
+        hint: `add size=, e.g. --disk pool=${pool},size=8`,
+      });
+  }
   const device = v.get('device') ?? 'disk';
   if (device !== 'disk')
     throw inputError('BAD_DISK', `--disk device='${device}' is not supported: --disk is a hard disk here`, {
@@ -303,6 +321,7 @@ function parseDisk(text: string, name: string, cwd: string, index: number): Disk
     p ?? `${safeFileName(name)}${index === 0 ? '' : `-${index}`}.${format === 'raw' ? 'img' : 'qcow2'}`;
   return {
     path: abs(cwd, file),
+    ...(pool !== undefined ? { pool } : {}),
     ...(sizeGiB !== undefined ? { sizeGiB } : {}),
     format,
     bus,

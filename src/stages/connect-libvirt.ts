@@ -16,7 +16,7 @@ export const connectLibvirt: Stage<InstallState> = {
   async run({ state, signal, log }) {
     const c = state.connect;
     if (!c) return {};
-    const [{ LibvirtConnection }, { x86DomainTypes }, { chooseDomainType }] = await Promise.all([
+    const [{ LibvirtConnection }, { x86DomainTypes }, { chooseDomainType, mainPool }] = await Promise.all([
       import('../libvirt/connection.js'),
       import('../libvirt/doctor.js'),
       import('../libvirt/install.js'),
@@ -39,14 +39,17 @@ export const connectLibvirt: Stage<InstallState> = {
         hint: `choose another --name, or remove it: virsh -c ${conn.uri} undefine ${req.name}`,
       });
     }
-    log.info(`libvirt: ${conn.uri} (${hypervisor}), domain type ${domainType}`);
+    const { pool, named } = mainPool(req.disks);
+    log.info(
+      `libvirt: ${conn.uri} (${hypervisor}), domain type ${domainType}; install media and new disks in pool '${pool}'${named ? '' : ' (no pool= given: the default pool)'}`,
+    );
     return {
       accel: domainType === 'kvm' ? 'kvm' : 'tcg',
       libvirt: {
         uri: c.uri,
         local: conn.local,
         domainType,
-        pool: 'default',
+        pool,
         transient: c.transient,
         created: { volumes: [], defined: false },
         diskPaths: {},
@@ -95,8 +98,8 @@ export const connectLibvirt: Stage<InstallState> = {
     // most of the time a failed install takes to end); names virsh's parser would read otherwise,
     // or any error, fall back to one call per volume
     const plain = /^[A-Za-z0-9_.+-]+$/;
-    if (doomed.length > 1 && [lv.pool, ...doomed.map((v) => v.name)].every((n) => plain.test(n))) {
-      const script = doomed.map((v) => `vol-delete --pool ${lv.pool} ${v.name}`).join(' ; ');
+    if (doomed.length > 1 && doomed.flatMap((v) => [v.pool, v.name]).every((n) => plain.test(n))) {
+      const script = doomed.map((v) => `vol-delete --pool ${v.pool} ${v.name}`).join(' ; ');
       const ok = await conn.virsh([script]).then(
         () => true,
         () => false,
@@ -105,10 +108,10 @@ export const connectLibvirt: Stage<InstallState> = {
     }
     await Promise.all(
       doomed.map((v) =>
-        conn.virsh(['vol-info', '--pool', lv.pool, v.name]).then(
+        conn.virsh(['vol-info', '--pool', v.pool, v.name]).then(
           () =>
             conn
-              .virsh(['vol-delete', '--pool', lv.pool, v.name])
+              .virsh(['vol-delete', '--pool', v.pool, v.name])
               .catch((e: unknown) => log.warn(`deleting volume ${v.name}: ${String(e)}`)),
           () => undefined,
         ),

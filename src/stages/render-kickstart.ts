@@ -152,6 +152,14 @@ async function decide(ctx: StageContext<InstallState>): Promise<Decision | undef
         '--kickstart-delivery http puts the URL on the kernel command line, but this install boots a cdrom',
         { hint: "boot the media's kernel and initrd (--location), or use --kickstart-delivery oemdrv" },
       );
+    if (state.libvirt && !state.libvirt.local)
+      throw inputError(
+        'KICKSTART_DELIVERY',
+        '--kickstart-delivery http serves the answer file on this machine, which a guest on a remote libvirt host cannot reach',
+        {
+          hint: '--kickstart-delivery initrd (injected into the uploaded initrd) or oemdrv (an uploaded volume)',
+        },
+      );
     const net = state.network ?? req.network;
     if (net.kind !== 'user')
       throw inputError(

@@ -106,6 +106,16 @@ async function resolveInstallMedia(ctx: StageContext<InstallState>): Promise<Par
   let repoUrl: string | undefined;
   if (resolved.serveDir && resolved.installer === 'anaconda') {
     const net = state.network ?? req.network;
+    if (state.libvirt && !state.libvirt.local) {
+      // served on this machine's loopback; a guest on another host reaches that host's loopback
+      throw inputError(
+        'MEDIA_TREE_NOT_REACHABLE',
+        `a guest on the remote libvirt host cannot reach the local tree ${resolved.location} (it is served on this machine only)`,
+        {
+          hint: 'give an http(s) tree that host can reach, an ISO (--cdrom or --location ISO: uploaded to its pool), or --boot kernel=,initrd=',
+        },
+      );
+    }
     if (net.kind !== 'user') {
       throw inputError(
         'MEDIA_TREE_NOT_REACHABLE',

@@ -1,3 +1,4 @@
+import { inputError } from '../errors.js';
 import { parseInstallRequest } from '../request/request.js';
 import type { InstallState } from '../pipeline/state.js';
 import type { Stage } from '../pipeline/stage.js';
@@ -12,6 +13,15 @@ export const validateRequest: Stage<InstallState> = {
   changesHost: false,
   async run({ state }) {
     const request = parseInstallRequest(state.raw, state.cwd, { libvirt: state.connect !== undefined });
+    const pooled = request.disks.find((d) => d.pool !== undefined);
+    if (pooled && !state.connect)
+      throw inputError(
+        'NEEDS_LIBVIRT',
+        `--disk pool=${pooled.pool!}: storage pools live in libvirt; without --connect install-guest uses image files`,
+        {
+          hint: 'add --connect qemu:///system (or a remote URI), or give the image path: --disk path=FILE,size=8',
+        },
+      );
     const { resolveQemuBinary } = await import('../qemu/binary.js');
     await resolveQemuBinary(request.qemuBinary, state.cwd);
     if (state.raw.cloudInit === undefined) return { request };

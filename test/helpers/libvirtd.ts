@@ -6,6 +6,7 @@
 import { execa } from 'execa';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
+import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -69,4 +70,42 @@ export async function createBridgeNetwork(name: string, bridge: string): Promise
     await rm(dir, { recursive: true, force: true });
   }
   return remove;
+}
+
+/**
+ * This machine's libvirtd as a REMOTE host: a TCP listener on 127.0.0.1 (an ephemeral port) that
+ * forwards each connection to libvirtd's unix socket, so `qemu+tcp://127.0.0.1:PORT/system` is a URI
+ * with a host, which install-guest treats as remote (no local facts, no shared files), while
+ * libvirtd's configuration stays as it is. Loopback only; closed by `close()`.
+ */
+export async function remoteView(
+  socket = '/var/run/libvirt/libvirt-sock',
+): Promise<{ uri: string; close: () => Promise<void> }> {
+  const open = new Set<net.Socket>();
+  const server = net.createServer((client) => {
+    const daemon = net.connect(socket);
+    open.add(client).add(daemon);
+    client.pipe(daemon).pipe(client);
+    const end = (): void => {
+      client.destroy();
+      daemon.destroy();
+      open.delete(client);
+      open.delete(daemon);
+    };
+    client.on('error', end).on('close', end);
+    daemon.on('error', end).on('close', end);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', resolve);
+  });
+  const { port } = server.address() as net.AddressInfo;
+  return {
+    uri: `qemu+tcp://127.0.0.1:${port}/system`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of open) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
 }

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { exitOfStop, parseLifecycleLine, parseMonitorEventLine } from '../../../src/backend/libvirt.js';
 import { isLocalUri, libvirtError, redactUri, resolveConnectUri } from '../../../src/libvirt/connection.js';
 import { parsePoolList, x86DomainTypes } from '../../../src/libvirt/doctor.js';
-import { cdromTarget, chooseDomainType, domainXml } from '../../../src/libvirt/install.js';
+import { cdromTarget, chooseDomainType, domainXml, mainPool } from '../../../src/libvirt/install.js';
 import type { InstallState } from '../../../src/pipeline/state.js';
 import { parseInstallRequest } from '../../../src/request/request.js';
 import { reduceLifecycle, initialLifecycle } from '../../../src/qemu/lifecycle.js';
@@ -75,6 +75,14 @@ describe('libvirt connection', () => {
       { name: 'default', active: true },
       { name: 'images', active: false },
     ]);
+  });
+
+  it('the main pool (install media, disks without pool=): the first pool= given, else default', () => {
+    expect(mainPool([{ sizeGiB: 8 }])).to.deep.equal({ pool: 'default', named: false });
+    expect(mainPool([])).to.deep.equal({ pool: 'default', named: false });
+    expect(
+      mainPool([{ sizeGiB: 8 }, { pool: 'fast', sizeGiB: 2 }, { pool: 'slow', sizeGiB: 2 }]),
+    ).to.deep.equal({ pool: 'fast', named: true });
   });
 });
 

@@ -125,7 +125,17 @@ describe('request: virt-install grammar', () => {
       });
       expect(d).to.deep.include({ serial: 's1', readonly: true, sparse: false, bootOrder: 2 });
       refused({ disk: ['size=4,io=native'] }, /io=native needs cache=none/);
-      refused({ disk: ['pool=default,size=4'] }, /pool=/);
+      // pool=: a new volume in that libvirt pool (--connect is checked by validate-request)
+      expect(parse({ disk: ['pool=fast,size=4'], name: 'web1' }).disks[0]).to.deep.include({
+        pool: 'fast',
+        sizeGiB: 4,
+        format: 'qcow2',
+      });
+      expect(parse({ disk: ['source.pool=fast,size=4'] }).disks[0]!.pool).to.equal('fast');
+      refused({ disk: ['pool=fast'] }, /needs its size/);
+      refused({ disk: ['pool=fast,path=/i/a.qcow2,size=4'] }, /pool= and path= both/);
+      refused({ disk: ['pool=a/b,size=4'] }, /is not a pool name/);
+      refused({ disk: ['vol=fast/web1.qcow2'] }, /existing volume \(vol=\) is not supported/);
     });
     it("--hostdev: the guest-side address, driver.name=vfio, and virt-install's USB vendor:product refused", () => {
       const h = parse({
