@@ -185,6 +185,7 @@ export const rebootAndConfirm: Stage<InstallState> = {
         // the console feeds the fatal-line watcher and the IG-CONFIRM reader
         const watcher = new ConsoleWatcher({ rules: rulesFor('generic-linux') });
         let text = '';
+        let endAt = -1;
         let report: ConfirmReport | null = null;
         let onBlock!: () => void;
         const blockSeen = new Promise<'block'>((r) => (onBlock = () => r('block')));
@@ -194,7 +195,9 @@ export const rebootAndConfirm: Stage<InstallState> = {
               watcher.feed(chunk);
               const from = Math.max(0, text.length - END_MARK.length);
               text += chunk.toString('latin1');
-              if (!report && text.indexOf(END_MARK, from) >= 0) {
+              if (endAt < 0) endAt = text.indexOf(END_MARK, from);
+              // the end line is read once it ended: its counts may arrive in a later chunk
+              if (!report && endAt >= 0 && /[\r\n]/.test(text.slice(endAt))) {
                 report = parseConfirmLines(text);
                 if (report) {
                   latePci = handle.queryPci().catch(() => null);
@@ -266,6 +269,21 @@ export const rebootAndConfirm: Stage<InstallState> = {
           ctx.log.info(
             `confirmed: ${d.kind} ${d.source} ${d.vendorDevice} in the guest at ${d.guestAddress} (driver ${d.guestDriver ?? 'none'})`,
           );
+        const tpm = state.request!.tpm;
+        if (tpm) {
+          // --tpm: the guest's kernel must have registered the emulated TPM 2.0
+          const seen = report.tpm.find((t) => t.version === '2');
+          if (!seen)
+            throw guestError(
+              'TPM_NOT_SEEN_BY_GUEST',
+              `the guest lists no TPM 2.0 (${report.tpm.length === 0 ? 'no /sys/class/tpm entry' : report.tpm.map((t) => `${t.name} version ${t.version}`).join(', ')}), though qemu was given a ${tpm.model} (serial log ${files.serialLog})`,
+              {
+                hint: `the guest kernel needs its ${tpm.model === 'tpm-crb' ? 'tpm_crb' : 'tpm_tis'} driver (CONFIG_TCG_${tpm.model === 'tpm-crb' ? 'CRB' : 'TIS'})`,
+                data: { logPath: files.serialLog },
+              },
+            );
+          ctx.log.info(`confirmed: TPM 2.0 (${tpm.model}) in the guest as ${seen.name}`);
+        }
         return {
           confirm: {
             skipped: false as const,
