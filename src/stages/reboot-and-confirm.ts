@@ -270,6 +270,7 @@ export const rebootAndConfirm: Stage<InstallState> = {
             `confirmed: ${d.kind} ${d.source} ${d.vendorDevice} in the guest at ${d.guestAddress} (driver ${d.guestDriver ?? 'none'})`,
           );
         const tpm = state.request!.tpm;
+        let tpmSeen: { model: string; guestName: string; version: string } | undefined;
         if (tpm) {
           // --tpm: the guest's kernel must have registered the emulated TPM 2.0
           const seen = report.tpm.find((t) => t.version === '2');
@@ -283,6 +284,7 @@ export const rebootAndConfirm: Stage<InstallState> = {
               },
             );
           ctx.log.info(`confirmed: TPM 2.0 (${tpm.model}) in the guest as ${seen.name}`);
+          tpmSeen = { model: tpm.model, guestName: seen.name, version: seen.version };
         }
         return {
           confirm: {
@@ -292,6 +294,7 @@ export const rebootAndConfirm: Stage<InstallState> = {
             report,
             devices,
             notes,
+            ...(tpmSeen ? { tpm: tpmSeen } : {}),
             argvFile: files.argvFile,
             serialLog: files.serialLog,
             qmpLog: files.qmpLog,
