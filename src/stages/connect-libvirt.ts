@@ -81,7 +81,8 @@ export const connectLibvirt: Stage<InstallState> = {
       } else {
         await conn.virsh(['destroy', name]).catch(() => undefined);
         await conn
-          .virsh(['undefine', name, '--nvram'])
+          // with its vars store and (--tpm) the TPM state libvirt kept for it
+          .virsh(['undefine', name, '--nvram', ...(state.request!.tpm ? ['--tpm'] : [])])
           .catch(() =>
             conn
               .virsh(['undefine', name])
