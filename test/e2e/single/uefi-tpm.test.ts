@@ -4,13 +4,17 @@
  * installer, seeing /sys/firmware/efi, writes a GPT, an EFI System Partition and systemd-boot; the
  * confirm boot starts from the installed disk through OVMF → systemd-boot (no -kernel), with the
  * same TPM state, and the guest's confirmation unit reports the virtio NIC and the TPM 2.0.
- * Measured here: about 2 min (install ~60 s, confirm ~50 s under TCG).
+ * Measured here: about 2 min (install ~60 s, confirm ~50 s under TCG). Then the same through a
+ * real libvirtd (`--connect qemu:///system`), which keeps the vars store and runs swtpm itself
+ * (about 2 min more).
  */
 import { expect } from 'chai';
 import { execa } from 'execa';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { BUILT_CLI, requireBuiltCli } from '../../helpers/cli.js';
+import { SYSTEM_URI, domainExists, ensureLibvirtd, virsh } from '../../helpers/libvirtd.js';
 import { alive, killLeft, runCliWatched } from '../../helpers/processes.js';
 import { type Bed, ensureBed } from '../bed/index.js';
 
@@ -128,5 +132,86 @@ describe('e2e: --boot uefi --tpm emulator (tiny guest, single TCG)', function ()
     expect(await fs.readdir(stateDir)).to.include('tpm2-00.permall');
     // the workdir sockets are gone with the run
     expect(await fs.readdir(tmp)).to.not.include.members(['swtpm-install.sock', 'swtpm-confirm.sock']);
+  });
+});
+
+describe('e2e: --connect qemu:///system --boot uefi --tpm emulator (real libvirtd, TCG)', function () {
+  this.timeout(420_000);
+  const NAME = 'ig-efi-tpm-lv';
+  let bed: Bed;
+  let tmp: string;
+  const cleanup = async (): Promise<void> => {
+    if (await domainExists(NAME)) {
+      await virsh('destroy', NAME).catch(() => undefined);
+      await virsh('undefine', NAME, '--nvram', '--tpm').catch(() => undefined);
+    }
+    await virsh('vol-delete', '--pool', 'default', `${NAME}.qcow2`).catch(() => undefined);
+  };
+
+  before(async function () {
+    this.timeout(15 * 60_000);
+    requireBuiltCli();
+    await ensureLibvirtd();
+    bed = await ensureBed();
+    tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'ig-uefi-tpm-lv-'));
+    await cleanup();
+  });
+  after(async () => {
+    await cleanup();
+    if (tmp) await fs.rm(tmp, { recursive: true, force: true });
+  });
+
+  it("libvirt keeps the vars store and runs swtpm; the confirm boot's guest lists the same TPM", async () => {
+    const logDir = path.join(tmp, 'logs');
+    const r = await execa(
+      'node',
+      [
+        BUILT_CLI,
+        'install',
+        '--connect',
+        SYSTEM_URI,
+        '--boot',
+        'uefi',
+        '--tpm',
+        'emulator',
+        '--boot',
+        `kernel=${bed.media.treeKernel},initrd=${bed.media.treeInitrd}`,
+        '--os-variant',
+        'fedora',
+        '--name',
+        NAME,
+        '--disk',
+        'size=1',
+        '--accel',
+        'tcg',
+        '--memory',
+        '512',
+        '--network',
+        'user,model=virtio',
+        '--log-dir',
+        logDir,
+        '--json',
+      ],
+      { cwd: tmp, reject: false },
+    );
+    expect(r.exitCode, r.stderr + r.stdout.slice(-3000)).to.equal(0);
+    const result = JSON.parse(r.stdout.trim().split('\n').pop()!) as {
+      verdict: string;
+      phases: { confirm: { serialLog: string; tpm?: { guestName: string } } };
+    };
+    expect(result.verdict).to.equal('confirmed');
+    expect(result.phases.confirm.tpm?.guestName).to.equal('tpm0');
+    // the install boot (transient) keeps its TPM state for the persistent domain
+    const installXml = await fs.readFile(path.join(logDir, 'install.xml'), 'utf8');
+    expect(installXml).to.include("<backend type='emulator' version='2.0' persistent_state='yes'/>");
+    expect(installXml).to.include("<nvram template='/usr/share/OVMF/OVMF_VARS_4M.fd'/>");
+    // the defined domain: libvirt's own vars store, an emulated TPM, booting its disk through OVMF
+    const xml = await virsh('dumpxml', NAME);
+    expect(xml).to.include(`/var/lib/libvirt/qemu/nvram/${NAME}_VARS.fd</nvram>`);
+    expect(xml).to.match(/<tpm model='tpm-crb'>\s*<backend type='emulator' version='2.0'/);
+    expect(xml).to.not.include('<kernel>');
+    const confirmLog = await fs.readFile(result.phases.confirm.serialLog, 'latin1');
+    expect(confirmLog).to.match(/BdsDxe: starting Boot\d+ "UEFI Misc Device"/);
+    expect(confirmLog).to.include('initrd=\\initramfs-');
   });
 });
