@@ -10,7 +10,9 @@
  *   console     the serial port into a file in the log dir (a local libvirtd writes it; read as it
  *               grows), fed to the same rule packs as the direct path
  *   query-pci   `virsh qemu-monitor-command NAME '{"execute":"query-pci"}'`
- *   stop        `virsh destroy NAME`
+ *   stop        `virsh destroy NAME`; a failed install boot on this machine: SIGTERM to its qemu
+ *               (src/libvirt/local-qemu.ts), libvirtd then drops the transient domain itself
+ *   eject       `virsh change-media NAME TARGET --eject --live --config` (the cloud-init seed)
  */
 import { createWriteStream, promises as fs } from 'node:fs';
 import { PassThrough } from 'node:stream';
@@ -18,9 +20,10 @@ import { execa, type ResultPromise } from 'execa';
 import { hostError } from '../errors.js';
 import type { QemuExit, SerialConsole, StopResult } from '../qemu/process.js';
 import { flattenQueryPci, type GuestPciDevice, type QmpEvent } from '../qemu/qmp.js';
-import { connectionFor, domainXml, uploadInstallMedia } from '../libvirt/install.js';
+import { cdromTarget, connectionFor, domainXml, uploadInstallMedia, uploadSeed } from '../libvirt/install.js';
 import type { LibvirtConnection } from '../libvirt/connection.js';
 import type { BootHandle, GuestBackend, GuestEvents } from './types.js';
+import { need } from '../pipeline/stage.js';
 
 /** libvirt's qdev ids → install-guest's (the confirm stage matches by them): net0 is our net0-dev. */
 function ourQdevId(id: string): string {
@@ -116,7 +119,7 @@ function tailFile(file: string, stream: PassThrough): { stop: () => Promise<void
   };
   const timer = setInterval(() => {
     reading = reading.then(readMore).catch(() => undefined);
-  }, 50);
+  }, 20);
   return {
     bytes: () => pos,
     stop: async () => {
@@ -135,8 +138,8 @@ export const libvirtBackend: GuestBackend = {
   kind: 'libvirt',
   async startBoot(ctx, phase, _argv, files, maxLifetimeMs): Promise<BootHandle> {
     const { state, signal } = ctx;
-    const lv = state.libvirt!;
-    const name = state.request!.name;
+    const lv = need(state, 'libvirt');
+    const name = need(state, 'request').name;
     const conn = await connectionFor(lv);
     if (!lv.local) {
       throw hostError(
@@ -146,10 +149,12 @@ export const libvirtBackend: GuestBackend = {
       );
     }
     const media =
-      phase === 'install' ? await uploadInstallMedia(conn, state, signal) : { cdroms: [] as string[] };
+      phase === 'install'
+        ? await uploadInstallMedia(conn, state, signal)
+        : { cdroms: await uploadSeed(conn, state, signal) };
     await fs.rm(files.serialLog, { force: true });
     const xml = domainXml(state, phase, media, files.serialLog);
-    const xmlFile = `${state.workDir!}/domain-${phase}.xml`;
+    const xmlFile = `${need(state, 'workDir')}/domain-${phase}.xml`;
     await fs.writeFile(xmlFile, xml, { mode: 0o600 });
     await fs.writeFile(files.argvFile.replace(/\.args$/, '.xml'), xml, { mode: 0o600 });
 
@@ -210,12 +215,18 @@ export const libvirtBackend: GuestBackend = {
     };
     void exited.then(endAll);
 
-    /** true when libvirt says the domain's qemu is gone (virsh destroy returns after it is) */
-    const destroy = async (): Promise<boolean> =>
-      conn.virsh(['destroy', name]).then(
+    /** true when the domain's qemu is gone (virsh destroy returns after it is) */
+    const destroy = async (): Promise<boolean> => {
+      // the install boot on this machine: its qemu signalled directly (src/libvirt/local-qemu.ts)
+      if (phase === 'install' && lv.local) {
+        const { terminateLocalQemu } = await import('../libvirt/local-qemu.js');
+        if (await terminateLocalQemu(name)) return true;
+      }
+      return conn.virsh(['destroy', name]).then(
         () => true,
         () => false,
       );
+    };
     const stop = async (reason: string): Promise<StopResult> => {
       const t = performance.now();
       stopReason ??= reason;
@@ -275,6 +286,16 @@ export const libvirtBackend: GuestBackend = {
         const out = await conn.virsh(['qemu-monitor-command', name, '{"execute":"query-pci"}']);
         const r = JSON.parse(out) as { return: Parameters<typeof flattenQueryPci>[0] };
         return flattenQueryPci(r.return).map((d) => ({ ...d, qdevId: ourQdevId(d.qdevId) }));
+      },
+      async ejectCdrom(drive: string): Promise<void> {
+        // the confirm boot's one cdrom is the seed (drive `cidata`); live and in the persistent
+        // definition, whose volume is deleted with the other boot volumes after the run
+        const i = drive === 'cidata' ? media.cdroms.length - 1 : -1;
+        if (phase !== 'confirm' || i < 0)
+          throw hostError('LIBVIRT_NO_CDROM', `the ${phase} domain ${name} has no cdrom '${drive}'`, {
+            hint: 'a bug in install-guest: report it with the log dir',
+          });
+        await conn.virsh(['change-media', name, cdromTarget(i), '--eject', '--live', '--config', '--force']);
       },
     };
   },

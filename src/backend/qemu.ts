@@ -5,15 +5,17 @@
  */
 import path from 'node:path';
 import type { BootHandle, GuestBackend } from './types.js';
+import { need } from '../pipeline/stage.js';
 
 export const qemuBackend: GuestBackend = {
   kind: 'qemu',
   async startBoot(ctx, phase, argv, files, maxLifetimeMs): Promise<BootHandle> {
-    const [{ launchQemu }, { queryPci }] = await Promise.all([
+    const [{ launchQemu }, { queryPci }, { eject }] = await Promise.all([
       import('../qemu/process.js'),
       import('../qemu/qmp.js'),
+      import('../qemu/qmp/commands.js'),
     ]);
-    const req = ctx.state.request!;
+    const req = need(ctx.state, 'request');
     let tpm: { stop(): Promise<void> } | undefined;
     if (req.tpm) {
       const [{ startSwtpm, tpmStateDir }, { tpmSocketPath }, { safeFileName }] = await Promise.all([
@@ -25,7 +27,7 @@ export const qemuBackend: GuestBackend = {
       const swtpm = await startSwtpm(
         {
           stateDir: tpmStateDir(logDir, safeFileName(req.name)),
-          socket: tpmSocketPath(ctx.state.workDir!, phase),
+          socket: tpmSocketPath(need(ctx.state, 'workDir'), phase),
           logFile: path.join(logDir, `swtpm-${phase}.log`),
         },
         ctx.signal,
@@ -43,7 +45,7 @@ export const qemuBackend: GuestBackend = {
       handle = await launchQemu({
         binary: argv[0]!,
         argv: argv.slice(1),
-        workDir: ctx.state.workDir!,
+        workDir: need(ctx.state, 'workDir'),
         qmpSocketPath: files.qmpSocket,
         serialSocketPath: files.serialSocket,
         serialLogPath: files.serialLog,
@@ -80,6 +82,8 @@ export const qemuBackend: GuestBackend = {
         return r;
       },
       queryPci: () => queryPci(h.qmp),
+      // the templates give a drive `X` the device id `X-dev`
+      ejectCdrom: (drive) => eject(h.qmp, `${drive}-dev`),
     };
   },
 };

@@ -9,7 +9,7 @@
  *
  * A boot handle has what supervision (src/qemu/completion.ts) and the confirm stage read: QMP-shaped
  * lifecycle events, the serial console as a byte stream (saved whole in the log dir), the exit, a
- * bounded stop, and query-pci.
+ * bounded stop, query-pci, and ejecting a cdrom (the cloud-init seed once cloud-init has finished).
  */
 import type { StageContext } from '../pipeline/stage.js';
 import type { InstallState } from '../pipeline/state.js';
@@ -37,6 +37,11 @@ export interface BootHandle {
   stop(reason: string): Promise<StopResult>;
   /** qemu's view of the guest's PCI bus, with install-guest's qdev ids (hostdevN, net0-dev) */
   queryPci(): Promise<GuestPciDevice[]>;
+  /**
+   * Removes the medium of the boot's cdrom whose drive install-guest named `drive` (qemu/command.ts
+   * names the cloud-init seed `cidata`), while the guest runs; a persistent domain keeps it removed.
+   */
+  ejectCdrom(drive: string): Promise<void>;
 }
 
 /** One boot's files: sockets in the private work dir, logs in the log dir. */

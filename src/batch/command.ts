@@ -8,10 +8,11 @@
 import { readFile, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Args, CommandContext } from '../command-context.js';
-import { inputError } from '../errors.js';
+import { inputError, isInstallGuestError } from '../errors.js';
 import type { ExportDevice } from '../export/libvirt.js';
 import { formatManifestError } from './manifest.js';
-import { applyAutoFallback, planBatch } from './plan.js';
+import { applyAutoFallback, planBatch, withoutPassword } from './plan.js';
+import type { HostFacts, HostNeeds, HostsPool } from './hosts.js';
 import type { BatchGuest, BatchPlan } from './plan.js';
 import { describeMatch } from './pool.js';
 import type { PoolDevice, PoolFilterData } from './pool.js';
@@ -51,6 +52,7 @@ function networkText(g: BatchGuest): string {
   const n = g.request.network;
   if (n.kind === 'none') return 'none';
   const extra = `${n.model}${n.mac ? `, mac ${n.mac}` : ''}`;
+  if (n.kind === 'network') return `libvirt network ${n.network} (${extra})`;
   return n.kind === 'user' ? `user (${extra})` : `bridge ${n.bridge} (${extra})`;
 }
 
@@ -63,6 +65,8 @@ export interface PlanExtra {
   poolSource?: string;
   /** guest → why it installs without a device it asked for */
   notes?: ReadonlyMap<string, string>;
+  /** a batch over hosts: one line per host (HostsPool.describe) */
+  hostLines?: string[];
 }
 
 /** Pure: the dry run's plan as text. */
@@ -86,6 +90,7 @@ export function formatPlan(
       .map(([n, f]) => `${n} = ${filterText(f)}`)
       .join('; ')}`,
   );
+  for (const l of extra.hostLines ?? []) out.push(l);
   for (const [i, g] of plan.guests.entries()) {
     const r = g.request;
     out.push('');
@@ -118,6 +123,12 @@ export function formatPlan(
     out.push(`   log: ${g.logDir}`);
   }
   out.push('');
+  if (extra.hostLines) {
+    out.push(
+      'order: decided as guests start: each goes to the first host with a free slot that can give it its devices (guests without devices to the hosts with the fewest)',
+    );
+    return out;
+  }
   if (!predicted) {
     const needs = plan.guests.filter((g) => g.devices.length).length;
     out.push(
@@ -163,6 +174,7 @@ export function planJson(
     logRoot: plan.logRoot,
     stateDir: plan.stateDir,
     pools: plan.pools,
+    ...(extra.hostLines ? { hosts: extra.hostLines } : {}),
     guests: plan.guests.map((g) => {
       const p = predicted?.find((x) => x.name === g.name);
       return {
@@ -193,7 +205,7 @@ function eventLine(e: BatchEvent): string {
   const t = new Date(e.time).toISOString().slice(11, 19);
   switch (e.type) {
     case 'start':
-      return `${t} ${e.guest}: started${e.devices.length ? ` with ${e.devices.join(', ')}` : ''}`;
+      return `${t} ${e.guest}: started${e.host !== undefined ? ` on ${e.host}` : ''}${e.devices.length ? ` with ${e.devices.join(', ')}` : ''}`;
     case 'waiting':
       return `${t} ${e.guest}: ${e.reason}`;
     case 'end':
@@ -257,7 +269,8 @@ export async function runBatchCommand(
       hint: 'check the path',
     });
   }
-  const concurrency = positiveInt('--concurrency', args.concurrency ?? 1);
+  const concurrencyGiven = args.concurrency !== undefined;
+  let concurrency = positiveInt('--concurrency', args.concurrency ?? 1);
   const failFast = Boolean(args.failFast);
   const dryRun = Boolean(args.dryRun);
   const printXml = Boolean(args.printXml);
@@ -284,11 +297,24 @@ export async function runBatchCommand(
   let plan: BatchPlan = planned;
   const fallbackNotes = new Map<string, string>();
 
+  // where the guests go: the manifest's hosts:, or --connect / LIBVIRT_DEFAULT_URI, or this machine
+  const hostsPool = await hostsOf(plan, args, ctx, concurrencyGiven ? concurrency : undefined);
+  if (hostsPool && !concurrencyGiven) concurrency = Math.max(1, hostsPool.capacity);
+  const onNetwork = plan.guests.find((g) => g.request.network.kind === 'network');
+  if (!hostsPool && onNetwork)
+    throw inputError(
+      'NEEDS_LIBVIRT',
+      `guest ${onNetwork.name}: --network ${onNetwork.raw.network ?? ''}: a libvirt virtual network exists only in libvirt, and this batch runs qemu itself`,
+      { hint: "give --connect URI, or list libvirt hosts under the manifest's hosts:" },
+    );
+
   // the device pool: --inventory FILE, or (the default) this host's PCI functions and their verdicts
   const needsDevices = plan.guests.some((g) => g.devices.length > 0);
   let inventory = deps.inventory;
   let poolSource: string | undefined;
-  if (!inventory && typeof args.inventory === 'string') {
+  if (hostsPool) {
+    // each host's pool comes from its own inventory (hostsOf)
+  } else if (!inventory && typeof args.inventory === 'string') {
     const { readInventory } = await import('./inventory.js');
     inventory = await readInventory(path.resolve(ctx.deps.cwd, args.inventory));
     poolSource = 'the inventory';
@@ -300,10 +326,10 @@ export async function runBatchCommand(
       ? `this host's ${hostPool.devices.length} assignable PCI functions`
       : 'this host (no IOMMU: no device can be assigned)';
   }
-  if (inventory && needsDevices) {
-    // `auto` requests the pool can never meet fall back to installing without a device
+  if ((inventory || hostsPool) && needsDevices) {
+    // `auto` requests the pool (no host's pool) can never meet fall back to installing without a device
     const { DevicePool } = await import('./pool.js');
-    const probe = new DevicePool(inventory, plan.pools);
+    const probe = hostsPool ?? new DevicePool(inventory ?? [], plan.pools);
     const fb = applyAutoFallback(plan.guests, (m) => probe.candidates(m));
     plan = { ...plan, guests: fb.guests };
     for (const n of fb.notes) fallbackNotes.set(n.guest, n.message);
@@ -311,7 +337,7 @@ export async function runBatchCommand(
 
   if (dryRun) {
     let predicted: PredictedStart[] | undefined;
-    if (inventory) {
+    if (inventory && !hostsPool) {
       const { simulateBatch } = await import('./simulate.js');
       predicted = await simulateBatch(plan.guests, inventory, plan.pools, concurrency, failFast);
     }
@@ -347,6 +373,7 @@ export async function runBatchCommand(
     const extra: PlanExtra = {
       ...(poolSource ? { poolSource } : {}),
       notes: fallbackNotes,
+      ...(hostsPool ? { hostLines: hostsPool.describe() } : {}),
     };
     if (ctx.json) ctx.printJson(planJson(plan, concurrency, predicted, extra));
     else for (const l of formatPlan(plan, concurrency, predicted, failFast, extra)) ctx.print(l);
@@ -367,10 +394,11 @@ export async function runBatchCommand(
   await mkdir(plan.logRoot, { recursive: true, mode: 0o700 });
   const machineOut = ctx.json || printXml || printKube;
   const human = (l: string): void => (machineOut ? ctx.warn(l) : ctx.print(l));
+  for (const l of hostsPool?.describe() ?? []) human(l);
   let install = deps.install;
   if (!install) {
     const { pipelineInstall } = await import('./pipeline-install.js');
-    install = pipelineInstall(ctx.host);
+    install = pipelineInstall(ctx.host, ctx.deps.env);
   }
   const guestInstall = install;
   for (const [guest, message] of fallbackNotes) human(`${guest}: warning: ${message}`);
@@ -382,7 +410,7 @@ export async function runBatchCommand(
       await mkdir(c.logDir, { recursive: true, mode: 0o700 });
       return guestInstall(g, a, c);
     },
-    pool: new DevicePool(inventory ?? [], plan.pools),
+    pool: hostsPool ?? new DevicePool(inventory ?? [], plan.pools),
     ...(ctx.deps.signal ? { signal: ctx.deps.signal } : {}),
     clock: ctx.host.clock,
     store: fileResultStore(plan.stateDir),
@@ -423,6 +451,72 @@ export async function runBatchCommand(
     }
   }
   return result.exitCode;
+}
+
+/**
+ * The hosts of a batch and their pools: the manifest's `hosts:` (each read: libvirt's node devices,
+ * or this machine's sysfs for `local`), or the one host --connect / LIBVIRT_DEFAULT_URI names;
+ * undefined for a batch on this machine alone. A host of `hosts:` that cannot be read takes no
+ * guests (they go elsewhere, or fail with the reason); the one --connect host must answer.
+ */
+async function hostsOf(
+  plan: BatchPlan,
+  args: Args,
+  ctx: CommandContext,
+  concurrency: number | undefined,
+): Promise<HostsPool | undefined> {
+  const given = typeof args.connect === 'string' && args.connect !== '' ? args.connect : undefined;
+  if (plan.hosts && given !== undefined)
+    throw inputError('HOSTS_CONFLICT', `--connect and the manifest's hosts: both say where the guests go`, {
+      hint: "list that host under the manifest's hosts:, or drop hosts: to install every guest through --connect",
+    });
+  let hosts = plan.hosts;
+  const single = !hosts;
+  if (!hosts) {
+    const { resolveConnectUri } = await import('../libvirt/connection.js');
+    const uri = resolveConnectUri(args.connect, ctx.deps.env);
+    if (uri === undefined) return undefined;
+    hosts = [{ name: withoutPassword(uri), uri, concurrency: concurrency ?? 1 }];
+  }
+  if (typeof args.inventory === 'string')
+    throw inputError(
+      'HOSTS_CONFLICT',
+      `--inventory describes one host, but this batch goes to ${single ? '--connect' : "the manifest's hosts:"} (each host's pool comes from its own inventory)`,
+      { hint: 'drop --inventory (or plan against it without hosts: and --connect)' },
+    );
+  const [{ readHostPool, readLibvirtHostPool }, { HostsPool }] = await Promise.all([
+    import('./host-pool.js'),
+    import('./hosts.js'),
+  ]);
+  const mgmtIfaces = mgmtIfacesOf(args);
+  const facts = await Promise.all(
+    hosts.map(async (host): Promise<HostFacts> => {
+      try {
+        const p =
+          host.uri === undefined
+            ? await readHostPool(ctx.host, { mgmtIfaces })
+            : await readLibvirtHostPool(host.uri, ctx.host, {
+                mgmtIfaces,
+                ...(host.force ? { force: true } : {}),
+                ...(ctx.deps.signal ? { signal: ctx.deps.signal } : {}),
+              });
+        return {
+          host,
+          devices: p.devices,
+          ...(p.iommu ? {} : { noIommu: true }),
+        };
+      } catch (e) {
+        if (single || !isInstallGuestError(e)) throw e;
+        return { host, devices: [], down: e.message };
+      }
+    }),
+  );
+  const needs = new Map<string, HostNeeds>();
+  for (const g of plan.guests) {
+    const n = g.request.network;
+    if (n.kind === 'network') needs.set(g.name, { libvirt: `--network network=${n.network}` });
+  }
+  return new HostsPool(facts, plan.pools, needs);
 }
 
 function romOf(g: BatchGuest, i: number): Partial<ExportDevice> {

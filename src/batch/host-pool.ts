@@ -100,3 +100,31 @@ export async function readHostPool(
   const inv = await listDevices(host);
   return poolFromInventory(inv, assessAll(inv, context.mgmtIfaces ? { mgmtIfaces: context.mgmtIfaces } : {}));
 }
+
+/**
+ * The pool of a libvirt host: its node devices (`nodedev-list --cap pci` + `nodedev-dumpxml`) and
+ * the same verdicts. For a URI without a host (qemu:///system) this machine's own facts (routes,
+ * mounts) are merged in; for a remote host the guards libvirt cannot check are unknown, so its NICs
+ * and storage controllers stay out of the pool unless `force`.
+ */
+export async function readLibvirtHostPool(
+  uri: string,
+  host: Host,
+  context: { mgmtIfaces?: readonly string[]; force?: boolean; signal?: AbortSignal } = {},
+): Promise<HostPool> {
+  const [{ LibvirtConnection }, { listLibvirtDevices }, { assessAll }] = await Promise.all([
+    import('../libvirt/connection.js'),
+    import('../libvirt/nodedev.js'),
+    import('../pci/assignability.js'),
+  ]);
+  const conn = new LibvirtConnection(uri);
+  await conn.check(context.signal);
+  const inv = await listLibvirtDevices(conn, conn.local ? host : undefined, context.signal);
+  return poolFromInventory(
+    inv,
+    assessAll(inv, {
+      ...(context.mgmtIfaces ? { mgmtIfaces: context.mgmtIfaces } : {}),
+      ...(context.force ? { force: true } : {}),
+    }),
+  );
+}

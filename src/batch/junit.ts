@@ -16,6 +16,8 @@ export interface JUnitSuite {
   name: string;
   /** ISO 8601 without zone (the JUnit schema's type), when known */
   timestamp?: string;
+  /** the host the suite's cases ran on (a batch over hosts) */
+  hostname?: string;
   cases: JUnitCase[];
 }
 
@@ -76,7 +78,7 @@ export function writeJUnit(report: JUnitReport): string {
   for (const s of report.suites) {
     const c = counts(s.cases);
     out.push(
-      `  <testsuite name="${xmlAttr(s.name)}" tests="${c.tests}" failures="${c.failures}" errors="0" skipped="${c.skipped}" time="${secs(c.time)}"${s.timestamp ? ` timestamp="${xmlAttr(s.timestamp)}"` : ''}>`,
+      `  <testsuite name="${xmlAttr(s.name)}" tests="${c.tests}" failures="${c.failures}" errors="0" skipped="${c.skipped}" time="${secs(c.time)}"${s.timestamp ? ` timestamp="${xmlAttr(s.timestamp)}"` : ''}${s.hostname !== undefined ? ` hostname="${xmlAttr(s.hostname)}"` : ''}>`,
     );
     for (const k of s.cases) {
       const head = `    <testcase name="${xmlAttr(k.name)}" classname="${xmlAttr(k.classname)}" time="${secs(k.timeSec)}"`;

@@ -61,9 +61,13 @@ export interface PoolFilter {
   addresses?: string[];
 }
 
+/** a host as written: a libvirt URI or `local`, or { uri, name, concurrency } */
+export type ManifestHost = string | { uri: string; name?: string; concurrency?: number; force?: boolean };
+
 export interface Manifest {
   version?: 1;
   name?: string;
+  hosts?: ManifestHost[];
   defaults?: ManifestOptions;
   pools?: Record<string, PoolFilter>;
   guests: ManifestGuest[];
@@ -177,6 +181,10 @@ function humanMessage(e: ErrorObject): { message: string; extraPart?: string } |
       return {
         message: `${typeof xMessage === 'string' ? xMessage : `must match ${String(p.pattern)}`}, found ${describeValue(e.data)}`,
       };
+    case 'minimum':
+      return { message: `must be at least ${String(p.limit)}, found ${describeValue(e.data)}` };
+    case 'maximum':
+      return { message: `must be at most ${String(p.limit)}, found ${describeValue(e.data)}` };
     case 'minItems':
       return { message: `must have at least ${String(p.limit)} item(s)` };
     case 'minProperties':

@@ -51,24 +51,45 @@ export function installArgsFor(guest: BatchGuest, allocation: Allocation): RawIn
   return guestInstallArgs(guest, allocation.devices, others.length ? { group: true } : {});
 }
 
-export function pipelineInstall(host: Host): InstallFn<BatchGuest> {
+/**
+ * Each guest's install runs the same pipeline as `install`, with the same environment (proxies)
+ * and the same media cache (an ISO or HTTP media is fetched and extracted there).
+ */
+export function pipelineInstall(
+  host: Host,
+  env: Readonly<Record<string, string | undefined>>,
+): InstallFn<BatchGuest> {
   return async (guest: BatchGuest, allocation: Allocation, ctx: InstallContext): Promise<GuestResult> => {
-    const [{ runStages, PipelineError }, { createInstallPipeline }] = await Promise.all([
+    const [{ runStages, PipelineError }, { createInstallPipeline }, { defaultCacheDir }] = await Promise.all([
       import('../pipeline/runner.js'),
       import('../pipeline/install-pipeline.js'),
+      import('../media/cache.js'),
     ]);
     await mkdir(ctx.logDir, { recursive: true, mode: 0o700 });
     const logFile = path.join(ctx.logDir, 'install-guest.log');
     const line = (level: string) => (l: string) =>
       appendFileSync(logFile, `${new Date(host.clock.now()).toISOString()} ${level} ${l}\n`, { mode: 0o600 });
-    const raw = installArgsFor(guest, allocation);
+    // a host the manifest forces: its unknown guards pass for this guest's device too
+    const raw = {
+      ...installArgsFor(guest, allocation),
+      ...(allocation.host?.force ? { force: true } : {}),
+    };
     try {
       const { records } = await runStages(createInstallPipeline(), {
         host,
         log: { info: line('info'), warn: line('warn') },
         signal: ctx.signal,
         onError: raw.onError === 'keep' ? 'keep' : 'cleanup',
-        initial: { raw, cwd: guest.cwd },
+        initial: {
+          raw,
+          cwd: guest.cwd,
+          env,
+          cacheDir: defaultCacheDir(env),
+          // a batch host reached through libvirt: the guest becomes a domain there
+          ...(allocation.host?.uri !== undefined
+            ? { connect: { uri: allocation.host.uri, transient: false } }
+            : {}),
+        },
       });
       return resultFromStages(records);
     } catch (e) {

@@ -52,8 +52,22 @@ export interface BatchGuest {
   logDir: string;
 }
 
+/** A host of a batch (manifest `hosts:` or --connect): where guests install. */
+export interface BatchHost {
+  /** its name in reports: `name:`, else the URI (without a password), or `local` */
+  name: string;
+  /** the libvirt URI; undefined: this machine, qemu run directly */
+  uri?: string;
+  /** how many guests install there at once */
+  concurrency: number;
+  /** `force: true`: the guards libvirt cannot check on that host are taken as clear (--force) */
+  force?: boolean;
+}
+
 export interface BatchPlan {
   name: string;
+  /** the manifest's `hosts:`, in order; undefined: this machine only (or --connect) */
+  hosts?: BatchHost[];
   manifestPath: string;
   logRoot: string;
   stateDir: string;
@@ -233,6 +247,7 @@ export function planBatch(text: string, opts: PlanOptions): { plan?: BatchPlan; 
   };
   const defaults: ManifestOptions = validPart<ManifestOptions>(m.defaults, 'defaults');
   const userPools = validPart<Record<string, PoolFilter>>(m.pools, 'pools') as Record<string, PoolFilter>;
+  const hosts = hostsOf(loaded, m.hosts, schemaErrors, add);
   const pools: Record<string, PoolFilterData> = { ...BUILTIN_POOLS, ...userPools };
   const guestsIn = Array.isArray(m.guests) ? m.guests : [];
 
@@ -258,7 +273,8 @@ export function planBatch(text: string, opts: PlanOptions): { plan?: BatchPlan; 
     const raw = toRawInstallArgs(g.name, merged, logDir);
     let request: InstallRequest;
     try {
-      request = parseInstallRequest(raw, manifestDir);
+      // a libvirt network is checked against the batch's hosts when it runs (batch/command.ts)
+      request = parseInstallRequest(raw, manifestDir, { libvirt: true });
     } catch (e) {
       if (!isInstallGuestError(e)) throw e;
       const opt = optionOf(e);
@@ -321,7 +337,52 @@ export function planBatch(text: string, opts: PlanOptions): { plan?: BatchPlan; 
   });
 
   if (errors.length > 0) return { errors: sortByLine(errors) };
-  return { plan: { name, manifestPath, logRoot, stateDir, pools, guests }, errors };
+  return {
+    plan: { name, manifestPath, logRoot, stateDir, pools, guests, ...(hosts ? { hosts } : {}) },
+    errors,
+  };
+}
+
+/** A URI without its password, for names and messages. */
+export const withoutPassword = (uri: string): string =>
+  uri.replace(/^([^:]+:\/\/[^/@:]*):[^/@]*@/, '$1:***@');
+
+/** The manifest's `hosts:` (schema-checked) as BatchHosts; two hosts with one name or URI are an error. */
+function hostsOf(
+  loaded: LoadedManifest,
+  value: Manifest['hosts'],
+  schemaErrors: readonly ManifestError[],
+  add: (e: ManifestError) => void,
+): BatchHost[] | undefined {
+  if (!Array.isArray(value)) return undefined;
+  const out: BatchHost[] = [];
+  const byName = new Map<string, number>();
+  const byUri = new Map<string, number>();
+  value.forEach((h, i) => {
+    if (!clean(schemaErrors, formatPath(['hosts', i]))) return;
+    const o = typeof h === 'string' ? { uri: h } : h;
+    const uri = o.uri === 'local' ? undefined : o.uri;
+    const host: BatchHost = {
+      name: o.name ?? (uri === undefined ? 'local' : withoutPassword(uri)),
+      ...(uri !== undefined ? { uri } : {}),
+      concurrency: o.concurrency ?? 1,
+      ...(o.force ? { force: true } : {}),
+    };
+    const sameUri = byUri.get(o.uri);
+    if (sameUri !== undefined) {
+      add(errorAt(loaded, ['hosts', i], `host '${host.name}' is also hosts[${sameUri}]`));
+      return;
+    }
+    const sameName = byName.get(host.name);
+    if (sameName !== undefined) {
+      add(errorAt(loaded, ['hosts', i], `host name '${host.name}' is also used by hosts[${sameName}]`));
+      return;
+    }
+    byUri.set(o.uri, i);
+    byName.set(host.name, i);
+    out.push(host);
+  });
+  return out;
 }
 
 /** planBatch, or an input error (exit 2) that carries every manifest error in `data.errors`. */

@@ -79,6 +79,8 @@ export function describeMatch(m: DeviceMatch): string {
 /** What one guest was given: the functions it asked for and every function of their IOMMU groups. */
 export interface Allocation {
   owner: string;
+  /** the batch host the guest installs on (a batch over `hosts:` or --connect); absent: this machine */
+  host?: { name: string; uri?: string; force?: boolean };
   /** one per request, in request order */
   devices: PoolDevice[];
   /** the IOMMU group keys held */
@@ -91,7 +93,25 @@ export interface Allocation {
 export const groupKey = (d: PoolDevice): string =>
   d.iommuGroup === null ? `address:${d.address}` : `group:${d.iommuGroup}`;
 
-export class DevicePool {
+/**
+ * What the scheduler asks of the devices (and, over several hosts, the hosts): DevicePool for one
+ * host, HostsPool (hosts.ts) for a batch spread over several.
+ */
+export interface GuestPool {
+  /** the code of the per-guest error when impossible() says no (default NO_MATCHING_DEVICE) */
+  readonly impossibleCode?: 'NO_HOST_FOR_GUEST';
+  impossible(requests: readonly DeviceMatch[], owner?: string): string | null;
+  candidateGroups(requests: readonly DeviceMatch[], owner?: string): Set<string>;
+  tryAcquire(
+    owner: string,
+    requests: readonly DeviceMatch[],
+    blocked?: ReadonlySet<string>,
+    avoid?: ReadonlySet<string>,
+  ): Allocation | null;
+  release(owner: string): void;
+}
+
+export class DevicePool implements GuestPool {
   private readonly devices: PoolDevice[];
   private readonly pools: Record<string, PoolFilterData>;
   /** group key → the owner holding it */

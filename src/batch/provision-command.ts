@@ -2,6 +2,8 @@
 import type { Args, CommandContext } from '../command-context.js';
 import type { RawInstallArgs } from '../request/request.js';
 import type { ProvisionRunner } from './provision.js';
+import { inputError } from '../errors.js';
+import { withoutPassword } from './plan.js';
 
 export interface ProvisionDeps {
   /** boots the overlay (default: the install pipeline in-process, --import) */
@@ -16,6 +18,7 @@ const PASS_THROUGH: (keyof RawInstallArgs)[] = [
   'machine',
   'accel',
   'network',
+  'cloudInit',
   'wait',
   'logDir',
   'onError',
@@ -28,6 +31,15 @@ export async function runProvisionCommand(
   deps: ProvisionDeps = {},
 ): Promise<number> {
   const { defaultCacheDir, planProvision, runProvision } = await import('./provision.js');
+  // --connect / LIBVIRT_DEFAULT_URI: the overlay boots as a libvirt domain there
+  const { isLocalUri, resolveConnectUri } = await import('../libvirt/connection.js');
+  const uri = resolveConnectUri(args.connect, ctx.deps.env);
+  if (uri !== undefined && !isLocalUri(uri))
+    throw inputError(
+      'NOT_IMPLEMENTED',
+      `provision --connect ${withoutPassword(uri)}: the overlay is made on this machine, and a remote libvirt host cannot open it`,
+      { hint: 'run install-guest provision on that host with --connect qemu:///system' },
+    );
   const install: Partial<RawInstallArgs> = {};
   for (const k of PASS_THROUGH) if (args[k] !== undefined) Object.assign(install, { [k]: args[k] });
   const dryRun = Boolean(args.dryRun);
@@ -40,13 +52,23 @@ export async function runProvisionCommand(
     ...(typeof args.name === 'string' ? { name: args.name } : {}),
     ...(typeof args.out === 'string' ? { out: args.out } : {}),
     install,
+    ...(uri !== undefined ? { libvirt: true } : {}),
   });
   const exporting = printXml || printKube;
   const runner: ProvisionRunner =
     deps.runner ??
     (async (raw) => {
       const { runInstall } = await import('../pipeline/run-install.js');
-      return runInstall({ _: [], ...raw, ...(ctx.json ? { json: true } : {}) }, ctx);
+      // --connect / LIBVIRT_DEFAULT_URI: the overlay boots as a libvirt domain there (runInstall reads it)
+      return runInstall(
+        {
+          _: [],
+          ...raw,
+          ...(uri !== undefined ? { connect: uri, transient: Boolean(args.transient) } : {}),
+          ...(ctx.json ? { json: true } : {}),
+        },
+        ctx,
+      );
     });
   if (dryRun && !exporting) {
     const line = `qemu-img ${plan.qemuImg.join(' ')}`;

@@ -265,6 +265,8 @@ export interface ProvisionOptions {
   out?: string;
   /** install options for the boot (hostdev, memory, vcpus, network, …) */
   install: Partial<RawInstallArgs>;
+  /** the boot goes through a libvirt connection (--connect): its networks may be named */
+  libvirt?: boolean;
 }
 
 export interface ProvisionPlan {
@@ -296,7 +298,7 @@ export async function planProvision(o: ProvisionOptions): Promise<ProvisionPlan>
     import: true,
     disk: [`path=${overlay.replace(/,/g, ',,')},format=qcow2`],
   };
-  const request = parseInstallRequest(raw, o.cwd);
+  const request = parseInstallRequest(raw, o.cwd, { libvirt: Boolean(o.libvirt) });
   return { base, overlay, qemuImg: overlayArgv(base.image, base.format, overlay), raw, request };
 }
 

@@ -20,10 +20,15 @@ function phaseCell(g: GuestOutcome, name: PhaseResult['phase']): string {
 
 /** The table printed at the end of a batch, then one line per failure and the tally. */
 export function formatSummary(result: BatchResult): string[] {
-  const rows = [['GUEST', 'RESULT', 'INSTALL', 'CONFIRM', 'DEVICES', 'WAITED', 'TIME', 'LOG']];
+  // a batch over hosts names each guest's host
+  const hosts = result.guests.some((g) => g.host !== undefined);
+  const rows = [
+    ['GUEST', ...(hosts ? ['HOST'] : []), 'RESULT', 'INSTALL', 'CONFIRM', 'DEVICES', 'WAITED', 'TIME', 'LOG'],
+  ];
   for (const g of result.guests) {
     rows.push([
       g.name,
+      ...(hosts ? [g.host ?? '-'] : []),
       g.status,
       phaseCell(g, 'install'),
       phaseCell(g, 'confirm'),
@@ -61,6 +66,7 @@ export function resultJson(
       name: g.name,
       status: g.status,
       exitCode: g.exitCode,
+      ...(g.host !== undefined ? { host: g.host } : {}),
       devices: g.devices.map((d) => ({
         address: d.address,
         vendorDevice: d.vendorDevice,
@@ -79,10 +85,34 @@ export function resultJson(
   };
 }
 
-/** One test case per guest and phase (install, confirm); a failure names its fatal line and log. */
+/**
+ * One test case per guest and phase (install, confirm); a failure names its fatal line and log. A
+ * batch over hosts has one suite per host, its `hostname` the host's name (the guests no host took
+ * in a suite of their own, without one).
+ */
 export function batchToJUnit(name: string, result: BatchResult): JUnitReport {
+  const timestamp = new Date(result.startedAt).toISOString().replace(/Z$/, '');
+  if (result.guests.some((g) => g.host !== undefined)) {
+    const hosts = [...new Set(result.guests.map((g) => g.host))];
+    return {
+      name: `install-guest batch ${name}`,
+      suites: hosts.map((h) => ({
+        name: h === undefined ? `${name} (no host)` : `${name}@${h}`,
+        timestamp,
+        ...(h !== undefined ? { hostname: h } : {}),
+        cases: casesOf(result.guests.filter((g) => g.host === h)),
+      })),
+    };
+  }
+  return {
+    name: `install-guest batch ${name}`,
+    suites: [{ name, timestamp, cases: casesOf(result.guests) }],
+  };
+}
+
+function casesOf(guests: readonly GuestOutcome[]): JUnitCase[] {
   const cases: JUnitCase[] = [];
-  for (const g of result.guests) {
+  for (const g of guests) {
     for (const p of g.phases) {
       const base = { name: p.phase, classname: g.name, timeSec: p.timeSec };
       if (p.status === 'failed') {
@@ -100,6 +130,5 @@ export function batchToJUnit(name: string, result: BatchResult): JUnitReport {
       } else cases.push(base);
     }
   }
-  const timestamp = new Date(result.startedAt).toISOString().replace(/Z$/, '');
-  return { name: `install-guest batch ${name}`, suites: [{ name, timestamp, cases }] };
+  return cases;
 }

@@ -9,7 +9,7 @@
 import { hostError, isInstallGuestError } from '../errors.js';
 import { systemClock } from '../host/host.js';
 import type { Clock } from '../host/host.js';
-import type { Allocation, DeviceMatch, DevicePool, PoolDevice } from './pool.js';
+import type { Allocation, DeviceMatch, GuestPool, PoolDevice } from './pool.js';
 import { describeMatch } from './pool.js';
 
 export type PhaseName = 'install' | 'confirm';
@@ -62,6 +62,8 @@ export interface GuestOutcome {
   index: number;
   status: GuestStatus;
   exitCode: number;
+  /** the batch host it installed on (batches over `hosts:` or --connect) */
+  host?: string;
   /** the devices assigned, one per request */
   devices: PoolDevice[];
   /** every function held for the guest (whole IOMMU groups), by address */
@@ -90,7 +92,14 @@ export interface BatchResult {
 
 export type BatchEvent =
   | { type: 'waiting'; guest: string; time: number; reason: string }
-  | { type: 'start'; guest: string; time: number; devices: string[]; reserved: string[] }
+  | {
+      type: 'start';
+      guest: string;
+      time: number;
+      devices: string[];
+      reserved: string[];
+      host?: string;
+    }
   | { type: 'end'; guest: string; time: number; status: GuestStatus; exitCode: number }
   | { type: 'skip'; guest: string; time: number; reason: string }
   | { type: 'cancel'; guest: string; time: number; reason: string }
@@ -106,7 +115,7 @@ export interface BatchOptions<G extends SchedulableGuest> {
   concurrency: number;
   failFast?: boolean;
   install: InstallFn<G>;
-  pool: DevicePool;
+  pool: GuestPool;
   signal?: AbortSignal;
   onEvent?: (e: BatchEvent) => void;
   clock?: Clock;
@@ -236,16 +245,24 @@ export async function runBatch<G extends SchedulableGuest>(
   }
   // requests no inventory device can ever satisfy fail now instead of waiting forever
   for (const i of [...pending]) {
-    const why = o.pool.impossible(plan.guests[i]!.devices.map((d) => d.match));
+    const g = plan.guests[i]!;
+    const why = o.pool.impossible(
+      g.devices.map((d) => d.match),
+      g.name,
+    );
     if (why === null) continue;
     pending.splice(pending.indexOf(i), 1);
     finishWithout(
       i,
       'failed',
       why,
-      hostError('NO_MATCHING_DEVICE', `guest ${plan.guests[i]!.name}: ${why}`, {
-        hint: "check the guest's hostdev and the pool definitions against `install-guest hostdev list`",
-      }),
+      o.pool.impossibleCode === 'NO_HOST_FOR_GUEST'
+        ? hostError('NO_HOST_FOR_GUEST', `guest ${g.name}: no host can take it: ${why}`, {
+            hint: "check the guest's hostdev against each host: `install-guest hostdev list --connect URI`",
+          })
+        : hostError('NO_MATCHING_DEVICE', `guest ${g.name}: ${why}`, {
+            hint: "check the guest's hostdev and the pool definitions against `install-guest hostdev list`",
+          }),
     );
   }
 
@@ -261,12 +278,14 @@ export async function runBatch<G extends SchedulableGuest>(
     out.waitedSec = (out.startedAt - startedAt) / 1000;
     out.devices = allocation.devices;
     out.reserved = allocation.reserved.map((d) => d.address);
+    if (allocation.host) out.host = allocation.host.name;
     emit({
       type: 'start',
       guest: g.name,
       time: out.startedAt,
       devices: allocation.devices.map((d) => d.address),
       reserved: out.reserved,
+      ...(allocation.host ? { host: allocation.host.name } : {}),
     });
     void (async () => {
       let phases: PhaseResult[];
@@ -339,16 +358,16 @@ export async function runBatch<G extends SchedulableGuest>(
         start(i, allocation);
         continue;
       }
-      const what = matches.map(describeMatch).join(' and ');
+      const what = matches.length ? matches.map(describeMatch).join(' and ') : 'a free host';
       if (o.failFast) {
         pending.splice(pending.indexOf(i), 1);
         finishWithout(
           i,
           'failed',
-          `no free device for ${what}`,
+          `no free ${matches.length ? `device for ${what}` : 'host'}`,
           hostError(
             'POOL_EXHAUSTED',
-            `guest ${g.name}: no free device for ${what} (--fail-fast: not waiting)`,
+            `guest ${g.name}: no free ${matches.length ? `device for ${what}` : 'host'} (--fail-fast: not waiting)`,
             {
               hint: 'add devices to the pool, or drop --fail-fast to let guests queue for them',
             },
@@ -360,7 +379,7 @@ export async function runBatch<G extends SchedulableGuest>(
         waiting.add(i);
         emit({ type: 'waiting', guest: g.name, time: clock.now(), reason: `waiting for ${what}` });
       }
-      for (const k of o.pool.candidateGroups(matches)) blocked.add(k);
+      for (const k of o.pool.candidateGroups(matches, g.name)) blocked.add(k);
     }
     if (pending.length === 0 && running === 0) resolveDone();
   }

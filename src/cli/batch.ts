@@ -4,9 +4,10 @@
  */
 import type { Argv } from 'yargs';
 import type { CommandSpec } from './command.js';
+import { connectOption } from './connect.js';
 
 export function batchOptions(y: Argv): Argv {
-  return y
+  return connectOption(y)
     .positional('manifest', {
       type: 'string',
       describe: 'the batch manifest (YAML or JSON; format: templates/batch/manifest.schema.json)',
@@ -53,7 +54,11 @@ export function batchOptions(y: Argv): Argv {
       '$0 batch fleet.yaml --dry-run --inventory pool.json',
       'check a manifest and see who gets which device',
     )
-    .example('$0 batch fleet.yaml --concurrency 2 --junit report.xml', 'install every guest, two at a time');
+    .example('$0 batch fleet.yaml --concurrency 2 --junit report.xml', 'install every guest, two at a time')
+    .example(
+      '$0 batch fleet.yaml --connect qemu:///system',
+      "every guest as a libvirt domain there (or list several hosts under the manifest's hosts:)",
+    );
 }
 
 export const batchCommand: CommandSpec = {

@@ -150,6 +150,12 @@ export function installOptions(y: Argv): Argv {
       default: true,
       describe: 'add the in-guest confirmation unit to the answer file (--no-confirm-unit to leave it out)',
     })
+    .option('cloud-init', {
+      group: M,
+      type: 'string',
+      describe:
+        "with --import: configure the disk's first boot with cloud-init (a NoCloud seed): root-password-generate=on, root-password-file=, root-ssh-key=, clouduser-ssh-key=, user-data=, meta-data=, network-config=, disable=on, seed=iso|smbios (bare: your ssh key for root, else a generated password)   e.g. --cloud-init root-ssh-key=id_ed25519.pub",
+    })
     .option('unattended', {
       group: M,
       type: 'string',

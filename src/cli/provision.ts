@@ -5,9 +5,14 @@
  */
 import type { Argv } from 'yargs';
 import type { CommandSpec } from './command.js';
+import { connectOption } from './connect.js';
 
 export function provisionOptions(y: Argv): Argv {
-  return y
+  return connectOption(y)
+    .option('transient', {
+      type: 'boolean',
+      describe: 'with --connect: leave no domain defined after the boot',
+    })
     .option('base', {
       type: 'string',
       demandOption: true,
@@ -26,6 +31,10 @@ export function provisionOptions(y: Argv): Argv {
     .option('machine', { type: 'string', describe: 'as for install' })
     .option('accel', { type: 'string', describe: 'kvm|tcg|auto, as for install' })
     .option('network', { type: 'string', describe: 'as for install' })
+    .option('cloud-init', {
+      type: 'string',
+      describe: 'as for install: each overlay gets a fresh instance-id, so cloud-init runs again',
+    })
     .option('wait', { type: 'string', describe: 'as for install' })
     .option('log-dir', { type: 'string', describe: 'as for install' })
     .option('on-error', {

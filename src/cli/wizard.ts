@@ -29,7 +29,10 @@ export async function installOrWizard(args: Args, ctx: CommandContext, options: 
   const tty = isInteractiveTerminal(ctx);
   if (!args.interactive) {
     if (ctx.deps.argv.length === 0 && tty) {
-      const { isPromptCancel, wizardCancelled } = await import('../wizard/wizard.js');
+      const [{ isPromptCancel }, { wizardCancelled }] = await Promise.all([
+        import('../wizard/prompting.js'),
+        import('../wizard/wizard.js'),
+      ]);
       const prompts = await loadPrompts(ctx);
       const start = await prompts
         .confirm(

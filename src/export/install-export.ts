@@ -24,6 +24,7 @@ export function installExportDevices(state: InstallState): ExportDevice[] {
     ...(d.romBar !== undefined ? { romBar: d.romBar } : {}),
     ...(d.romFile ? { romFile: d.romFile } : {}),
     ...(d.guestAddress ? { guestAddress: d.guestAddress } : {}),
+    ...(d.managed === false ? { unmanaged: true } : {}),
   }));
 }
 

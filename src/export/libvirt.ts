@@ -24,6 +24,8 @@ export interface ExportDevice {
   romFile?: string;
   /** where the guest sees it (--hostdev address.*) */
   guestAddress?: GuestPciAddress;
+  /** `<hostdev managed='no'>`: bound to vfio-pci by install-guest, not by libvirt */
+  unmanaged?: boolean;
 }
 
 export interface LibvirtOptions {
@@ -87,7 +89,16 @@ export interface LibvirtDomainData {
     bootOrder?: number;
   }[];
   scsi: boolean;
-  network: { type: 'user' | 'bridge'; bridge?: string; mac?: string; model: string } | false;
+  network:
+    | {
+        type: 'user' | 'bridge' | 'network';
+        bridge?: string;
+        /** type network: the libvirt network's name */
+        sourceNetwork?: string;
+        mac?: string;
+        model: string;
+      }
+    | false;
   hostdevs: {
     domain: string;
     bus: string;
@@ -242,6 +253,7 @@ export function libvirtDomainData(
         : {
             type: net.kind,
             ...(net.kind === 'bridge' ? { bridge: net.bridge } : {}),
+            ...(net.kind === 'network' ? { sourceNetwork: net.network } : {}),
             ...((net.mac ?? options.mac) ? { mac: net.mac ?? options.mac } : {}),
             model: libvirtNicModel(net.model),
           },
@@ -258,6 +270,7 @@ export function libvirtDomainData(
       const g = d.guestAddress;
       return {
         ...pciAddressParts(d.address),
+        ...(d.unmanaged ? { unmanaged: true } : {}),
         ...(Object.keys(rom).length ? { rom } : {}),
         ...(g
           ? {

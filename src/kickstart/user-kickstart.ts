@@ -7,7 +7,7 @@ import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { inputError } from '../errors.js';
 import type { Finding } from './lint.js';
-import { parseKickstart } from './lint.js';
+import { parseKickstart } from './parse.js';
 import { readRegularFile } from './read-file.js';
 import { redactSecrets } from './redact.js';
 import { confirmInstallSnippet } from './render.js';

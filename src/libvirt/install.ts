@@ -26,6 +26,7 @@ import {
 } from '../export/libvirt.js';
 import type { LibvirtConnection } from './connection.js';
 import type { LibvirtState } from './state.js';
+import { need } from '../pipeline/stage.js';
 
 export type { LibvirtState } from './state.js';
 
@@ -85,10 +86,10 @@ export async function createPoolDisks(
   state: InstallState,
   signal?: AbortSignal,
 ): Promise<void> {
-  const lv = state.libvirt!;
+  const lv = need(state, 'libvirt');
   const opt = signal ? { signal } : {};
   await ensurePool(conn, lv.pool, signal);
-  for (const d of state.request!.disks) {
+  for (const d of need(state, 'request').disks) {
     if (d.sizeGiB === undefined) {
       lv.diskPaths[d.path] = d.path;
       continue;
@@ -114,7 +115,8 @@ export async function createPoolDisks(
 /**
  * The domain XML of one boot (pure but for the uploaded media paths given): the request's guest
  * with its volumes, the emulated NIC's MAC and the uuid the qemu path uses; the install boot adds
- * the media and on_reboot=destroy; the serial console goes to `serialFile` when given.
+ * the media and on_reboot=destroy, the confirm boot the cloud-init seed (`media.cdroms`); the
+ * serial console goes to `serialFile` when given.
  */
 export function domainXml(
   state: InstallState,
@@ -122,19 +124,20 @@ export function domainXml(
   media: { kernel?: string; initrd?: string; cdroms: string[] },
   serialFile: string | undefined,
 ): string {
-  const lv = state.libvirt!;
-  const req = state.request!;
+  const lv = need(state, 'libvirt');
+  const req = need(state, 'request');
   const devices = (state.prepared ?? state.devices ?? []).map((d) => ({
     address: d.address,
     ...(d.romBar !== undefined ? { romBar: d.romBar } : {}),
     ...(d.romFile ? { romFile: d.romFile } : {}),
+    ...(d.managed === false ? { unmanaged: true } : {}),
   }));
   const disks = req.disks.map((d) => ({ ...d, path: lv.diskPaths[d.path] ?? d.path }));
   const data: LibvirtDomainData = libvirtDomainData(
     { ...req, accel: lv.domainType === 'kvm' ? 'kvm' : 'tcg' },
     devices,
     disks,
-    { uuid: state.uuid!, mac: state.mac! },
+    { uuid: need(state, 'uuid'), mac: need(state, 'mac') },
   );
   if (!lv.local) delete data.emulator;
   // --boot uefi: OVMF (or loader=) on the libvirt host, the vars store libvirt's own copy of the
@@ -155,9 +158,16 @@ export function domainXml(
           cmdline: plan.kernel.append,
         }
       : { bootCdrom: media.cdroms.length > 0 };
-    data.cdroms = media.cdroms.map((p, i) => ({ path: p, target: diskTarget('sd', 20 + i) }));
   }
+  // the install media on the install boot; the cloud-init seed on the confirm boot (ejected later)
+  if (media.cdroms.length > 0)
+    data.cdroms = media.cdroms.map((p, i) => ({ path: p, target: cdromTarget(i) }));
   return renderLibvirtXml(data);
+}
+
+/** The target of a boot's i-th cdrom (after any sata disks; `virsh change-media` names it so). */
+export function cdromTarget(i: number): string {
+  return diskTarget('sd', 20 + i);
 }
 
 /** The install boot's media files on this machine: kernel, initrd and cdroms (pure). */
@@ -170,14 +180,26 @@ export function installMedia(state: InstallState): { kernel?: string; initrd?: s
   };
 }
 
+/** Uploads the cloud-init seed volume to the pool for the confirm boot (removed with the boot media). */
+export async function uploadSeed(
+  conn: LibvirtConnection,
+  state: InstallState,
+  signal?: AbortSignal,
+): Promise<string[]> {
+  const iso = state.cloudInit?.seedIso;
+  if (!iso) return [];
+  const name = need(state, 'request').name.replace(/[^A-Za-z0-9_.-]/g, '_');
+  return [await uploadVolume(conn, need(state, 'libvirt'), iso, `${name}-cidata.iso`, signal)];
+}
+
 /** Uploads the install media to the pool (as virt-install does for remote hosts); returns their host paths. */
 export async function uploadInstallMedia(
   conn: LibvirtConnection,
   state: InstallState,
   signal?: AbortSignal,
 ): Promise<{ kernel?: string; initrd?: string; cdroms: string[] }> {
-  const lv = state.libvirt!;
-  const name = state.request!.name.replace(/[^A-Za-z0-9_.-]/g, '_');
+  const lv = need(state, 'libvirt');
+  const name = need(state, 'request').name.replace(/[^A-Za-z0-9_.-]/g, '_');
   const m = installMedia(state);
   const out: { kernel?: string; initrd?: string; cdroms: string[] } = { cdroms: [] };
   if (m.kernel) out.kernel = await uploadVolume(conn, lv, m.kernel, `${name}-install-kernel`, signal);

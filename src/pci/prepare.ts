@@ -34,7 +34,6 @@ import {
   VIABLE_DRIVERS,
   bindToPciStub,
   bindToVfio,
-  ensureDriverLoaded,
   formatBinding,
   groupMembers,
   readDeviceFacts,
@@ -42,6 +41,7 @@ import {
 import { type GuardFinding, readVfioHolders, runGuards } from './guards.js';
 import { RunJournal } from './journal.js';
 import { type LeaseKey, acquireLeases, selfIdentity } from './lease.js';
+import { ensureDriverLoaded } from './modules.js';
 import { recover } from './recover.js';
 import { applyReset, planReset, readResetFacts } from './reset.js';
 import { PreparedSession, type PreparedDevice, type Touched, rollback } from './session.js';

@@ -14,6 +14,7 @@ import { selectDevice } from '../stages/select-device.js';
 import { prepareDevice } from '../stages/prepare-device.js';
 import { prepareDisk } from '../stages/prepare-disk.js';
 import { renderKickstartStage } from '../stages/render-kickstart.js';
+import { renderCloudInit } from '../stages/render-cloud-init.js';
 import { buildCommand } from '../stages/build-command.js';
 import { launchQemu } from '../stages/launch-qemu.js';
 import { rebootAndConfirm } from '../stages/reboot-and-confirm.js';
@@ -30,6 +31,7 @@ export const createInstallPipeline = (): Stage<InstallState>[] => [
   resolveMedia,
   prepareDevice,
   renderKickstartStage,
+  renderCloudInit,
   prepareDisk,
   buildCommand,
   launchQemu,

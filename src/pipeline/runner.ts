@@ -16,7 +16,14 @@
  *   is reported as failed (CLEANUP_TIMEOUT) and the runner goes on with the next one.
  */
 import { InstallGuestError, interruptedError, isInstallGuestError, timeoutError } from '../errors.js';
-import type { Outcome, Stage, StageContext, StageLog, StageRecord } from './stage.js';
+import {
+  type Outcome,
+  type Stage,
+  type StageContext,
+  type StageLog,
+  type StageRecord,
+  asStage,
+} from './stage.js';
 import type { Host } from '../host/host.js';
 
 export interface RunOptions<S> {
@@ -98,7 +105,7 @@ export async function runStages<S extends object>(
       record.status = stage.plan ? 'planned' : 'skipped';
       try {
         if (stage.plan) checkNeeds(stage);
-        const planned = await stage.plan?.(ctx());
+        const planned = await asStage(stage.name, () => stage.plan?.(ctx()));
         if (planned) state = { ...state, ...planned };
       } catch (e) {
         // planning reads and decides only: nothing started that needs a cleanup
@@ -115,7 +122,7 @@ export async function runStages<S extends object>(
     options.onStage?.(record, 'start');
     try {
       checkNeeds(stage);
-      const written = await stage.run(ctx());
+      const written = await asStage(stage.name, () => stage.run(ctx()));
       if (written) state = { ...state, ...written };
       record.ms = Math.round(host.clock.monotonic() - t0);
       options.onStage?.(record, 'end');
@@ -151,7 +158,10 @@ export async function runStages<S extends object>(
       }, ms);
     });
     try {
-      await Promise.race([stage.cleanup!(context(deadline.signal), outcome), expired]);
+      await Promise.race([
+        asStage(stage.name, () => stage.cleanup!(context(deadline.signal), outcome)),
+        expired,
+      ]);
     } finally {
       clearTimeout(timer);
     }

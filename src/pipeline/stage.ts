@@ -5,8 +5,10 @@
  * `needs` (the runner checks them before `run`), and writes through `ctx.record` as it goes, so
  * what it did before failing half-way is in the state its cleanup sees; what `run` returns is
  * recorded too. A stage keeps nothing of a run in itself or its module (parallel batch installs
- * share the stage objects): everything a cleanup needs goes into the state.
+ * share the stage objects): everything a cleanup needs goes into the state. A stage reads a field
+ * it needs with `need(state, 'field')`: typed as present, and a bug named if it is not.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Host } from '../host/host.js';
 
 export type Outcome = 'success' | 'failure' | 'interrupted';
@@ -60,4 +62,32 @@ export interface StageRecord {
   ms: number;
   cleanup?: 'done' | 'failed' | 'kept';
   error?: string;
+}
+
+/** The stage whose run, plan or cleanup is executing (per async context: parallel runs stay apart). */
+const currentStage = new AsyncLocalStorage<string>();
+
+/** Runs `fn` as stage `name`: `need` names that stage when a field is missing. Used by the runner. */
+export function asStage<T>(name: string, fn: () => T): T {
+  return currentStage.run(name, fn);
+}
+
+/**
+ * A state field the stage reads, typed as present. The runner checks a stage's `needs` before
+ * `run` and `plan`, so a missing field here is a bug in install-guest (a field read but not
+ * declared in `needs`, or read by a cleanup before its stage wrote it): an internal error naming
+ * the stage and the field, never a silent `undefined`.
+ */
+export function need<S extends object, K extends keyof S & string>(
+  state: Readonly<S>,
+  field: K,
+): NonNullable<S[K]> {
+  const value = state[field];
+  if (value === undefined || value === null) {
+    const stage = currentStage.getStore();
+    throw new Error(
+      `${stage ? `stage ${stage}` : 'a stage run outside the runner'} read the state field ${field}, which no stage wrote: declare it in the stage's needs, or check it in the cleanup`,
+    );
+  }
+  return value;
 }

@@ -3,6 +3,7 @@ import type { AssignedDevice, BootMedia } from '../qemu/command.js';
 import type { ConfirmReport } from '../kickstart/confirm.js';
 import type { PreparedSession } from '../pci/session.js';
 import type { InstallRequest, NetworkRequest, RawInstallArgs } from '../request/request.js';
+import type { CloudInitState } from '../cloudinit/state.js';
 import type { LibvirtState } from '../libvirt/state.js';
 
 export interface SelectedDevice extends AssignedDevice {
@@ -15,6 +16,8 @@ export interface SelectedDevice extends AssignedDevice {
   mac?: string;
   /** why this device (for `auto`), or a warning in a dry run */
   note?: string;
+  /** false (--hostdev …,managed=no): install-guest prepared it; libvirt must not detach it again */
+  managed?: boolean;
 }
 
 /** prepare-device: one device the preparation detaches from its host driver (or finds on the stub). */
@@ -106,6 +109,8 @@ export interface InstallState {
   /** build-command */
   argv?: { install: string[]; confirm: string[] };
   warnings?: string[];
+  /** validate-request: the --cloud-init sub-options; render-cloud-init: the seed made for this run */
+  cloudInit?: CloudInitState;
   /** select-device: why no device was assigned (auto found none) */
   fallbackReason?: string;
   /** select-device: the local media (--fallback-location) that replace network media after a fallback */

@@ -46,6 +46,8 @@ export interface QemuInputs {
   hostdevs: AssignedDevice[];
   /** the network after any fallback decision */
   network: NetworkRequest;
+  /** the cloud-init NoCloud seed of the disk's first boot (the confirm boot of an --import) */
+  seed?: { iso?: string; smbiosSerial?: string };
   /** --boot uefi: OVMF's code and this guest's own copy of the vars store */
   firmware?: { code: string; vars: string };
 }
@@ -106,6 +108,8 @@ export interface QemuTemplateData {
   qmpSocket: string;
   /** the serial console's unix socket: install-guest listens, qemu connects */
   serialSocket: string;
+  /** `-smbios type=1,serial=VALUE` (the cloud-init seed's ds=nocloud form), or false */
+  smbiosSerial: string | false;
 }
 
 /** --tpm: swtpm's control socket for one boot, in the install's private work dir (src/qemu/swtpm.ts) */
@@ -212,6 +216,9 @@ export function buildQemuPlan(inputs: QemuInputs, phase: Phase): QemuTemplateDat
       cdroms.push({ id: 'cdrom0', path: inputs.boot.iso, bus: ideBus(), bootindex: 1 });
     inputs.extraCdroms.forEach((p, i) => cdroms.push({ id: `cdrom${i + 1}`, path: p, bus: ideBus() }));
   }
+  // the cloud-init seed rides on the disk's first boot; reboot-and-confirm ejects it (id cidata-dev)
+  if (phase === 'confirm' && inputs.seed?.iso)
+    cdroms.push({ id: 'cidata', path: inputs.seed.iso, bus: ideBus() });
   if (ideNext > (q35 ? 6 : 4)) {
     throw inputError(
       'TOO_MANY_IDE',
@@ -268,6 +275,7 @@ export function buildQemuPlan(inputs: QemuInputs, phase: Phase): QemuTemplateDat
     rng: req.rng ? { source: req.rng.source } : false,
     qmpSocket: path.join(inputs.workDir, `qmp-${phase}.sock`),
     serialSocket: path.join(inputs.workDir, `serial-${phase}.sock`),
+    smbiosSerial: (phase === 'confirm' && inputs.seed?.smbiosSerial) || false,
   };
 }
 

@@ -32,6 +32,7 @@ export const INSTALL_OPTIONS: Readonly<
   kickstartDelivery: ['--kickstart-delivery', 'value'],
   ksSet: ['--ks-set', 'list'],
   confirmUnit: ['--confirm-unit', 'negatable'],
+  cloudInit: ['--cloud-init', 'value'],
   unattended: ['--unattended', 'value'],
   hostdev: ['--hostdev', 'list'],
   driver: ['--driver', 'value'],

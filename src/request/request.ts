@@ -47,11 +47,18 @@ export interface HostdevRequest {
   multifunction?: boolean;
   /** address.type=pci,address.bus=,address.slot=,address.function=: where the guest sees it */
   guestAddress?: GuestPciAddress;
+  /**
+   * managed=no: install-guest binds the device itself (journal, lease, vfio-pci) and libvirt gets
+   * `<hostdev managed='no'>`; default (managed=yes): with --connect libvirt detaches and gives back
+   */
+  managed?: boolean;
 }
 
 export type NetworkRequest =
   | { kind: 'user'; mac?: string; model: string }
   | { kind: 'bridge'; bridge: string; mac?: string; model: string }
+  /** a libvirt virtual network (--network network=NAME): only with --connect */
+  | { kind: 'network'; network: string; mac?: string; model: string }
   | { kind: 'none' };
 
 export interface BootRequest {
@@ -179,6 +186,8 @@ export interface RawInstallArgs {
   force?: boolean;
   keepDevice?: boolean;
   stateDir?: string;
+  /** `--cloud-init SUBOPTS` ('' when bare): parsed by src/cloudinit/options.ts */
+  cloudInit?: string;
 }
 
 const NAME_RE = /^[^\s/][^/]*$/;
@@ -333,6 +342,7 @@ export function parseHostdev(text: string): HostdevRequest {
       'address.slot',
       'address.function',
       'address.multifunction',
+      'managed',
     ],
     'name',
   );
@@ -382,6 +392,7 @@ export function parseHostdev(text: string): HostdevRequest {
     ...(romBar !== undefined ? { romBar: parseOnOff('--hostdev', 'rom.bar', romBar) } : {}),
     ...(romFile !== undefined ? { romFile } : {}),
     ...(mf !== undefined ? { multifunction: parseOnOff('--hostdev', 'multifunction', mf) } : {}),
+    ...(v.has('managed') ? { managed: parseOnOff('--hostdev', 'managed', v.get('managed')!) } : {}),
   };
 }
 
@@ -427,7 +438,8 @@ function parseGuestAddress(text: string, v: Map<string, string>): GuestPciAddres
   return a;
 }
 
-export function parseNetwork(text: string): NetworkRequest {
+/** `libvirt`: the guest runs through a libvirt connection (--connect), where virtual networks exist. */
+export function parseNetwork(text: string, opts: { libvirt?: boolean } = {}): NetworkRequest {
   // virt-install's old spelling: bridge:br0, network:default
   const t = text.replace(/^(bridge|network):([^,=]+)/, '$1=$2');
   const o = parseSubOptions(
@@ -437,13 +449,17 @@ export function parseNetwork(text: string): NetworkRequest {
     'type',
   );
   const v = o.values;
-  if (v.has('network') || (v.get('type') ?? '') === 'network' || /^default$/.test(v.get('type') ?? ''))
+  const libvirtNetwork =
+    v.has('network') || (v.get('type') ?? '') === 'network' || /^default$/.test(v.get('type') ?? '');
+  if (libvirtNetwork && !opts.libvirt)
     throw inputError(
       'NEEDS_LIBVIRT',
       `--network '${text}': a libvirt virtual network exists only in libvirt; install-guest without --connect runs qemu itself`,
-      { hint: 'use --network user (NAT, no setup) or --network bridge=NAME' },
+      {
+        hint: 'install through libvirt (--connect qemu:///system) to use its networks, or use --network user (NAT, no setup) or --network bridge=NAME',
+      },
     );
-  const kind = v.has('bridge') ? 'bridge' : (v.get('type') ?? 'user');
+  const kind = libvirtNetwork ? 'network' : v.has('bridge') ? 'bridge' : (v.get('type') ?? 'user');
   if (kind === 'direct')
     throw inputError('BAD_NETWORK', `--network '${text}': macvtap (type=direct) is libvirt-only`, {
       hint: 'use --network bridge=NAME, or assign the NIC itself with --hostdev',
@@ -478,6 +494,15 @@ export function parseNetwork(text: string): NetworkRequest {
         hint: '--network bridge=br0',
       });
     return { kind: 'bridge', bridge, model, ...(mac ? { mac: mac.toLowerCase() } : {}) };
+  }
+  if (kind === 'network') {
+    // network=NAME, network:NAME (rewritten above), type=network,source=NAME; `default` alone
+    const network = v.get('network') ?? v.get('source') ?? (v.get('type') === 'default' ? 'default' : '');
+    if (!/^[A-Za-z0-9_.+-]{1,64}$/.test(network))
+      throw inputError('BAD_NETWORK', `--network network='${network}' is not a libvirt network name`, {
+        hint: '--network network=default (see virsh net-list --all)',
+      });
+    return { kind: 'network', network, model, ...(mac ? { mac: mac.toLowerCase() } : {}) };
   }
   throw inputError('BAD_NETWORK', `--network '${text}': unknown kind '${kind}'`, {
     hint: 'use --network user, --network bridge=NAME or --network none',
@@ -934,7 +959,12 @@ function parseFallbackLocation(value: string, cwd: string): string {
   return abs(cwd, value);
 }
 
-export function parseInstallRequest(raw: RawInstallArgs, cwd: string): InstallRequest {
+/** `libvirt`: the install runs through a libvirt connection (--connect): its networks may be named. */
+export function parseInstallRequest(
+  raw: RawInstallArgs,
+  cwd: string,
+  opts: { libvirt?: boolean } = {},
+): InstallRequest {
   const name = raw.name ?? 'install-guest';
   assertPlainValue('--name', name);
   assertPrintable('--name', name);
@@ -1136,7 +1166,7 @@ export function parseInstallRequest(raw: RawInstallArgs, cwd: string): InstallRe
     ],
     confirmUnit: raw.confirmUnit !== false,
     hostdevs: (raw.hostdev ?? []).map(parseHostdev),
-    network: parseNetwork(raw.network ?? 'user'),
+    network: parseNetwork(raw.network ?? 'user', opts),
     ...(tpm ? { tpm } : {}),
     ...(rng ? { rng } : {}),
     graphics: 'none',

@@ -16,7 +16,6 @@ export const VIRT_INSTALL_REFUSED: Readonly<Record<string, string>> = {
   livecd: 'a live CD installs nothing to confirm',
   install: '--install (os=/kernel=) picks media from libosinfo; give --location or --cdrom',
   reinstall: 're-installing an existing libvirt domain needs libvirt',
-  'cloud-init': 'cloud-init first boot is a separate option set; install from installer media here',
   container: 'install-guest makes full virtual machines only',
   paravirt: 'Xen paravirtual guests are not supported (KVM/qemu only)',
   hvm: 'every guest is a full (hvm) guest already: drop -v/--hvm',

@@ -4,18 +4,20 @@ import type { Stage } from '../pipeline/stage.js';
 import type { InstallState } from '../pipeline/state.js';
 import path from 'node:path';
 import { OVMF_CODE, OVMF_VARS, safeFileName } from '../request/request.js';
+import { need } from '../pipeline/stage.js';
 
 export function qemuInputs(state: InstallState): QemuInputs {
+  const media = need(state, 'media');
   return {
-    request: state.request!,
-    accel: state.accel!,
+    request: need(state, 'request'),
+    accel: need(state, 'accel'),
     ...(state.cpu && state.accel === 'kvm' ? { cpu: state.cpu } : {}),
-    uuid: state.uuid!,
-    mac: state.mac!,
-    workDir: state.workDir!,
-    boot: state.media!.boot,
+    uuid: need(state, 'uuid'),
+    mac: need(state, 'mac'),
+    workDir: need(state, 'workDir'),
+    boot: media.boot,
     extraCdroms: [
-      ...(state.media!.attachCdrom ? [state.media!.attachCdrom] : []),
+      ...(media.attachCdrom ? [media.attachCdrom] : []),
       ...(state.extraCdroms ?? []),
     ],
     hostdevs: (state.prepared ?? state.devices ?? []).map(
@@ -27,7 +29,15 @@ export function qemuInputs(state: InstallState): QemuInputs {
         ...(guestAddress ? { guestAddress } : {}),
       }),
     ),
-    network: state.network ?? state.request!.network,
+    network: state.network ?? need(state, 'request').network,
+    ...(state.cloudInit?.seedIso || state.cloudInit?.smbiosSerial
+      ? {
+          seed: {
+            ...(state.cloudInit.seedIso ? { iso: state.cloudInit.seedIso } : {}),
+            ...(state.cloudInit.smbiosSerial ? { smbiosSerial: state.cloudInit.smbiosSerial } : {}),
+          },
+        }
+      : {}),
     ...(firmwareOf(state) ? { firmware: firmwareOf(state)! } : {}),
   };
 }
@@ -36,7 +46,7 @@ export function qemuInputs(state: InstallState): QemuInputs {
 export function firmwareOf(
   state: InstallState,
 ): { code: string; vars: string; template: string } | undefined {
-  const req = state.request!;
+  const req = need(state, 'request');
   const uefi = req.boot?.uefi;
   if (!uefi) return undefined;
   return {
@@ -62,7 +72,7 @@ export const buildCommand: Stage<InstallState> = {
   run({ state, dryRun, log }) {
     const argv = renderBoth(qemuInputs(state));
     // a real run with --print-cmdline shows both argvs before qemu starts (a dry run prints its plan)
-    if (!dryRun && state.request!.printCmdline) log.event?.({ event: 'cmdline', ...argv });
+    if (!dryRun && need(state, 'request').printCmdline) log.event?.({ event: 'cmdline', ...argv });
     return Promise.resolve({ argv });
   },
 };

@@ -8,6 +8,7 @@
 import { inputError } from '../errors.js';
 import type { Stage } from '../pipeline/stage.js';
 import type { InstallState } from '../pipeline/state.js';
+import { need } from '../pipeline/stage.js';
 
 export const connectLibvirt: Stage<InstallState> = {
   name: 'connect-libvirt',
@@ -22,7 +23,7 @@ export const connectLibvirt: Stage<InstallState> = {
     ]);
     const conn = new LibvirtConnection(c.uri);
     const hypervisor = await conn.check(signal);
-    const req = state.request!;
+    const req = need(state, 'request');
     const domainType = chooseDomainType(
       req.accel,
       x86DomainTypes(await conn.virsh(['capabilities'])),
@@ -57,7 +58,7 @@ export const connectLibvirt: Stage<InstallState> = {
     if (!lv) return;
     const { connectionFor, domainXml } = await import('../libvirt/install.js');
     const conn = await connectionFor(lv);
-    const name = state.request!.name;
+    const name = need(state, 'request').name;
     const keep = outcome === 'success' && !lv.transient;
     if (lv.created.defined) {
       if (keep) {
@@ -125,11 +126,27 @@ export const connectLibvirt: Stage<InstallState> = {
       }
     }
     const doomed = lv.created.volumes.filter((v) => v.boot || outcome !== 'success');
+    // one virsh for all of them (virsh runs `a ; b` itself: one start-up, one connection, which is
+    // most of the time a failed install takes to end); names virsh's parser would read otherwise,
+    // or any error, fall back to one call per volume
+    const plain = /^[A-Za-z0-9_.+-]+$/;
+    if (doomed.length > 1 && [lv.pool, ...doomed.map((v) => v.name)].every((n) => plain.test(n))) {
+      const script = doomed.map((v) => `vol-delete --pool ${lv.pool} ${v.name}`).join(' ; ');
+      const ok = await conn.virsh([script]).then(
+        () => true,
+        () => false,
+      );
+      if (ok) return;
+    }
     await Promise.all(
       doomed.map((v) =>
-        conn
-          .virsh(['vol-delete', '--pool', lv.pool, v.name])
-          .catch((e: unknown) => log.warn(`deleting volume ${v.name}: ${String(e)}`)),
+        conn.virsh(['vol-info', '--pool', lv.pool, v.name]).then(
+          () =>
+            conn
+              .virsh(['vol-delete', '--pool', lv.pool, v.name])
+              .catch((e: unknown) => log.warn(`deleting volume ${v.name}: ${String(e)}`)),
+          () => undefined,
+        ),
       ),
     );
   },

@@ -13,6 +13,7 @@ import type { StageContext } from '../pipeline/stage.js';
 import type { InstallState } from '../pipeline/state.js';
 import type { Phase } from '../qemu/command.js';
 import { qemuInputs, renderBoth } from './build-command.js';
+import { need } from '../pipeline/stage.js';
 
 /** default for --early-boot-timeout under KVM (a KVM guest's kernel prints within seconds) */
 export const DEFAULT_EARLY_BOOT_S = 60;
@@ -46,10 +47,10 @@ export async function bootWithFallback<T>(
   const { state } = ctx;
   const t0 = performance.now();
   try {
-    return { value: await boot(state.argv![phase], earlyBootMs(state)), changed: {} };
+    return { value: await boot(need(state, 'argv')[phase], earlyBootMs(state)), changed: {} };
   } catch (e) {
     const hung = e instanceof InstallGuestError && e.code === 'EARLY_BOOT_HANG';
-    if (!hung || state.accel !== 'kvm' || state.request!.accel !== 'auto') throw e;
+    if (!hung || state.accel !== 'kvm' || need(state, 'request').accel !== 'auto') throw e;
     let argv: { install: string[]; confirm: string[] };
     try {
       argv = tcgArgv(state);
@@ -77,7 +78,7 @@ export async function bootWithFallback<T>(
     };
     const value = await boot(
       argv[phase],
-      state.request!.earlyBootSeconds !== undefined ? earlyBootMs(state) : undefined,
+      need(state, 'request').earlyBootSeconds !== undefined ? earlyBootMs(state) : undefined,
     );
     return { value, changed };
   }

@@ -18,6 +18,7 @@ import { formatArgs, type Phase } from '../qemu/command.js';
 import type { SuperviseEvent } from '../qemu/completion.js';
 import type { BootHandle, PhaseFiles } from '../backend/types.js';
 import type { InstallerFamily } from '../qemu/rules/types.js';
+import { need } from '../pipeline/stage.js';
 
 /** default for --stall-timeout */
 export const DEFAULT_STALL_TIMEOUT_S = 600;
@@ -56,7 +57,7 @@ async function writeArgvFiles(logDir: string, argv: { install: string[]; confirm
 
 /** The console and stderr logs of one boot (kept aside when the boot is restarted under tcg). */
 export function hungLogs(ctx: StageContext<InstallState>, phase: Phase): string[] {
-  const f = phaseFiles(ctx.state.workDir!, ctx.state.logDir!, phase);
+  const f = phaseFiles(need(ctx.state, 'workDir'), need(ctx.state, 'logDir'), phase);
   return [f.serialLog, f.stderrLog];
 }
 
@@ -71,7 +72,7 @@ export async function startPhase(
   maxLifetimeMs: number,
 ): Promise<{ handle: BootHandle; files: PhaseFiles }> {
   const { backendFor } = await import('../backend/select.js');
-  const files = phaseFiles(ctx.state.workDir!, ctx.state.logDir!, phase);
+  const files = phaseFiles(need(ctx.state, 'workDir'), need(ctx.state, 'logDir'), phase);
   const handle = await (await backendFor(ctx.state)).startBoot(ctx, phase, argv, files, maxLifetimeMs);
   ctx.log.info(`${phase} boot: ${handle.describe}, serial log ${files.serialLog}`);
   return { handle, files };
@@ -124,9 +125,9 @@ export const launchQemu: Stage<InstallState> = {
   needs: ['request', 'argv', 'logDir', 'workDir'],
   async run(ctx) {
     const { state } = ctx;
-    const req = state.request!;
-    const argv = state.argv!;
-    const logDir = state.logDir!;
+    const req = need(state, 'request');
+    const argv = need(state, 'argv');
+    const logDir = need(state, 'logDir');
     await writeArgvFiles(logDir, argv);
     if (req.import) {
       // nothing to install: the disk's one boot is the confirm boot. Booting it here as well would

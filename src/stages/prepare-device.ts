@@ -1,6 +1,8 @@
+import { inputError } from '../errors.js';
 import type { Stage } from '../pipeline/stage.js';
 import type { DetachPlan, InstallState, SelectedDevice } from '../pipeline/state.js';
 import type { PreparedDevice } from '../pci/session.js';
+import { need } from '../pipeline/stage.js';
 
 /**
  * The devices the install assigns: the selected ones on the stub driver, then (--group) the other
@@ -52,9 +54,13 @@ export const prepareDevice: Stage<InstallState> = {
    * absent from this host (select-device warned) is left out of the checks.
    */
   async plan({ state, host, log }) {
-    const devices = state.devices ?? [];
-    if (devices.length === 0) return { prepared: [], detach: [] };
-    const req = state.request!;
+    const all = state.devices ?? [];
+    if (all.length === 0) return { prepared: [], detach: [] };
+    // with --connect, libvirt prepares the managed ones itself (run() says why)
+    const byLibvirt = state.libvirt ? all.filter((d) => d.managed !== false) : [];
+    const devices = all.filter((d) => !byLibvirt.includes(d));
+    if (devices.length === 0) return { prepared: byLibvirt, detach: [] };
+    const req = need(state, 'request');
     const present = devices.filter((d) => d.vendorDevice !== undefined);
     const { planPreparation } = await import('../pci/prepare.js');
     const plan = await planPreparation(
@@ -69,20 +75,35 @@ export const prepareDevice: Stage<InstallState> = {
     );
     const absent = devices.filter((d) => d.vendorDevice === undefined).map((d) => ({ ...d }));
     return {
-      prepared: [...preparedOf(present, plan.devices), ...absent],
+      prepared: [
+        ...byLibvirt,
+        ...[...preparedOf(present, plan.devices), ...absent].map((d) =>
+          state.libvirt ? { ...d, managed: false } : d,
+        ),
+      ],
       detach: detachOf(plan.devices),
       ...(plan.warnings.length > 0 ? { warnings: [...(state.warnings ?? []), ...plan.warnings] } : {}),
     };
   },
   async run({ state, host, log, signal, record }) {
-    const devices = state.devices ?? [];
-    if (devices.length === 0) return { prepared: [] };
-    if (state.libvirt) {
-      // <hostdev managed='yes'>: libvirt detaches, resets and gives the device back itself
-      log.info(`libvirt manages ${devices.map((d) => d.address).join(', ')} (detach, reset, give back)`);
-      return { prepared: devices };
-    }
-    const req = state.request!;
+    const all = state.devices ?? [];
+    if (all.length === 0) return { prepared: [] };
+    // with --connect, <hostdev managed='yes'> (the default): libvirt detaches, resets and gives the
+    // device back itself, so install-guest does not prepare it too; managed=no: install-guest does
+    const byLibvirt = state.libvirt ? all.filter((d) => d.managed !== false) : [];
+    const devices = all.filter((d) => !byLibvirt.includes(d));
+    if (byLibvirt.length > 0)
+      log.info(`libvirt manages ${byLibvirt.map((d) => d.address).join(', ')} (detach, reset, give back)`);
+    if (devices.length === 0) return { prepared: byLibvirt };
+    if (state.libvirt && !state.libvirt.local)
+      throw inputError(
+        'NOT_IMPLEMENTED',
+        `--hostdev ${devices.map((d) => d.address).join(', ')},managed=no: install-guest binds a device itself only on this machine, not on ${state.libvirt.uri}`,
+        {
+          hint: 'leave managed=no out: libvirt on that host detaches and gives back the device (managed=yes)',
+        },
+      );
+    const req = need(state, 'request');
     const { defaultStateDir, prepareDevices } = await import('../pci/prepare.js');
     const session = await prepareDevices({
       host,
@@ -97,8 +118,12 @@ export const prepareDevice: Stage<InstallState> = {
       log,
     });
     record({ deviceSession: session });
+    // under libvirt, everything install-guest bound (group members too) is <hostdev managed='no'>
+    const mine = preparedOf(devices, session.devices).map((d) =>
+      state.libvirt ? { ...d, managed: false } : d,
+    );
     return {
-      prepared: preparedOf(devices, session.devices),
+      prepared: [...byLibvirt, ...mine],
       detach: detachOf(session.devices),
       ...(session.warnings.length > 0 ? { warnings: [...(state.warnings ?? []), ...session.warnings] } : {}),
     };

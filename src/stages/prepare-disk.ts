@@ -3,6 +3,7 @@ import { firmwareOf } from './build-command.js';
 import { hostError, inputError } from '../errors.js';
 import type { Stage } from '../pipeline/stage.js';
 import type { InstallState } from '../pipeline/state.js';
+import { need } from '../pipeline/stage.js';
 
 /**
  * Creates each disk that has a size and does not exist yet (qemu-img), checks that the others exist;
@@ -21,7 +22,7 @@ export const prepareDisk: Stage<InstallState> = {
       return { createdDisks: [] };
     }
     const created: string[] = [];
-    for (const d of state.request!.disks) {
+    for (const d of need(state, 'request').disks) {
       const s = await stat(d.path).catch(() => null);
       if (s) {
         if (!s.isFile() && !s.isBlockDevice())

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { inputError } from '../errors.js';
 import type { Stage } from '../pipeline/stage.js';
 import type { InstallState } from '../pipeline/state.js';
+import { need } from '../pipeline/stage.js';
 
 const badLogDir = (logDir: string, why: string): Error =>
   inputError('BAD_LOG_DIR', `--log-dir '${logDir}' cannot be created: ${why}`, {
@@ -44,17 +45,17 @@ export const prepareWorkdir: Stage<InstallState> = {
   changesHost: true,
   needs: ['request'],
   async plan({ state, host }) {
-    await checkLogDir(state.request!.logDir);
+    await checkLogDir(need(state, 'request').logDir);
     return {
       workDir: '<workdir>',
-      logDir: state.request!.logDir,
+      logDir: need(state, 'request').logDir,
       uuid: host.ids.uuid(),
       mac: host.ids.mac(),
     };
   },
   async run({ state, host }) {
     // the log dir first: it is the user's input, and a failure here leaves no work dir behind
-    const logDir = state.request!.logDir;
+    const logDir = need(state, 'request').logDir;
     await checkLogDir(logDir);
     try {
       await mkdir(logDir, { recursive: true, mode: 0o700 });

@@ -8,13 +8,14 @@ import type { Stage } from '../pipeline/stage.js';
 import type { InstallState } from '../pipeline/state.js';
 import { cpuModel, smpOf } from '../qemu/command.js';
 import { iommuDevice, machineOption } from '../request/machine.js';
+import { need } from '../pipeline/stage.js';
 
 export const probeAccel: Stage<InstallState> = {
   name: 'probe-accel',
   changesHost: false,
   needs: ['request'],
   async run({ state, host, log, signal }) {
-    const req = state.request!;
+    const req = need(state, 'request');
     const { chooseAccel, gatherAccelFacts } = await import('../qemu/accel.js');
     const facts = await gatherAccelFacts(host);
     const decision = await chooseAccel(host, {

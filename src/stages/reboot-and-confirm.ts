@@ -19,6 +19,7 @@ import {
   startPhase,
   withReportFields,
 } from './launch-qemu.js';
+import { need } from '../pipeline/stage.js';
 
 export interface ExpectedDevice {
   kind: 'assigned' | 'emulated';
@@ -153,6 +154,10 @@ export function verifyDevices(
 }
 
 const END_MARK = 'IG-CONFIRM end';
+/** cloud-init's final message on the console (cloud-final.service writes it there) */
+const CLOUD_INIT_DONE = /Cloud-init v\. \S+ finished at[^\r\n]*/;
+/** the drive id of the seed cdrom (qemu/command.ts gives the confirm boot's seed this id) */
+const SEED_DRIVE = 'cidata';
 
 export const rebootAndConfirm: Stage<InstallState> = {
   name: 'reboot-and-confirm',
@@ -160,7 +165,7 @@ export const rebootAndConfirm: Stage<InstallState> = {
   needs: ['request', 'argv'],
   async run(ctx) {
     const { state } = ctx;
-    const req = state.request!;
+    const req = need(state, 'request');
     if (req.noReboot) {
       ctx.log.info('--noreboot: the installed disk is not booted; the device is not confirmed');
       return { confirm: { skipped: true, reason: '--noreboot' } };
@@ -187,6 +192,12 @@ export const rebootAndConfirm: Stage<InstallState> = {
         let text = '';
         let endAt = -1;
         let report: ConfirmReport | null = null;
+        // with a cloud-init seed, the block that counts is the one printed after cloud-init finished
+        // (the unit it installs runs then); the seed is detached through the backend at that moment
+        const seed = state.cloudInit?.seedIso || state.cloudInit?.smbiosSerial ? state.cloudInit : undefined;
+        let blockFrom = seed ? -1 : 0;
+        let ciDone: { line: string; ms: number; detached: boolean } | undefined;
+        let detaching: Promise<void> | undefined;
         let onBlock!: () => void;
         const blockSeen = new Promise<'block'>((r) => (onBlock = () => r('block')));
         const reading = (async () => {
@@ -194,11 +205,34 @@ export const rebootAndConfirm: Stage<InstallState> = {
             for await (const chunk of handle.serial.stream as AsyncIterable<Buffer>) {
               watcher.feed(chunk);
               const from = Math.max(0, text.length - END_MARK.length);
+              const ciFrom = Math.max(0, text.length - 200);
               text += chunk.toString('latin1');
-              if (endAt < 0) endAt = text.indexOf(END_MARK, from);
+              if (blockFrom < 0) {
+                const m = CLOUD_INIT_DONE.exec(text.slice(ciFrom));
+                if (m && /[\r\n]/.test(text.slice(ciFrom + m.index + m[0].length))) {
+                  blockFrom = ciFrom + m.index + m[0].length;
+                  const done = { line: m[0].trim(), ms: Math.round(performance.now() - t0), detached: false };
+                  ciDone = done;
+                  ctx.log.info(`confirm boot: ${done.line}`);
+                  if (seed?.seedIso) {
+                    detaching = handle
+                      .ejectCdrom(SEED_DRIVE)
+                      .then(() => {
+                        done.detached = true;
+                        ctx.log.info('confirm boot: cloud-init finished; the seed volume is detached');
+                      })
+                      .catch((e: unknown) => {
+                        ctx.log.warn(
+                          `detaching the cloud-init seed failed: ${e instanceof Error ? e.message : String(e)}`,
+                        );
+                      });
+                  }
+                }
+              }
+              if (endAt < 0 && blockFrom >= 0) endAt = text.indexOf(END_MARK, Math.max(from, blockFrom));
               // the end line is read once it ended: its counts may arrive in a later chunk
               if (!report && endAt >= 0 && /[\r\n]/.test(text.slice(endAt))) {
-                report = parseConfirmLines(text);
+                report = parseConfirmLines(text.slice(blockFrom));
                 if (report) {
                   latePci = handle.queryPci().catch(() => null);
                   onBlock();
@@ -252,7 +286,28 @@ export const rebootAndConfirm: Stage<InstallState> = {
           ctx.log.info(`confirm boot: the guest powered off (${outcome.shutdownReason})`);
         }
         await reading;
-        report ??= parseConfirmLines(text);
+        await detaching;
+        if (seed && !ciDone) {
+          throw guestError(
+            'CLOUD_INIT_NOT_FINISHED',
+            `the guest's boot ended before cloud-init printed its final message (serial log ${files.serialLog})`,
+            {
+              hint: 'cloud-init did not run or did not finish: is cloud-init installed in the image, and its NoCloud datasource enabled?',
+              data: { logPath: files.serialLog },
+            },
+          );
+        }
+        if (ciDone && /DataSourceNone/.test(ciDone.line)) {
+          throw guestError(
+            'CLOUD_INIT_NO_SEED',
+            `cloud-init finished without finding the seed (${ciDone.line})`,
+            {
+              hint: "the image's cloud-init does not read the NoCloud datasource (datasource_list in /etc/cloud/cloud.cfg.d), or the guest cannot read the cidata cdrom",
+              data: { logPath: files.serialLog },
+            },
+          );
+        }
+        report ??= parseConfirmLines(blockFrom >= 0 ? text.slice(blockFrom) : '');
         if (!report) {
           throw guestError(
             'CONFIRM_NOT_SEEN',
@@ -287,6 +342,7 @@ export const rebootAndConfirm: Stage<InstallState> = {
           tpmSeen = { model: tpm.model, guestName: seen.name, version: seen.version };
         }
         return {
+          ...(seed && ciDone ? { cloudInit: { ...seed, finished: ciDone } } : {}),
           confirm: {
             skipped: false as const,
             ms: Math.round(performance.now() - t0),

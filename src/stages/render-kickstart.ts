@@ -14,6 +14,7 @@ import type { Stage, StageContext } from '../pipeline/stage.js';
 import type { InstallState, MediaState } from '../pipeline/state.js';
 import type { BootMedia } from '../qemu/command.js';
 import { addKernelArgs } from '../request/virt-install.js';
+import { need } from '../pipeline/stage.js';
 
 type Family = 'kickstart' | 'preseed';
 
@@ -29,7 +30,7 @@ export function answerFamilyFor(media: MediaState, osVariant: string | undefined
 }
 
 function targetDisk(state: InstallState): string {
-  const bus = state.request!.disks[0]?.bus ?? 'virtio';
+  const bus = need(state, 'request').disks[0]?.bus ?? 'virtio';
   return bus === 'virtio' ? 'vda' : 'sda';
 }
 
@@ -37,7 +38,7 @@ function targetDisk(state: InstallState): string {
 function nicMac(state: InstallState): string | undefined {
   const assigned = (state.devices ?? []).find((d) => d.mac);
   if (assigned?.mac) return assigned.mac;
-  const net = state.network ?? state.request!.network;
+  const net = state.network ?? need(state, 'request').network;
   return net.kind === 'none' ? undefined : (net.mac ?? state.mac);
 }
 
@@ -62,8 +63,8 @@ interface Decision {
 
 async function decide(ctx: StageContext<InstallState>): Promise<Decision | undefined> {
   const { state, host } = ctx;
-  const req = state.request!;
-  const media = state.media!;
+  const req = need(state, 'request');
+  const media = need(state, 'media');
   if (media.boot.kind === 'disk') {
     if (req.kickstart)
       throw inputError('KICKSTART_WITHOUT_INSTALL', '--kickstart was given, but --import installs nothing', {
@@ -233,16 +234,16 @@ export const renderKickstartStage: Stage<InstallState> = {
   needs: ['request', 'media', 'workDir', 'logDir'],
   async run(ctx) {
     const { state } = ctx;
-    const req = state.request!;
-    const media = state.media!;
+    const req = need(state, 'request');
+    const media = need(state, 'media');
     const d = await decide(ctx);
     const inject = await readInjected(req.initrdInject, media, d);
     if (!d && inject.length === 0) return {};
-    const workDir = state.workDir!;
+    const workDir = need(state, 'workDir');
     const out: Partial<InstallState> = {};
     const files = [...inject];
     if (d) {
-      const redactedPath = path.join(state.logDir!, `${d.fileName}.redacted`);
+      const redactedPath = path.join(need(state, 'logDir'), `${d.fileName}.redacted`);
       await writeFile(redactedPath, d.redacted, { mode: 0o600 });
       out.answerFile = {
         family: d.family,
@@ -289,8 +290,8 @@ export const renderKickstartStage: Stage<InstallState> = {
     // rendering is pure; a dry run shows the kernel arguments and the delivery without writing files,
     // after the same input checks as the real run (the injected files are read, not written)
     const d = await decide(ctx);
-    const media = ctx.state.media!;
-    await readInjected(ctx.state.request!.initrdInject, media, d);
+    const media = need(ctx.state, 'media');
+    await readInjected(need(ctx.state, 'request').initrdInject, media, d);
     if (!d) return {};
     if (d.delivery === 'http') {
       const { kernelArgsFor } = await import('../kickstart/deliver.js');
@@ -298,7 +299,7 @@ export const renderKickstartStage: Stage<InstallState> = {
       const url = `http://10.0.2.2:<port>/ks/<token>/${d.fileName}`;
       d.kernelArgs = kernelArgsFor('http', d.family, { url, ...(mac ? { nicMac: mac } : {}) });
     }
-    const inInitrd = d.delivery === 'initrd' || ctx.state.request!.initrdInject.length > 0;
+    const inInitrd = d.delivery === 'initrd' || need(ctx.state, 'request').initrdInject.length > 0;
     return {
       answerFile: { family: d.family, source: d.source, delivery: d.delivery, fileName: d.fileName },
       ...(d.delivery === 'oemdrv' ? { extraCdroms: ['<workdir>/oemdrv.iso'] } : {}),

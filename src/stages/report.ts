@@ -7,6 +7,7 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Stage } from '../pipeline/stage.js';
 import type { InstallState } from '../pipeline/state.js';
+import { need } from '../pipeline/stage.js';
 
 export type Verdict = 'confirmed' | 'installed-unconfirmed';
 
@@ -54,6 +55,23 @@ export function resultOf(state: InstallState): Record<string, unknown> {
             },
     },
     answerFile: state.answerFile?.redactedPath,
+    ...(state.cloudInit?.instanceId
+      ? {
+          cloudInit: {
+            instanceId: state.cloudInit.instanceId,
+            seed: state.cloudInit.options.seed,
+            files: state.cloudInit.files,
+            userData: state.cloudInit.userDataRedacted,
+            ...(state.cloudInit.finished
+              ? {
+                  finishedMs: state.cloudInit.finished.ms,
+                  finishedLine: state.cloudInit.finished.line,
+                  seedDetached: state.cloudInit.finished.detached,
+                }
+              : {}),
+          },
+        }
+      : {}),
     logDir: state.logDir,
     warnings: [...(state.warnings ?? []), ...(install?.warnings ?? [])],
   };
@@ -96,7 +114,7 @@ export const report: Stage<InstallState> = {
   needs: ['logDir'],
   async run({ state }) {
     const result = resultOf(state);
-    const logDir = state.logDir!;
+    const logDir = need(state, 'logDir');
     await writeFile(path.join(logDir, 'result.json'), `${JSON.stringify(result, null, 2)}\n`, {
       mode: 0o600,
     });

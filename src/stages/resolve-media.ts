@@ -7,6 +7,7 @@ import type { MediaRequest } from '../media/types.js';
 import type { InstallState, MediaState } from '../pipeline/state.js';
 import type { InstallRequest } from '../request/request.js';
 import { mergeKernelArgs } from '../request/virt-install.js';
+import { need } from '../pipeline/stage.js';
 
 async function assertFile(option: string, p: string): Promise<void> {
   const s = await stat(p).catch(() => null);
@@ -40,7 +41,7 @@ export function mediaRequestOf(req: InstallRequest): MediaRequest {
 /** --location (http(s) tree, local tree, ISO) and --cdrom, through the media module's detectors. */
 async function resolveInstallMedia(ctx: StageContext<InstallState>): Promise<Partial<InstallState>> {
   const { state, signal, log } = ctx;
-  const req = state.request!;
+  const req = need(state, 'request');
   const { resolveMedia: resolve } = await import('../media/resolve.js');
   const { fetchProgressToLog } = await import('../media/fetch/progress.js');
   const { DEFAULT_WAIT_MIN } = await import('./launch-qemu.js');
@@ -60,7 +61,7 @@ async function resolveInstallMedia(ctx: StageContext<InstallState>): Promise<Par
   let resolved: Awaited<ReturnType<typeof resolve>>;
   try {
     resolved = await resolve(request, {
-      cacheDir: scratch ?? state.cacheDir!,
+      cacheDir: scratch ?? need(state, 'cacheDir'),
       signal: AbortSignal.any([signal, deadline]),
       ...(scratch ? { plan: true } : {}),
       onProgress: fetchProgressToLog(log),
@@ -143,7 +144,7 @@ export const resolveMedia: Stage<InstallState> = {
   needs: ['request'],
   async run(ctx) {
     const { state } = ctx;
-    const req = state.request!;
+    const req = need(state, 'request');
     let media: MediaState;
     if (req.boot?.kernel && !req.location) {
       await assertFile('--boot kernel', req.boot.kernel);

@@ -6,6 +6,7 @@ import type { Stage } from '../pipeline/stage.js';
 import type { InstallState, SelectedDevice } from '../pipeline/state.js';
 import type { HostdevRequest, InstallRequest } from '../request/request.js';
 import { mediaRequestOf } from './resolve-media.js';
+import { need } from '../pipeline/stage.js';
 
 async function describe(
   host: Host,
@@ -128,7 +129,7 @@ export const selectDevice: Stage<InstallState> = {
   changesHost: false,
   needs: ['request'],
   async run({ state, host, dryRun, log }) {
-    const req = state.request!;
+    const req = need(state, 'request');
     const devices: SelectedDevice[] = [];
     const warnings = [...(state.warnings ?? [])];
     let fallbackReason: string | undefined;

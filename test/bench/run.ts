@@ -12,7 +12,8 @@
  *                                         opt-in: the provision suite against a full install with
  *                                         the real debian-installer (Internet mirror, up to an hour)
  *
- * Suites: cli-start, inventory, media, failure-detection, pipeline, batch, provision.
+ * Suites: cli-start, inventory, media, failure-detection, pipeline, batch, provision, libvirt,
+ * debian-cloud.
  */
 import { writeFile } from 'node:fs/promises';
 import { benchCliStart } from './cli-start.js';
@@ -22,7 +23,9 @@ import { type BenchOptions, type Figure, formatTable, loadAverage, machine, runs
 import { benchMedia } from './media.js';
 import { benchPipeline } from './pipeline.js';
 import { benchBatch } from './batch.js';
+import { benchLibvirt } from './libvirt.js';
 import { benchProvision } from './provision.js';
+import { benchDebianCloud } from './debian-cloud.js';
 import {
   DEFAULT_MIRROR,
   REAL_INSTALLERS,
@@ -51,12 +54,23 @@ const suites: Suite[] = [
     run: (o) => benchBatch({ runs: runsFor(o, 1), guests: 3, log: o.log }),
   },
   {
+    id: 'libvirt',
+    title: 'libvirt: install-guest --connect and virt-install through one libvirtd',
+    run: (o) => benchLibvirt({ runs: runsFor(o, 1), log: o.log }),
+  },
+  {
     id: 'provision',
     title: 'Provision',
     run: (o) =>
       realInstaller
         ? benchRealInstall({ installer: realInstaller, mirror, runs: runsFor(o, 1), log: o.log })
         : benchProvision({ runs: runsFor(o, 1), log: o.log }),
+  },
+  // a real OS (systemd, cloud-init): the Debian image's build time against a second provision of it
+  {
+    id: 'debian-cloud',
+    title: 'Debian cloud image',
+    run: (o) => benchDebianCloud({ runs: runsFor(o, 1), log: o.log }),
   },
 ];
 

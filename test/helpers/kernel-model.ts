@@ -1,6 +1,7 @@
 /**
  * A kernel model for PCI driver binding tests, after libvirt's virpcimock: a real sysfs-shaped tree in
- * a temp dir (real directories, files and symlinks) and a SysfsWriter that reacts to writes the way the
+ * a temp dir, built by the one fake-sysfs builder (sysfs-fixture.ts) from the model's spec, and a
+ * SysfsWriter that reacts to writes the way the
  * kernel does:
  * - `driver_override` stores the value; an empty value or a lone newline clears it (reads `(null)`);
  * - `unbind` (drivers/<drv>/unbind or devices/<addr>/driver/unbind) removes the `driver` link and the
@@ -25,6 +26,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { ExecResult, Executor, Host, SysfsWriter } from '../../src/host/host.js';
+import {
+  buildHostTreeSync,
+  configBytes,
+  normalizeDevices,
+  type DeviceProfile,
+  type HostProfile,
+} from './sysfs-fixture.js';
 
 export interface ModelDeviceSpec {
   address: string;
@@ -154,49 +162,61 @@ function put(root: string, at: string, content: string | Buffer): void {
   fs.writeFileSync(abs, content);
 }
 
-/** A 256-byte config space with the capabilities the reset policy reads. */
-export function configSpace(d: ModelDeviceSpec): Buffer {
-  const b = Buffer.alloc(256);
-  b.writeUInt16LE(parseInt(d.vendor, 16), 0);
-  b.writeUInt16LE(parseInt(d.device, 16), 2);
-  const cls = parseInt(d.class.replace(/^0x/, ''), 16);
-  b[0x09] = cls & 0xff;
-  b[0x0a] = (cls >> 8) & 0xff;
-  b[0x0b] = (cls >> 16) & 0xff;
-  const bridge = cls >> 8 === 0x0604;
-  b[0x0e] = bridge ? 1 : 0;
-  if (!bridge && d.subsystem) {
-    b.writeUInt16LE(parseInt(d.subsystem[0], 16), 0x2c);
-    b.writeUInt16LE(parseInt(d.subsystem[1], 16), 0x2e);
-  }
+/**
+ * A model device as the one fake-sysfs builder's profile (sysfs-fixture.ts) describes it: the
+ * capabilities the reset policy reads (PM, PCIe with or without FLR, AF FLR) in a 256-byte config
+ * space, the kernel's reset_method list, the driver_override value, and its interfaces and disks.
+ */
+function deviceProfile(d: ModelDeviceSpec, index: number): DeviceProfile {
+  const methods = defaultResetMethods(d);
   const pm = d.pm === undefined ? { noSoftReset: true } : d.pm;
-  const caps: { id: number; fill(at: number): void }[] = [];
-  if (pm) {
-    caps.push({
-      id: 0x01,
-      fill: (at) => {
-        b.writeUInt16LE(0x0003, at + 2);
-        b.writeUInt16LE(pm.noSoftReset ? 0x0008 : 0, at + 4);
-      },
-    });
-  }
-  caps.push({
-    id: 0x10,
-    fill: (at) => {
-      b.writeUInt16LE(0x0002, at + 2);
-      b.writeUInt32LE(d.flr ? 1 << 28 : 0, at + 4);
+  return {
+    address: d.address,
+    id: `${d.vendor}:${d.device}`,
+    subsys: `${d.subsystem?.[0] ?? d.vendor}:${d.subsystem?.[1] ?? '0000'}`,
+    class: d.class.replace(/^0x/, ''),
+    driver: d.driver ?? null,
+    ...(d.parent ? { parent: d.parent } : {}),
+    ...(d.group !== undefined && d.group !== null ? { group: Number(d.group) } : {}),
+    pcie: { flr: Boolean(d.flr) },
+    pm,
+    ...(d.afFlr ? { af: { flr: true } } : {}),
+    configSize: 256,
+    resetMethod: methods.length > 0 ? methods.join(' ') : null,
+    driverOverride: d.override ?? null,
+    net: (d.net ?? []).map((n, i) => ({
+      name: n.name,
+      mac: `52:54:00:00:${(index & 0xff).toString(16).padStart(2, '0')}:${(i & 0xff).toString(16).padStart(2, '0')}`,
+      ...(n.under ? { via: 'virtio' as const } : {}),
+    })),
+    ...(d.block ? { block: { kind: 'sata' as const, disks: d.block } } : {}),
+  };
+}
+
+/** The host profile the fixture builder builds for `spec`: an Intel IOMMU when a device has a group. */
+export function modelProfile(spec: ModelSpec): HostProfile {
+  const grouped = spec.devices.some((d) => d.group !== undefined && d.group !== null);
+  return {
+    name: 'kernel-model',
+    description: 'a kernel model tree',
+    iommu: { kind: grouped ? 'intel' : 'none' },
+    modules: spec.drivers.filter((d) => d.loaded !== false).map((d) => d.module),
+    devices: spec.devices.map(deviceProfile),
+    net: {
+      virtual: (spec.virtualNet ?? []).map((v, i) => ({
+        name: v.name,
+        mac: `52:54:00:ff:00:${(i & 0xff).toString(16).padStart(2, '0')}`,
+        lower: [],
+      })),
     },
-  });
-  if (d.afFlr) caps.push({ id: 0x13, fill: (at) => ((b[at + 2] = 6), (b[at + 3] = 0x03)) });
-  b.writeUInt16LE(0x0010, 0x06);
-  b[0x34] = 0x40;
-  caps.forEach((c, i) => {
-    const at = 0x40 + i * 0x10;
-    b[at] = c.id;
-    b[at + 1] = i + 1 < caps.length ? at + 0x10 : 0;
-    c.fill(at);
-  });
-  return b;
+  };
+}
+
+/** The config space the fixture builder gives a model device (what the reset policy reads). */
+export function configSpace(d: ModelDeviceSpec): Buffer {
+  const { parent: _parent, ...alone } = d;
+  const [normal] = normalizeDevices({ ...modelProfile({ devices: [alone], drivers: [] }) });
+  return configBytes(normal!);
 }
 
 export function defaultResetMethods(d: ModelDeviceSpec): string[] {
@@ -207,14 +227,6 @@ export function defaultResetMethods(d: ModelDeviceSpec): string[] {
   const pm = d.pm === undefined ? { noSoftReset: true } : d.pm;
   if (pm && !pm.noSoftReset) m.push('pm');
   return m;
-}
-
-function deviceDirOf(spec: ModelSpec, address: string): string {
-  const d = spec.devices.find((x) => x.address === address);
-  if (!d) throw new Error(`kernel model: unknown parent ${address}`);
-  if (d.parent) return `${deviceDirOf(spec, d.parent)}/${address}`;
-  const [domain, bus] = address.split(':');
-  return `/sys/devices/pci${domain}:${bus}/${address}`;
 }
 
 function createDriver(root: string, drv: ModelDriverSpec): void {
@@ -228,72 +240,34 @@ function createDriver(root: string, drv: ModelDriverSpec): void {
   }
 }
 
-/** Builds the tree for `spec` under `root` (which should be an empty temp dir). */
+/**
+ * Builds the tree for `spec` under `root` (which should be an empty temp dir): the host tree comes
+ * from the fake-sysfs builder (sysfs-fixture.ts); the model adds its own state (`.model/`), the
+ * drivers it registers with their modules, what the builder has no word for (an old kernel's missing
+ * reset_method, a bridge's reset_subordinate, `master` links of bridge and bond ports) and the spec's
+ * extra files and links.
+ */
 export function buildTree(root: string, spec: ModelSpec): void {
+  buildHostTreeSync(modelProfile(spec), root);
   fs.mkdirSync(path.join(root, '.model'), { recursive: true });
   fs.writeFileSync(path.join(root, '.model/spec.json'), JSON.stringify(spec, null, 2));
   fs.writeFileSync(path.join(root, '.model/dynids.json'), '{}');
-  put(root, '/sys/bus/pci/drivers_probe', '');
-  put(root, '/sys/bus/pci/rescan', '');
   fs.mkdirSync(path.join(root, '/dev/vfio'), { recursive: true });
-  fs.mkdirSync(path.join(root, '/sys/bus/pci/drivers'), { recursive: true });
-  fs.mkdirSync(path.join(root, '/sys/kernel/iommu_groups'), { recursive: true });
-  put(
-    root,
-    '/proc/net/route',
-    'Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n',
-  );
   for (const drv of spec.drivers) if (drv.loaded !== false) createDriver(root, drv);
+  const devDir = (address: string): string =>
+    '/' + path.relative(root, fs.realpathSync(path.join(root, `/sys/bus/pci/devices/${address}`)));
+  const netDir = (name: string): string =>
+    '/' + path.relative(root, fs.realpathSync(path.join(root, `/sys/class/net/${name}`)));
   for (const d of spec.devices) {
-    const dir = deviceDirOf(spec, d.address);
-    const hex = (v: string): string => `0x${v.toLowerCase()}\n`;
-    put(root, `${dir}/vendor`, hex(d.vendor));
-    put(root, `${dir}/device`, hex(d.device));
-    put(root, `${dir}/subsystem_vendor`, hex(d.subsystem?.[0] ?? d.vendor));
-    put(root, `${dir}/subsystem_device`, hex(d.subsystem?.[1] ?? '0000'));
-    put(root, `${dir}/class`, `${d.class}\n`);
-    put(root, `${dir}/config`, configSpace(d));
-    put(root, `${dir}/driver_override`, `${d.override ?? '(null)'}\n`);
-    put(root, `${dir}/enable`, '1\n');
-    const methods = defaultResetMethods(d);
-    if (methods.length > 0) {
-      put(root, `${dir}/reset`, '');
-      if (!d.noResetMethodFile) put(root, `${dir}/reset_method`, `${methods.join(' ')}\n`);
-    }
+    const dir = devDir(d.address);
+    if (d.noResetMethodFile) fs.rmSync(path.join(root, `${dir}/reset_method`), { force: true });
     if (d.resetSubordinate) put(root, `${dir}/reset_subordinate`, '');
-    link(root, `/sys/bus/pci/devices/${d.address}`, dir);
-    if (d.group !== undefined && d.group !== null) {
-      fs.mkdirSync(path.join(root, `/sys/kernel/iommu_groups/${d.group}/devices`), { recursive: true });
-      link(root, `${dir}/iommu_group`, `/sys/kernel/iommu_groups/${d.group}`);
-      link(root, `/sys/kernel/iommu_groups/${d.group}/devices/${d.address}`, dir);
-    }
-    if (d.driver) {
-      link(root, `${dir}/driver`, `/sys/bus/pci/drivers/${d.driver}`);
-      link(root, `/sys/bus/pci/drivers/${d.driver}/${d.address}`, dir);
-      if (d.driver === 'vfio-pci' && d.group) put(root, `/dev/vfio/${d.group}`, '');
-    }
-    for (const n of d.net ?? []) {
-      const ndir = `${dir}${n.under ? `/${n.under}` : ''}/net/${n.name}`;
-      put(root, `${ndir}/operstate`, 'up\n');
-      link(root, `/sys/class/net/${n.name}`, ndir);
-      if (n.master) link(root, `${ndir}/master`, `/sys/devices/virtual/net/${n.master}`);
-    }
-    for (const disk of d.block ?? []) {
-      const bdir = `${dir}/host0/target0:0:0/0:0:0:0/block/${disk.name}`;
-      put(root, `${bdir}/size`, '1000\n');
-      link(root, `/sys/class/block/${disk.name}`, bdir);
-      for (const p of disk.partitions ?? []) {
-        put(root, `${bdir}/${p}/partition`, '1\n');
-        link(root, `/sys/class/block/${p}`, `${bdir}/${p}`);
-      }
-    }
+    if (d.driver === 'vfio-pci' && d.group) put(root, `/dev/vfio/${d.group}`, '');
+    for (const n of d.net ?? [])
+      if (n.master) link(root, `${netDir(n.name)}/master`, `/sys/devices/virtual/net/${n.master}`);
   }
-  for (const v of spec.virtualNet ?? []) {
-    const dir = `/sys/devices/virtual/net/${v.name}`;
-    put(root, `${dir}/operstate`, 'up\n');
-    link(root, `/sys/class/net/${v.name}`, dir);
-    if (v.master) link(root, `${dir}/master`, `/sys/devices/virtual/net/${v.master}`);
-  }
+  for (const v of spec.virtualNet ?? [])
+    if (v.master) link(root, `${netDir(v.name)}/master`, `/sys/devices/virtual/net/${v.master}`);
   for (const [p, content] of Object.entries(spec.files ?? {})) put(root, p, content);
   for (const [p, target] of Object.entries(spec.links ?? {})) {
     const abs = path.join(root, p);

@@ -4,6 +4,8 @@
  * directories, qemu.conf and the default pool a host without systemd lacks). Called once per run.
  */
 import { execa } from 'execa';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -41,4 +43,30 @@ export async function domainExists(name: string): Promise<boolean> {
 export async function removeDomain(name: string): Promise<void> {
   await execa('virsh', ['-q', '-c', SYSTEM_URI, 'destroy', name], { reject: false });
   await execa('virsh', ['-q', '-c', SYSTEM_URI, 'undefine', name, '--nvram'], { reject: false });
+}
+
+/**
+ * A transient libvirt network for a test: `<forward mode='bridge'/>` over a bridge the test makes
+ * (no firewall rules, no dnsmasq, nothing leaves the machine). Returns its removal. Needs root.
+ */
+export async function createBridgeNetwork(name: string, bridge: string): Promise<() => Promise<void>> {
+  const remove = async (): Promise<void> => {
+    await execa('virsh', ['-q', '-c', SYSTEM_URI, 'net-destroy', name], { reject: false });
+    await execa('ip', ['link', 'del', bridge], { reject: false });
+  };
+  await remove();
+  await execa('ip', ['link', 'add', bridge, 'type', 'bridge']);
+  await execa('ip', ['link', 'set', bridge, 'up']);
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'ig-net-'));
+  try {
+    const file = path.join(dir, 'net.xml');
+    await writeFile(
+      file,
+      `<network><name>${name}</name><forward mode='bridge'/><bridge name='${bridge}'/></network>\n`,
+    );
+    await execa('virsh', ['-q', '-c', SYSTEM_URI, 'net-create', file]);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+  return remove;
 }

@@ -183,6 +183,31 @@ describe('batch command', function () {
     expect(xml).to.include(`log: ${path.join(logRoot, 'g1')}`);
   });
 
+  it('gives each guest the media cache and the environment: an ISO guest is extracted into INSTALL_GUEST_CACHE_DIR', async () => {
+    const manifest = path.join(cwd, 'm.yaml');
+    const cache = path.join(cwd, 'cache');
+    await writeFile(
+      manifest,
+      [
+        'guests:',
+        '  - name: iso1',
+        `    location: ${path.join(FIXTURES, 'cases', '_media', 'install.iso')}`,
+        '    disk: size=1',
+        '    accel: tcg',
+        '',
+      ].join('\n'),
+    );
+    const r = await runCli(['batch', manifest], {
+      host: host(),
+      cwd,
+      env: { INSTALL_GUEST_CACHE_DIR: cache },
+    });
+    const out = r.stdout + r.stderr;
+    expect(out).to.not.match(/internal error|TypeError/);
+    expect(existsSync(cache), 'the ISO was read through the cache named by the environment').to.equal(true);
+    expect(readdirSync(cache).length).to.be.greaterThan(0);
+  });
+
   it('refuses a --junit path it cannot write before any guest starts (exit 2, no log dir)', async () => {
     const manifest = path.join(cwd, 'j.yaml');
     await writeFile(

@@ -7,7 +7,6 @@ import { expect } from 'chai';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
-import { InstallGuestError } from '../../src/errors.js';
 import { superviseInstall } from '../../src/qemu/completion.js';
 import { launchQemu, type QemuHandle } from '../../src/qemu/process.js';
 import { QmpCommandError } from '../../src/qemu/qmp/client.js';
@@ -15,18 +14,9 @@ import { queryPci, queryStatus, systemPowerdown } from '../../src/qemu/qmp/comma
 import { rulesFor } from '../../src/qemu/console/rules.js';
 import { watch } from '../../src/qemu/console/watcher.js';
 import { QEMU, firmwareOnlyArgs, makeWorkDir, removeDir, workPaths, type WorkPaths } from './qemu-helpers.js';
+import { rejection } from '../helpers/typed-error.js';
 
 const LIFETIME_MS = 60_000;
-
-async function rejection(p: Promise<unknown>): Promise<InstallGuestError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).to.be.instanceOf(InstallGuestError);
-    return e as InstallGuestError;
-  }
-  throw new Error('expected a rejection');
-}
 
 describe('qemu process and QMP (real qemu, firmware only)', function () {
   this.timeout(60_000);

@@ -1,4 +1,4 @@
-/** The QMP commands install-guest runs, typed: status, the guest's PCI tree, powerdown, quit. */
+/** The QMP commands install-guest runs, typed: status, the guest's PCI tree, eject, powerdown, quit. */
 import { InstallGuestError } from '../../errors.js';
 import type { ExecuteOptions, QmpClient } from './client.js';
 
@@ -11,6 +11,11 @@ export interface QemuStatus {
 export async function queryStatus(qmp: QmpClient): Promise<QemuStatus> {
   const r = await qmp.execute<{ status: string; running: boolean }>('query-status');
   return { status: r.status, running: r.running };
+}
+
+/** Opens a removable drive's tray and removes its medium (`-device …,id=QDEV_ID`); forced, as a guest may lock the tray. */
+export async function eject(qmp: QmpClient, qdevId: string): Promise<void> {
+  await qmp.execute('eject', { id: qdevId, force: true });
 }
 
 /** One PCI function on the guest's buses, as qemu sees it (host-side proof of what the guest has). */

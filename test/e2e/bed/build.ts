@@ -205,7 +205,7 @@ export interface EnsureBedOptions {
   log?: (line: string) => void;
 }
 
-async function readStamp(dir: string): Promise<string | null> {
+export async function readStamp(dir: string): Promise<string | null> {
   try {
     return (await fs.readFile(path.join(dir, '.stamp'), 'utf8')).trim();
   } catch {
@@ -222,7 +222,7 @@ async function dpkgVersion(pkg: string): Promise<string> {
 }
 
 /** Builds `final` through `final.new` and swaps it in; the stamp is written last. */
-async function buildAsset(
+export async function buildAsset(
   final: string,
   stamp: string,
   build: (dir: string) => Promise<void>,
@@ -255,6 +255,11 @@ const checked = new Map<string, Promise<Bed>>();
 
 async function ensureBedNow(dir: string, options: EnsureBedOptions): Promise<Bed> {
   const log = options.log ?? ((line: string) => process.stderr.write(`testbed: ${line}\n`));
+  return withBedLock(dir, () => ensureLocked(dir, options.force === true, log));
+}
+
+/** Runs `fn` holding the cache directory's lock (a second process waits for it). */
+export async function withBedLock<T>(dir: string, fn: () => Promise<T>): Promise<T> {
   await fs.mkdir(dir, { recursive: true, mode: 0o755 });
   const release = await lockfile.lock(dir, {
     stale: 120_000,
@@ -263,7 +268,7 @@ async function ensureBedNow(dir: string, options: EnsureBedOptions): Promise<Bed
     lockfilePath: path.join(dir, '.lock'),
   });
   try {
-    return await ensureLocked(dir, options.force === true, log);
+    return await fn();
   } finally {
     await release();
   }

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import type { Finding, LintOptions } from '../../../src/kickstart/lint.js';
-import { lintKickstart, optionValue, parseKickstart, shellSplit } from '../../../src/kickstart/lint.js';
+import { lintKickstart } from '../../../src/kickstart/lint.js';
+import { optionValue, parseKickstart, shellSplit } from '../../../src/kickstart/parse.js';
 
 /** A complete unattended kickstart; each test breaks one thing in it. */
 const GOOD = [

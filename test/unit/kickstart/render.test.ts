@@ -2,30 +2,12 @@ import { expect } from 'chai';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import type { InstallGuestError } from '../../../src/errors.js';
 import { sequentialIds } from '../../../src/host/host.js';
 import { lintKickstart } from '../../../src/kickstart/lint.js';
 import { builtinTemplates, confirmInstallSnippet, renderKickstart } from '../../../src/kickstart/render.js';
 import { sha512Crypt } from '../../../src/kickstart/sha512-crypt.js';
 import { parseSetValue, setDotted, validateVars } from '../../../src/kickstart/vars.js';
-
-async function rejection(p: Promise<unknown>): Promise<InstallGuestError> {
-  try {
-    await p;
-  } catch (e) {
-    return e as InstallGuestError;
-  }
-  throw new Error('expected a rejection');
-}
-
-function thrown(fn: () => unknown): InstallGuestError {
-  try {
-    fn();
-  } catch (e) {
-    return e as InstallGuestError;
-  }
-  throw new Error('expected a throw');
-}
+import { rejection, thrown } from '../../helpers/typed-error.js';
 
 const NIC = { mac: '52:54:00:ab:cd:ef' };
 

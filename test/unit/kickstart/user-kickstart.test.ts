@@ -2,7 +2,6 @@ import { expect } from 'chai';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import type { InstallGuestError } from '../../../src/errors.js';
 import { lintKickstart } from '../../../src/kickstart/lint.js';
 import { confirmInstallSnippet } from '../../../src/kickstart/render.js';
 import {
@@ -12,15 +11,7 @@ import {
   mapFindings,
   resolveIncludes,
 } from '../../../src/kickstart/user-kickstart.js';
-
-async function rejection(p: Promise<unknown>): Promise<InstallGuestError> {
-  try {
-    await p;
-  } catch (e) {
-    return e as InstallGuestError;
-  }
-  throw new Error('expected a rejection');
-}
+import { rejection } from '../../helpers/typed-error.js';
 
 describe('kickstart/user-kickstart', () => {
   let dir: string;

@@ -2,10 +2,10 @@ import { expect } from 'chai';
 import { exitOfStop, parseLifecycleLine, parseMonitorEventLine } from '../../../src/backend/libvirt.js';
 import { isLocalUri, libvirtError, redactUri, resolveConnectUri } from '../../../src/libvirt/connection.js';
 import { parsePoolList, x86DomainTypes } from '../../../src/libvirt/doctor.js';
-import { chooseDomainType, domainXml } from '../../../src/libvirt/install.js';
+import { cdromTarget, chooseDomainType, domainXml } from '../../../src/libvirt/install.js';
 import type { InstallState } from '../../../src/pipeline/state.js';
 import { parseInstallRequest, type RawInstallArgs } from '../../../src/request/request.js';
-import { reduceLifecycle, initialLifecycle } from '../../../src/qemu/completion.js';
+import { reduceLifecycle, initialLifecycle } from '../../../src/qemu/lifecycle.js';
 
 describe('libvirt backend: what virsh prints, read', () => {
   it('qemu-monitor-event lines become the QMP events the lifecycle reducer folds (both virsh formats)', () => {
@@ -143,5 +143,48 @@ describe('libvirt backend: the domain XML of each boot with --boot uefi and --tp
     expect(xml).to.include("<loader readonly='yes' type='pflash'>/fw/CODE.fd</loader>");
     expect(xml).to.include("<nvram template='/fw/VARS.fd'/>");
     expect(xml).to.not.include('<tpm');
+  });
+});
+
+describe('libvirt domain XML of each boot: the cloud-init seed', () => {
+  const state = (): InstallState => ({
+    raw: {},
+    cwd: '/w',
+    request: parseInstallRequest(
+      {
+        name: 'ci1',
+        import: true,
+        disk: ['path=/img/ci1.qcow2'],
+        accel: 'tcg',
+        network: 'user,model=e1000e',
+      },
+      '/w',
+    ),
+    libvirt: {
+      uri: 'qemu:///system',
+      local: true,
+      domainType: 'qemu',
+      pool: 'default',
+      transient: false,
+      created: { volumes: [], defined: false },
+      diskPaths: {},
+    },
+    uuid: '00000000-0000-4000-8000-000000000001',
+    mac: '52:54:00:00:00:01',
+  });
+  const cdroms = (xml: string): string[] =>
+    [
+      ...xml.matchAll(
+        /<disk type='file' device='cdrom'>[\s\S]*?<source file='([^']+)'\/>\s*<target dev='([^']+)'/g,
+      ),
+    ].map((m) => `${m[2]} ${m[1]}`);
+
+  it('the confirm boot carries the seed as a cdrom at the target change-media ejects; without one, none', () => {
+    const xml = domainXml(state(), 'confirm', { cdroms: ['/pool/ci1-cidata.iso'] }, '/logs/serial.log');
+    expect(cdroms(xml)).to.deep.equal([`${cdromTarget(0)} /pool/ci1-cidata.iso`]);
+    expect(cdromTarget(0)).to.equal('sdu');
+    // it boots from the disk, not from the seed
+    expect(xml).to.not.include("<boot dev='cdrom'/>");
+    expect(cdroms(domainXml(state(), 'confirm', { cdroms: [] }, undefined))).to.deep.equal([]);
   });
 });

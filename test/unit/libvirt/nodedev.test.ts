@@ -1,7 +1,8 @@
 import { expect } from 'chai';
+import { poolFromInventory } from '../../../src/batch/host-pool.js';
 import { inventoryFromNodedevs, nodedevName, pciDeviceFromXml } from '../../../src/libvirt/nodedev.js';
 import { parseXml } from '../../../src/libvirt/xml.js';
-import { assess } from '../../../src/pci/assignability.js';
+import { assess, assessAll } from '../../../src/pci/assignability.js';
 import { selectAuto } from '../../../src/pci/hostdev-spec.js';
 
 const pf = `<device>
@@ -105,6 +106,19 @@ describe('libvirt nodedev inventory', () => {
       expect(forced.device.address).to.equal('0000:03:10.0');
       expect(forced.assessment.verdict).to.equal('warnings');
     }
+  });
+
+  it("a batch host's pool: a remote host's NICs join only when the manifest forces that host", () => {
+    const inv = inventoryFromNodedevs([pf, vf, bridge], [net], {
+      uri: 'qemu+ssh://root@h1/system',
+      local: false,
+    });
+    const nics = (force: boolean) =>
+      poolFromInventory(inv, assessAll(inv, force ? { force: true } : {}))
+        .devices.filter((d) => d.class.startsWith('0x02'))
+        .map((d) => d.address);
+    expect(nics(false)).to.deep.equal([]);
+    expect(nics(true)).to.include('0000:03:10.0');
   });
 
   it('the XML reader decodes entities and refuses what it cannot read', () => {

@@ -3,13 +3,13 @@ import {
   type BindingState,
   StepFailure,
   bindToVfio,
-  findBlacklist,
   isBridgeClass,
   parseOverride,
   readDeviceFacts,
   releaseToKernel,
   restoreBinding,
 } from '../../../src/pci/binding.js';
+import { findBlacklist } from '../../../src/pci/modules.js';
 import {
   type ResetFacts,
   applyReset,

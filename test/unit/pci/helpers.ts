@@ -2,23 +2,16 @@
 import { expect } from 'chai';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { type InstallGuestError, isInstallGuestError } from '../../../src/errors.js';
 import type { ModelHost } from '../../helpers/kernel-model.js';
+import { rejection } from '../../helpers/typed-error.js';
 
 export function quietLog(): { lines: string[]; info(l: string): void; warn(l: string): void } {
   const lines: string[] = [];
   return { lines, info: (l) => void lines.push(l), warn: (l) => void lines.push(l) };
 }
 
-export async function rejects(p: Promise<unknown>): Promise<InstallGuestError> {
-  try {
-    await p;
-  } catch (e) {
-    if (isInstallGuestError(e)) return e;
-    throw e;
-  }
-  throw new Error('expected a typed error');
-}
+/** The typed error a promise rejects with (test/helpers/typed-error.ts). */
+export const rejects = rejection;
 
 export async function entries(dir: string): Promise<string[]> {
   try {

@@ -1,5 +1,4 @@
 import { expect } from 'chai';
-import { InstallGuestError } from '../../../src/errors.js';
 import { assessAll } from '../../../src/pci/assignability.js';
 import {
   parseHostdevSpec,
@@ -10,16 +9,7 @@ import {
   selectHostdev,
 } from '../../../src/pci/hostdev-spec.js';
 import { bridge, dev, iface, inventory } from './make-inventory.js';
-
-function thrown(fn: () => unknown): InstallGuestError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof InstallGuestError) return e;
-    throw e;
-  }
-  throw new Error('expected an error');
-}
+import { thrown } from '../../helpers/typed-error.js';
 
 describe('pci/hostdev-spec: the --hostdev grammar', () => {
   const ok: [string, object][] = [

@@ -38,6 +38,21 @@ describe('kernel model', () => {
     expect(await m.host.readTrimmed(`/sys/bus/pci/devices/${NIC}/driver_override`)).to.equal('(null)');
   });
 
+  it('is the fake-sysfs builder\'s tree: the inventory reads it as it reads a host profile', async () => {
+    const { listDevices, findDevice } = await import('../../../src/pci/inventory.js');
+    m = await modelHost(standardSpec());
+    // files only the builder writes (sysfs-fixture.ts), and the model's own on top of them
+    expect(await m.host.readTrimmed(`/sys/bus/pci/devices/${NIC}/uevent`)).to.include(`PCI_SLOT_NAME=${NIC}`);
+    expect(await m.host.readTrimmed('/sys/bus/pci/devices/0000:00:1c.0/reset_subordinate')).to.equal('');
+    expect(await m.host.linkName('/sys/class/net/eno1/master')).to.equal('br0');
+    const inv = await listDevices(m.host);
+    const nic = findDevice(inv, NIC)!;
+    expect(nic.driver).to.equal('e1000e');
+    expect(nic.iommuGroup).to.equal(7);
+    expect(nic.net.map((n) => n.name)).to.deep.equal(['enp3s0']);
+    expect(findDevice(inv, '0000:00:1f.2')!.block.map((b) => b.name)).to.include('sda');
+  });
+
   it('override + unbind + drivers_probe moves the device to vfio-pci and creates /dev/vfio/<group>', async () => {
     m = await modelHost(standardSpec());
     await m.host.write(`/sys/bus/pci/devices/${NIC}/driver_override`, 'vfio-pci');

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { hostError, isInstallGuestError } from '../../../src/errors.js';
 import { createHost, fixedClock } from '../../../src/host/host.js';
 import { PipelineError, runStages } from '../../../src/pipeline/runner.js';
-import type { Stage } from '../../../src/pipeline/stage.js';
+import { need, type Stage } from '../../../src/pipeline/stage.js';
 
 /** codes the tests make up: typed string, so the helpers do not check them against ERROR_CODES */
 const STAGE_BROKE: string = 'STAGE_BROKE';
@@ -249,5 +249,35 @@ describe('stage runner', () => {
     expect(err.records.map((r) => r.cleanup)).to.deep.equal(['done', 'failed', 'done']);
     expect(err.cleanupErrors.map((c) => isInstallGuestError(c.error) && c.error.code)).to.deep.equal(['CLEANUP_TIMEOUT']);
     expect(isInstallGuestError(abortedWith) && abortedWith.code).to.equal('CLEANUP_TIMEOUT');
+  });
+  it('need() gives a field as present, and names the stage and the field when it is not', async () => {
+    const h = harness();
+    const seen: number[] = [];
+    await runStages(
+      [
+        { ...h.stage('writes'), run: () => Promise.resolve({ value: 7 }) },
+        { ...h.stage('reads'), run: (ctx) => (seen.push(need(ctx.state, 'value') + 1), Promise.resolve()) },
+      ],
+      h.options(),
+    );
+    expect(seen).to.deep.equal([8]);
+
+    const bad = harness();
+    const err = await failure(
+      runStages(
+        [{ ...bad.stage('undeclared'), run: (ctx) => (need(ctx.state, 'value'), Promise.resolve()) }],
+        bad.options(),
+      ),
+    );
+    expect(err.message).to.match(/stage undeclared read the state field value, which no stage wrote/);
+    // a cleanup reading a field its stage never wrote is named the same way, and collected
+    const c = harness();
+    const cleanupReads: Stage<S> = {
+      ...c.stage('cleans'),
+      cleanup: (ctx) => (need(ctx.state, 'value'), Promise.resolve()),
+    };
+    const e2 = await failure(runStages([cleanupReads, c.stage('fails', { fail: true })], c.options()));
+    expect(String((e2.cleanupErrors[0]?.error as Error).message)).to.match(/stage cleans read the state field value/);
+    expect(() => need<S, 'value'>({ trail: [] }, 'value')).to.throw(/a stage run outside the runner read the state field value/);
   });
 });

@@ -23,6 +23,7 @@ import {
   type ProbeShape,
 } from '../../../src/qemu/accel.js';
 import { parseCpu, parseMachine, machineOption, parseIommu } from '../../../src/request/machine.js';
+import { rejection } from '../../helpers/typed-error.js';
 
 const REC = path.resolve('fixtures/qemu-probe');
 const rec = (f: string): string => readFileSync(path.join(REC, f), 'utf8');
@@ -72,16 +73,6 @@ function scriptedHost(answers: ExecResult[]): { host: ReturnType<typeof createHo
     },
   });
   return { host, calls };
-}
-
-async function rejection(p: Promise<unknown>): Promise<InstallGuestError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).to.be.instanceOf(InstallGuestError);
-    return e as InstallGuestError;
-  }
-  throw new Error('expected a rejection');
 }
 
 describe('accelerator choice (src/qemu/accel.ts)', () => {

@@ -183,6 +183,7 @@ const FULL: Required<RawInstallArgs> = {
   kickstartDelivery: 'http',
   ksSet: ['hostname=h'],
   confirmUnit: false,
+  cloudInit: 'root-ssh-key=/k.pub',
   unattended: 'profile=jeos',
   hostdev: ['0000:03:00.0'],
   driver: 'vfio-pci',

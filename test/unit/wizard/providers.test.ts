@@ -13,7 +13,7 @@ import { createHost } from '../../../src/host/host.js';
 import type { ListJson } from '../../../src/pci/render.js';
 import { defaultProviders } from '../../../src/wizard/providers.js';
 import type { DeviceChoice } from '../../../src/wizard/types.js';
-import { deviceChoice } from '../../../src/wizard/wizard.js';
+import { deviceChoice } from '../../../src/wizard/steps/network.js';
 import { loadProfile, withHostTree } from '../../helpers/sysfs-fixture.js';
 import { snapshotTree } from './tree-snapshot.js';
 

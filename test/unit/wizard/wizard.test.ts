@@ -14,16 +14,12 @@ import type {
   PromptChoice,
   WizardDeps,
 } from '../../../src/wizard/types.js';
-import {
-  askDisk,
-  askKickstart,
-  askMedia,
-  askNetwork,
-  askResources,
-  deviceChoice,
-  runWizard,
-  STEPS,
-} from '../../../src/wizard/wizard.js';
+import { askDisk } from '../../../src/wizard/steps/disk.js';
+import { askKickstart } from '../../../src/wizard/steps/kickstart.js';
+import { askMedia } from '../../../src/wizard/steps/media.js';
+import { askNetwork, deviceChoice } from '../../../src/wizard/steps/network.js';
+import { askResources } from '../../../src/wizard/steps/resources.js';
+import { runWizard, STEPS } from '../../../src/wizard/wizard.js';
 import { ctrlC, DEFAULT, inp, num, ScriptedPrompts, sel, yes, type ScriptStep } from './fake-prompts.js';
 import { loadProfile, withHostTree } from '../../helpers/sysfs-fixture.js';
 import { snapshotTree } from './tree-snapshot.js';

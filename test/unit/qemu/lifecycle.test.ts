@@ -8,7 +8,7 @@ import {
   reduceLifecycle,
   type LifecycleInput,
   type Verdict,
-} from '../../../src/qemu/completion.js';
+} from '../../../src/qemu/lifecycle.js';
 import { flattenQueryPci, pciAddress } from '../../../src/qemu/qmp/commands.js';
 
 const QMP = path.resolve('fixtures/qmp');
