@@ -5,7 +5,8 @@
 #   IG-CONFIRM begin boot=<boot id>
 #   IG-CONFIRM pci addr=0000:00:03.0 id=8086:10d3 subsys=8086:0000 class=0x020000 driver=e1000e
 #   IG-CONFIRM net name=eth0 mac=52:54:00:12:34:56 state=up pci=0000:00:03.0
-#   IG-CONFIRM end pci=1 net=1
+#   IG-CONFIRM tpm name=tpm0 version=2
+#   IG-CONFIRM end pci=1 net=1 tpm=1
 # Without arguments the lines go to stdout; with --console they go to the serial console
 # (/dev/ttyS0) and to /dev/console, each written once. POSIX sh (busybox ash compatible).
 # IG_SYSFS_ROOT replaces /sys (used by install-guest's own tests with a fake tree).
@@ -104,7 +105,14 @@ for n in "$SYS"/class/net/*; do
   out="${out}IG-CONFIRM net name=$name mac=$mac state=$state pci=$pci$LF"
   nnet=$((nnet + 1))
 done
-out="${out}IG-CONFIRM end pci=$npci net=$nnet$LF"
+ntpm=0
+for t in "$SYS"/class/tpm/*; do
+  [ -e "$t" ] || continue
+  rd "$t/tpm_version_major" unknown
+  out="${out}IG-CONFIRM tpm name=${t##*/} version=$v$LF"
+  ntpm=$((ntpm + 1))
+done
+out="${out}IG-CONFIRM end pci=$npci net=$nnet tpm=$ntpm$LF"
 
 if [ "${1:-}" = "--console" ]; then
   # kernel messages printed meanwhile (a NIC's link coming up) would split these lines on the

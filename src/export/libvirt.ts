@@ -49,6 +49,7 @@ export interface LibvirtDomainData {
   /** vCPUs online at boot when fewer than `vcpus` (--vcpus N,maxvcpus=M) */
   currentVcpus?: number;
   machine: string;
+  /** vars '': libvirt keeps the guest's vars store itself (its nvram directory, from the template) */
   firmware?: { code: string; vars: string; template: string };
   /** <boot dev='hd'/> unless a disk carries its own boot order */
   bootHd: boolean;
@@ -111,7 +112,8 @@ export interface LibvirtDomainData {
   }[];
   /** pcie-root-port controllers (their index) for the slots shared by several functions */
   rootPorts: number[];
-  tpm?: { model: string };
+  /** persistentState: keep the TPM state when a transient domain (the install boot) ends */
+  tpm?: { model: string; persistentState?: boolean };
   rng?: { source: string };
 }
 

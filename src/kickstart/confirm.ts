@@ -32,13 +32,22 @@ export interface ConfirmNet {
   pci: string | null;
 }
 
+/** A TPM the guest's kernel registered (/sys/class/tpm/NAME). */
+export interface ConfirmTpm {
+  name: string;
+  /** tpm_version_major: `2` for a TPM 2.0 */
+  version: string;
+}
+
 export interface ConfirmReport {
   /** boot id (or uptime seconds) from the begin line */
   boot: string;
   pci: ConfirmPci[];
   net: ConfirmNet[];
+  /** TPMs (an older confirmation unit prints none and announces no count) */
+  tpm: ConfirmTpm[];
   /** the counts the end line announced */
-  announced: { pci: number; net: number };
+  announced: { pci: number; net: number; tpm?: number };
   /** false when lines were lost (announced counts differ from the lines seen), e.g. serial noise */
   complete: boolean;
   /** how many complete begin…end blocks the text held; the report is the last one */
@@ -58,6 +67,7 @@ interface Block {
   boot: string;
   pci: ConfirmPci[];
   net: ConfirmNet[];
+  tpm: ConfirmTpm[];
 }
 
 /**
@@ -82,7 +92,7 @@ export function parseConfirmLines(text: string): ConfirmReport | null {
     const f = fields(sp < 0 ? '' : body.slice(sp + 1));
     switch (kind) {
       case 'begin':
-        current = { boot: f.boot ?? 'unknown', pci: [], net: [] };
+        current = { boot: f.boot ?? 'unknown', pci: [], net: [], tpm: [] };
         break;
       case 'pci': {
         if (!current || !f.addr || !f.id) break;
@@ -107,16 +117,30 @@ export function parseConfirmLines(text: string): ConfirmReport | null {
         if (!current.net.some((n) => n.name === entry.name)) current.net.push(entry);
         break;
       }
+      case 'tpm': {
+        if (!current || !f.name) break;
+        const entry: ConfirmTpm = { name: f.name, version: f.version ?? 'unknown' };
+        if (!current.tpm.some((t) => t.name === entry.name)) current.tpm.push(entry);
+        break;
+      }
       case 'end': {
         if (!current) break;
-        const announced = { pci: Number(f.pci ?? NaN), net: Number(f.net ?? NaN) };
+        const announced = {
+          pci: Number(f.pci ?? NaN),
+          net: Number(f.net ?? NaN),
+          ...(f.tpm !== undefined ? { tpm: Number(f.tpm) } : {}),
+        };
         blocks += 1;
         const block = {
           boot: current.boot,
           pci: current.pci,
           net: current.net,
+          tpm: current.tpm,
           announced,
-          complete: announced.pci === current.pci.length && announced.net === current.net.length,
+          complete:
+            announced.pci === current.pci.length &&
+            announced.net === current.net.length &&
+            (announced.tpm === undefined ? current.tpm.length === 0 : announced.tpm === current.tpm.length),
           blocks,
         };
         last = block;

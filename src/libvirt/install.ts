@@ -16,6 +16,7 @@ import path from 'node:path';
 import { hostError, inputError } from '../errors.js';
 import type { InstallState } from '../pipeline/state.js';
 import { buildQemuPlan } from '../qemu/command.js';
+import { OVMF_CODE, OVMF_VARS } from '../request/request.js';
 import { qemuInputs } from '../stages/build-command.js';
 import {
   diskTarget,
@@ -172,6 +173,14 @@ export function domainXml(
     { uuid: need(state, 'uuid'), mac: need(state, 'mac') },
   );
   if (!lv.local) delete data.emulator;
+  // --boot uefi: OVMF (or loader=) on the libvirt host, the vars store libvirt's own copy of the
+  // template (its nvram directory, kept from boot to boot, removed by `undefine --nvram`)
+  const uefi = req.boot?.uefi;
+  if (uefi)
+    data.firmware = { code: uefi.loader ?? OVMF_CODE, template: uefi.varsTemplate ?? OVMF_VARS, vars: '' };
+  // --tpm: libvirt runs swtpm; the install boot is a transient domain, whose TPM state libvirt would
+  // drop when it ends: kept for the confirm boot (the persistent domain, same uuid)
+  if (data.tpm && phase === 'install') data.tpm = { ...data.tpm, persistentState: true };
   if (serialFile) data.serialFile = serialFile;
   if (phase === 'install') {
     const plan = buildQemuPlan(qemuInputs(state), 'install');

@@ -174,4 +174,6 @@ export type ConfirmState =
       report: ConfirmReport;
       devices: ConfirmedDevice[];
       notes: string[];
+      /** --tpm: the TPM the guest registered (its /sys/class/tpm name) for the model qemu was given */
+      tpm?: { model: string; guestName: string; version: string };
     });

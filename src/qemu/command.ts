@@ -112,6 +112,11 @@ export interface QemuTemplateData {
   smbiosSerial: string | false;
 }
 
+/** --tpm: swtpm's control socket for one boot, in the install's private work dir (src/qemu/swtpm.ts) */
+export function tpmSocketPath(workDir: string, phase: Phase): string {
+  return path.join(workDir, `swtpm-${phase}.sock`);
+}
+
 export function cpuModel(req: InstallRequest, accel: 'kvm' | 'tcg'): string {
   const cpu = req.cpu === 'host-passthrough' || req.cpu === 'host-model' ? 'host' : req.cpu;
   if (cpu !== undefined && /^host(,|$)/.test(cpu) && accel === 'tcg') {
@@ -266,7 +271,7 @@ export function buildQemuPlan(inputs: QemuInputs, phase: Phase): QemuTemplateDat
       ...(q35 && net.kind !== 'none' ? { port: inputs.hostdevs.length + 1 } : {}),
     },
     firmware: inputs.firmware ?? false,
-    tpm: req.tpm ? { socket: path.join(inputs.workDir, `swtpm-${phase}.sock`), model: req.tpm.model } : false,
+    tpm: req.tpm ? { socket: tpmSocketPath(inputs.workDir, phase), model: req.tpm.model } : false,
     rng: req.rng ? { source: req.rng.source } : false,
     qmpSocket: path.join(inputs.workDir, `qmp-${phase}.sock`),
     serialSocket: path.join(inputs.workDir, `serial-${phase}.sock`),

@@ -67,7 +67,7 @@ export interface LaunchQemuOptions {
 let setprivPath: Promise<string | null> | undefined;
 
 /** util-linux's setpriv on PATH, looked up once. */
-function findSetpriv(): Promise<string | null> {
+export function findSetpriv(): Promise<string | null> {
   setprivPath ??= (async () => {
     for (const dir of (process.env.PATH ?? '/usr/bin:/bin').split(':')) {
       if (!dir) continue;

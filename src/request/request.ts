@@ -1153,14 +1153,6 @@ export function parseInstallRequest(
     );
   const kickstart = idiom ? idiom.path : raw.kickstart;
   const tpm = raw.tpm !== undefined ? parseTpm(raw.tpm) : undefined;
-  if (tpm && !raw.dryRun)
-    throw inputError(
-      'NOT_IMPLEMENTED',
-      '--tpm in an install run is not implemented: install-guest does not start swtpm for the guest yet',
-      {
-        hint: 'install without --tpm, or plan with --dry-run --print-xml and let libvirt (which starts swtpm) run the domain',
-      },
-    );
   const rng = raw.rng !== undefined ? parseRng(raw.rng) : undefined;
   return {
     name,

@@ -56,7 +56,7 @@ export const connectLibvirt: Stage<InstallState> = {
       },
     };
   },
-  async cleanup({ state, log }, outcome) {
+  async cleanup({ state, log, dryRun }, outcome) {
     const lv = state.libvirt;
     if (!lv) return;
     const { connectionFor, domainXml } = await import('../libvirt/install.js');
@@ -85,12 +85,47 @@ export const connectLibvirt: Stage<InstallState> = {
       } else {
         await conn.virsh(['destroy', name]).catch(() => undefined);
         await conn
-          .virsh(['undefine', name, '--nvram'])
+          // with its vars store and (--tpm) the TPM state libvirt kept for it
+          .virsh(['undefine', name, '--nvram', ...(state.request!.tpm ? ['--tpm'] : [])])
           .catch(() =>
             conn
               .virsh(['undefine', name])
               .catch((e: unknown) => log.warn(`undefining ${name}: ${String(e)}`)),
           );
+      }
+    }
+    // a transient domain's vars store (--boot uefi) and TPM state (--tpm, persistent_state='yes')
+    // outlive it in libvirt's directories: when no domain of this name stays, define one for a
+    // moment and undefine it with them (libvirt knows where they are, on a remote host too)
+    const req = state.request!;
+    const booted = !dryRun && state.argv !== undefined && state.uuid !== undefined;
+    if (booted && (req.tpm || req.boot?.uefi) && !(lv.created.defined && keep)) {
+      const exists = await conn.virsh(['domstate', name]).then(
+        () => true,
+        () => false,
+      );
+      if (!exists) {
+        const [{ mkdtemp, rm, writeFile }, os, path] = await Promise.all([
+          import('node:fs/promises'),
+          import('node:os'),
+          import('node:path'),
+        ]);
+        const dir = await mkdtemp(path.join(os.tmpdir(), 'install-guest-'));
+        try {
+          await writeFile(
+            path.join(dir, 'domain.xml'),
+            domainXml(state, 'confirm', { cdroms: [] }, undefined),
+            {
+              mode: 0o600,
+            },
+          );
+          await conn.virsh(['define', path.join(dir, 'domain.xml')]);
+          await conn.virsh(['undefine', name, '--nvram', ...(req.tpm ? ['--tpm'] : [])]);
+        } catch (e) {
+          log.warn(`removing the vars store and TPM state of ${name}: ${String(e)}`);
+        } finally {
+          await rm(dir, { recursive: true, force: true });
+        }
       }
     }
     const doomed = lv.created.volumes.filter((v) => v.boot || outcome !== 'success');

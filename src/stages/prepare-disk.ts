@@ -1,4 +1,4 @@
-import { chmod, copyFile, rm, stat } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, rm, stat } from 'node:fs/promises';
 import { firmwareOf } from './build-command.js';
 import { hostError, inputError } from '../errors.js';
 import type { Stage } from '../pipeline/stage.js';
@@ -78,10 +78,22 @@ export const prepareDisk: Stage<InstallState> = {
         created.push(fw.vars);
       }
     }
+    // --tpm: this guest's own TPM state directory (swtpm fills it at the install boot), private
+    if (state.request!.tpm) {
+      const { tpmStateDir } = await import('../qemu/swtpm.js');
+      const { safeFileName } = await import('../request/request.js');
+      const dir = tpmStateDir(state.logDir ?? state.request!.logDir, safeFileName(state.request!.name));
+      if (!(await stat(dir).catch(() => null))) {
+        await mkdir(dir, { mode: 0o700 });
+        created.push(dir);
+        record({ createdDisks: [...created] });
+      }
+    }
     return { createdDisks: created };
   },
   async cleanup({ state }, outcome) {
     if (outcome === 'success') return;
-    for (const p of state.createdDisks ?? []) await rm(p, { force: true });
+    // (a TPM state directory is one of them: recursive)
+    for (const p of state.createdDisks ?? []) await rm(p, { force: true, recursive: true });
   },
 };

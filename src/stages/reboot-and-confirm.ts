@@ -190,6 +190,7 @@ export const rebootAndConfirm: Stage<InstallState> = {
         // the console feeds the fatal-line watcher and the IG-CONFIRM reader
         const watcher = new ConsoleWatcher({ rules: rulesFor('generic-linux') });
         let text = '';
+        let endAt = -1;
         let report: ConfirmReport | null = null;
         // with a cloud-init seed, the block that counts is the one printed after cloud-init finished
         // (the unit it installs runs then); the seed is detached through the backend at that moment
@@ -228,7 +229,9 @@ export const rebootAndConfirm: Stage<InstallState> = {
                   }
                 }
               }
-              if (!report && blockFrom >= 0 && text.indexOf(END_MARK, Math.max(from, blockFrom)) >= 0) {
+              if (endAt < 0 && blockFrom >= 0) endAt = text.indexOf(END_MARK, Math.max(from, blockFrom));
+              // the end line is read once it ended: its counts may arrive in a later chunk
+              if (!report && endAt >= 0 && /[\r\n]/.test(text.slice(endAt))) {
                 report = parseConfirmLines(text.slice(blockFrom));
                 if (report) {
                   latePci = handle.queryPci().catch(() => null);
@@ -321,6 +324,23 @@ export const rebootAndConfirm: Stage<InstallState> = {
           ctx.log.info(
             `confirmed: ${d.kind} ${d.source} ${d.vendorDevice} in the guest at ${d.guestAddress} (driver ${d.guestDriver ?? 'none'})`,
           );
+        const tpm = state.request!.tpm;
+        let tpmSeen: { model: string; guestName: string; version: string } | undefined;
+        if (tpm) {
+          // --tpm: the guest's kernel must have registered the emulated TPM 2.0
+          const seen = report.tpm.find((t) => t.version === '2');
+          if (!seen)
+            throw guestError(
+              'TPM_NOT_SEEN_BY_GUEST',
+              `the guest lists no TPM 2.0 (${report.tpm.length === 0 ? 'no /sys/class/tpm entry' : report.tpm.map((t) => `${t.name} version ${t.version}`).join(', ')}), though qemu was given a ${tpm.model} (serial log ${files.serialLog})`,
+              {
+                hint: `the guest kernel needs its ${tpm.model === 'tpm-crb' ? 'tpm_crb' : 'tpm_tis'} driver (CONFIG_TCG_${tpm.model === 'tpm-crb' ? 'CRB' : 'TIS'})`,
+                data: { logPath: files.serialLog },
+              },
+            );
+          ctx.log.info(`confirmed: TPM 2.0 (${tpm.model}) in the guest as ${seen.name}`);
+          tpmSeen = { model: tpm.model, guestName: seen.name, version: seen.version };
+        }
         return {
           ...(seed && ciDone ? { cloudInit: { ...seed, finished: ciDone } } : {}),
           confirm: {
@@ -330,6 +350,7 @@ export const rebootAndConfirm: Stage<InstallState> = {
             report,
             devices,
             notes,
+            ...(tpmSeen ? { tpm: tpmSeen } : {}),
             argvFile: files.argvFile,
             serialLog: files.serialLog,
             qmpLog: files.qmpLog,

@@ -46,7 +46,13 @@ export function resultOf(state: InstallState): Record<string, unknown> {
         ? undefined
         : confirm.skipped
           ? { skipped: confirm.reason }
-          : { ms: confirm.ms, ended: confirm.ended, serialLog: confirm.serialLog, notes: confirm.notes },
+          : {
+              ms: confirm.ms,
+              ended: confirm.ended,
+              serialLog: confirm.serialLog,
+              notes: confirm.notes,
+              ...(confirm.tpm ? { tpm: confirm.tpm } : {}),
+            },
     },
     answerFile: state.answerFile?.redactedPath,
     ...(state.cloudInit?.instanceId
@@ -95,6 +101,8 @@ export function summaryLines(result: Record<string, unknown>): string[] {
       `  ${d.kind} ${d.source} ${d.vendorDevice ?? ''}${d.guestAddress ? ` seen by the guest at ${d.guestAddress}, driver ${d.guestDriver ?? 'none'}` : ''}`,
     );
   }
+  const tpm = (phases.confirm as { tpm?: { model: string; guestName: string } } | undefined)?.tpm;
+  if (tpm) lines.push(`  TPM 2.0 ${tpm.model} seen by the guest as ${tpm.guestName}`);
   lines.push(`  logs: ${String(result.logDir)}`);
   return lines;
 }

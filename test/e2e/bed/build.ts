@@ -25,6 +25,12 @@ import { cpioNewc, readGuestScript, rmrf, run, sha256, sha256File } from './util
 
 /** Bump when the layout or the build recipe changes in a way the inputs' hash cannot see. */
 const FORMAT = 'bed-1';
+/**
+ * Bump when the media recipe changes in a way its inputs' hash cannot see. The media live in a
+ * directory named by their stamp (media-<stamp>), so checkouts with different recipes sharing one
+ * cache each keep their own media instead of rebuilding them in turn.
+ */
+const MEDIA_FORMAT = 'media-2';
 
 /** Kernel arguments that cut boot time under TCG (measured; see README "Test bed"). */
 export const FAST_KERNEL_ARGS: readonly string[] = [
@@ -56,7 +62,25 @@ export const TINY_PACKAGES: readonly { nevra: string; dir: string }[] = [
   { nevra: 'tiny-syslinux-6.04-1.x86_64', dir: 'syslinux' },
 ];
 
-const HOST_DEBS = ['busybox-static', 'extlinux', 'syslinux-common', 'e2fsprogs', 'libc6', 'xorriso', 'cpio'];
+const HOST_DEBS = [
+  'busybox-static',
+  'extlinux',
+  'syslinux-common',
+  'e2fsprogs',
+  'libc6',
+  'xorriso',
+  'cpio',
+  // the UEFI install: a GPT (sfdisk), the EFI System Partition (mkfs.fat) and its boot loader
+  'fdisk',
+  'dosfstools',
+  'systemd-boot-efi',
+];
+
+/** Under UEFI the installer mounts the EFI System Partition (FAT: code page 437, the kernel's default iocharset ascii). */
+const EFI_MODULES: readonly string[] = ['vfat', 'nls_cp437', 'nls_ascii'];
+
+/** Debian's systemd-boot-efi: the EFI boot loader the tiny installer writes under UEFI */
+const SYSTEMD_BOOT_EFI = '/usr/lib/systemd/boot/efi/systemd-bootx64.efi';
 
 /** Modules each initramfs loads, by name; the closure (dependencies first) is computed from modules.dep. */
 const MODULES = {
@@ -133,11 +157,16 @@ export function bedDir(env: NodeJS.ProcessEnv = process.env): string {
   return path.join(env.HOME ?? os.homedir(), '.cache', 'install-guest', 'testbed');
 }
 
+/** The media of one recipe: media-<first 16 hex digits of its stamp>. */
+export function mediaDir(dir: string, mediaStamp: string): string {
+  return path.join(dir, `media-${mediaStamp.slice(0, 16)}`);
+}
+
 /** The asset paths for a kernel release under a cache directory (pure; nothing is checked). */
-export function bedLayout(dir: string, pkg: KernelPackage): Bed {
+export function bedLayout(dir: string, pkg: KernelPackage, mediaStamp: string): Bed {
   const release = pkg.release;
   const kroot = path.join(dir, 'kernel', 'root');
-  const media = path.join(dir, 'media');
+  const media = mediaDir(dir, mediaStamp);
   const tree = path.join(media, 'tree');
   const netboot = path.join(media, 'netboot');
   return {
@@ -258,7 +287,7 @@ async function ensureLocked(dir: string, force: boolean, log: (line: string) => 
     log(`using the cached kernel ${pkg.name} (${(err as Error).message})`);
   }
   const kstamp = JSON.stringify(pkg);
-  const bed = bedLayout(dir, pkg);
+  const kernelModulesDir = bedLayout(dir, pkg, '').kernel.modulesDir;
 
   if (force || (await readStamp(kdir)) !== kstamp) {
     const t0 = Date.now();
@@ -274,7 +303,7 @@ async function ensureLocked(dir: string, force: boolean, log: (line: string) => 
     });
     log(`kernel ready in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   }
-  const modules = await ModuleIndex.load(bed.kernel.modulesDir);
+  const modules = await ModuleIndex.load(kernelModulesDir);
 
   const versions = await Promise.all(HOST_DEBS.map(async (p) => `${p}=${await dpkgVersion(p)}`));
   const scriptHash = async (names: readonly string[]): Promise<string[]> =>
@@ -288,14 +317,17 @@ async function ensureLocked(dir: string, force: boolean, log: (line: string) => 
   const mediaStamp = sha256(
     [
       FORMAT,
+      MEDIA_FORMAT,
       kstamp,
       ...versions,
       ...mediaScripts,
       JSON.stringify(MODULES),
+      JSON.stringify(EFI_MODULES),
       JSON.stringify(TINY_PACKAGES),
     ].join('\n'),
   );
-  const mdir = path.join(dir, 'media');
+  const bed = bedLayout(dir, pkg, mediaStamp);
+  const mdir = mediaDir(dir, mediaStamp);
   if (force || (await readStamp(mdir)) !== mediaStamp) {
     const t0 = Date.now();
     log('building the tiny installer media');
@@ -303,7 +335,7 @@ async function ensureLocked(dir: string, force: boolean, log: (line: string) => 
     log(`media ready in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   }
   const l1Stamp = sha256(
-    [FORMAT, kstamp, versions[0]!, ...(await scriptHash(['l1-init.sh'])), JSON.stringify(MODULES)].join('\n'),
+    [FORMAT, kstamp, `busybox-static=${await dpkgVersion('busybox-static')}`, ...(await scriptHash(['l1-init.sh'])), JSON.stringify(MODULES)].join('\n'),
   );
   const ldir = path.join(dir, 'l1');
   if (force || (await readStamp(ldir)) !== l1Stamp) {
@@ -586,10 +618,14 @@ async function buildMedia(out: string, bed: Bed, modules: ModuleIndex, cacheDir:
     await fs.copyFile('/etc/mke2fs.conf', path.join(stage, 'etc', 'mke2fs.conf'));
   await copyModules(modules, stage, 'base', MODULES.installerBase);
   await copyModules(modules, stage, 'cdrom', MODULES.installerCdrom);
+  await copyModules(modules, stage, 'efi', EFI_MODULES);
   await bundleProgram(stage, which(['/usr/sbin/mke2fs', '/sbin/mke2fs']));
   await bundleProgram(stage, which(['/usr/bin/extlinux']));
+  await bundleProgram(stage, which(['/usr/sbin/sfdisk', '/sbin/sfdisk']));
+  await bundleProgram(stage, which(['/usr/sbin/mkfs.fat', '/sbin/mkfs.fat']));
   await fs.mkdir(path.join(stage, 'tiny', 'share'), { recursive: true });
   await fs.copyFile('/usr/lib/syslinux/mbr/mbr.bin', path.join(stage, 'tiny', 'share', 'mbr.bin'));
+  await fs.copyFile(which([SYSTEMD_BOOT_EFI]), path.join(stage, 'tiny', 'share', 'systemd-bootx64.efi'));
   await buildTargetPackages(path.join(stage, 'tiny', 'pkgs'), bed, modules, targetInitramfs);
   await fs.writeFile(
     path.join(stage, 'tiny', 'packages.list'),

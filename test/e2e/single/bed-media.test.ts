@@ -63,6 +63,13 @@ describe('test bed: assets built from Debian packages', function () {
     expect(order.findIndex((f) => f.endsWith('/vfio.ko'))).to.be.lessThan(order.length - 1);
   });
 
+  it('keeps the media in a directory named by their recipe stamp', async () => {
+    const dir = path.dirname(bed.media.treeDir);
+    expect(path.basename(dir)).to.match(/^media-[0-9a-f]{16}$/);
+    const stamp = (await fs.readFile(path.join(dir, '.stamp'), 'utf8')).trim();
+    expect(path.basename(dir)).to.equal(`media-${stamp.slice(0, 16)}`);
+  });
+
   it('is idempotent: a second ensureBed rebuilds nothing', async () => {
     const before = (await fs.stat(bed.media.treeInitrd)).mtimeMs;
     const again = await ensureBed({ recheck: true, log: () => expect.fail('nothing should be rebuilt') });
@@ -119,14 +126,19 @@ describe('test bed: assets built from Debian packages', function () {
     expect(existsSync(path.join(bed.media.netbootDir, 'version.info'))).to.equal(true);
   });
 
-  it('puts every tiny package, the bundled mke2fs/extlinux and the target initramfs in the installer initrd', async () => {
+  it('puts every tiny package, the bundled mke2fs/extlinux/sfdisk/mkfs.fat, systemd-boot and the target initramfs in the installer initrd', async () => {
     const cpio = gunzipSync(await fs.readFile(bed.media.treeInitrd)).toString('latin1');
     for (const p of TINY_PACKAGES) expect(cpio).to.contain(`${p.nevra} ${p.dir}`);
     for (const f of [
       'tiny/bin/mke2fs',
       'tiny/bin/extlinux',
+      'tiny/bin/sfdisk',
+      'tiny/bin/mkfs.fat',
+      'tiny/lib/libfdisk.so.1',
       'tiny/lib/ld-linux-x86-64.so.2',
       'tiny/share/mbr.bin',
+      'tiny/share/systemd-bootx64.efi',
+      'etc/modules.efi',
     ]) {
       expect(cpio).to.contain(f);
     }

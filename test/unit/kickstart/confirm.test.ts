@@ -131,6 +131,20 @@ describe('kickstart/confirm: parseConfirmLines', () => {
     expect(lossy.announced).to.deep.equal({ pci: 3, net: 0 });
   });
 
+  it('reads TPM lines; a lost one makes the block incomplete; an older unit announces none', () => {
+    const withTpm = parseConfirmLines(
+      'IG-CONFIRM begin boot=1\nIG-CONFIRM tpm name=tpm0 version=2\nIG-CONFIRM end pci=0 net=0 tpm=1\n',
+    )!;
+    expect(withTpm.tpm).to.deep.equal([{ name: 'tpm0', version: '2' }]);
+    expect(withTpm.complete).to.equal(true);
+    const lost = parseConfirmLines('IG-CONFIRM begin boot=1\nIG-CONFIRM end pci=0 net=0 tpm=1\n')!;
+    expect(lost.complete).to.equal(false);
+    const older = parseConfirmLines('IG-CONFIRM begin boot=1\nIG-CONFIRM end pci=0 net=0\n')!;
+    expect(older.tpm).to.deep.equal([]);
+    expect(older.announced).to.deep.equal({ pci: 0, net: 0 });
+    expect(older.complete).to.equal(true);
+  });
+
   it('keeps a complete block over a later one whose lines were split by console noise', () => {
     const complete = [
       'IG-CONFIRM begin boot=a',
@@ -217,6 +231,12 @@ describe('kickstart/confirm: the script under busybox sh', () => {
         { name: 'lo', mac: '00:00:00:00:00:00', state: 'unknown' },
       ],
     );
+    // a TPM 2.0 as the kernel lists it (/sys/class/tpm/tpm0 → the ACPI device's tpm/tpm0)
+    const tpm = path.join(sys, 'devices/LNXSYSTM:00/LNXSYBUS:00/MSFT0101:00/tpm/tpm0');
+    await mkdir(tpm, { recursive: true });
+    await writeFile(path.join(tpm, 'tpm_version_major'), '2\n');
+    await mkdir(path.join(sys, 'class/tpm'), { recursive: true });
+    await symlink(path.relative(path.join(sys, 'class/tpm'), tpm), path.join(sys, 'class/tpm/tpm0'));
     const script = path.join(dir, 'confirm.sh');
     await writeFile(script, confirmScript());
     const r = await execa(BUSYBOX, ['sh', script], {
@@ -235,7 +255,8 @@ describe('kickstart/confirm: the script under busybox sh', () => {
       'IG-CONFIRM net name=ens9 mac=0c:42:a1:00:00:01 state=up pci=10000:01:00.0',
       'IG-CONFIRM net name=eth1 mac=52:54:00:00:00:02 state=down pci=0000:00:04.0',
       'IG-CONFIRM net name=lo mac=00:00:00:00:00:00 state=unknown pci=none',
-      'IG-CONFIRM end pci=4 net=4',
+      'IG-CONFIRM tpm name=tpm0 version=2',
+      'IG-CONFIRM end pci=4 net=4 tpm=1',
     ]);
     const report = parseConfirmLines(r.stdout)!;
     expect(report.complete).to.equal(true);
@@ -243,6 +264,7 @@ describe('kickstart/confirm: the script under busybox sh', () => {
       'e1000e',
     );
     expect(interfacesOf(report, '0000:00:04.0')[0]?.name).to.equal('eth1');
+    expect(report.tpm).to.deep.equal([{ name: 'tpm0', version: '2' }]);
   });
 
   it('prints an empty but complete report when there is no PCI bus', async () => {
@@ -253,6 +275,8 @@ describe('kickstart/confirm: the script under busybox sh', () => {
     const report = parseConfirmLines(r.stdout)!;
     expect(report.pci).to.deep.equal([]);
     expect(report.net).to.deep.equal([]);
+    expect(report.tpm).to.deep.equal([]);
+    expect(report.announced).to.deep.equal({ pci: 0, net: 0, tpm: 0 });
     expect(report.complete).to.equal(true);
   });
 });

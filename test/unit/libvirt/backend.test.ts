@@ -4,7 +4,7 @@ import { isLocalUri, libvirtError, redactUri, resolveConnectUri } from '../../..
 import { parsePoolList, x86DomainTypes } from '../../../src/libvirt/doctor.js';
 import { cdromTarget, chooseDomainType, domainXml, mainPool } from '../../../src/libvirt/install.js';
 import type { InstallState } from '../../../src/pipeline/state.js';
-import { parseInstallRequest } from '../../../src/request/request.js';
+import { parseInstallRequest, type RawInstallArgs } from '../../../src/request/request.js';
 import { reduceLifecycle, initialLifecycle } from '../../../src/qemu/lifecycle.js';
 
 describe('libvirt backend: what virsh prints, read', () => {
@@ -83,6 +83,74 @@ describe('libvirt connection', () => {
     expect(
       mainPool([{ sizeGiB: 8 }, { pool: 'fast', sizeGiB: 2 }, { pool: 'slow', sizeGiB: 2 }]),
     ).to.deep.equal({ pool: 'fast', named: true });
+  });
+});
+
+describe('libvirt backend: the domain XML of each boot with --boot uefi and --tpm', () => {
+  const state = (raw: RawInstallArgs): InstallState => ({
+    raw: {},
+    cwd: '/srv',
+    request: parseInstallRequest(
+      {
+        name: 'efi',
+        boot: 'uefi,kernel=/k/vmlinuz,initrd=/k/initrd.img',
+        disk: ['path=/srv/efi.qcow2'],
+        tpm: 'emulator',
+        ...raw,
+      },
+      '/srv',
+    ),
+    libvirt: {
+      uri: 'qemu:///system',
+      local: true,
+      domainType: 'qemu',
+      pool: 'default',
+      transient: false,
+      created: { volumes: [], defined: false },
+      diskPaths: { '/srv/efi.qcow2': '/var/lib/libvirt/images/efi.qcow2' },
+    },
+    uuid: '6e8bc430-9c3a-11d9-9669-0800200c9a66',
+    mac: '52:54:00:12:34:56',
+    accel: 'tcg',
+    workDir: '/w',
+    logDir: '/logs',
+    media: {
+      source: '/k',
+      kind: 'kernel-initrd',
+      boot: { kind: 'kernel', kernel: '/k/vmlinuz', initrd: '/k/initrd.img', append: 'console=ttyS0' },
+    } as unknown as InstallState['media'],
+  });
+
+  it("OVMF with libvirt's own copy of the vars template; a TPM whose state outlives the transient install boot", () => {
+    const install = domainXml(
+      state({}),
+      'install',
+      { kernel: '/pool/k', initrd: '/pool/i', cdroms: [] },
+      undefined,
+    );
+    expect(install).to.include(
+      "<loader readonly='yes' type='pflash'>/usr/share/OVMF/OVMF_CODE_4M.fd</loader>",
+    );
+    expect(install).to.include("<nvram template='/usr/share/OVMF/OVMF_VARS_4M.fd'/>");
+    expect(install).to.include("<backend type='emulator' version='2.0' persistent_state='yes'/>");
+    expect(install).to.include("<tpm model='tpm-crb'>");
+    const confirm = domainXml(state({ tpm: 'emulator,model=tpm-tis' }), 'confirm', { cdroms: [] }, undefined);
+    expect(confirm).to.include("<nvram template='/usr/share/OVMF/OVMF_VARS_4M.fd'/>");
+    expect(confirm).to.include("<tpm model='tpm-tis'>");
+    expect(confirm).to.include("<backend type='emulator' version='2.0'/>");
+    expect(confirm).to.not.include('<kernel>');
+  });
+
+  it('loader= and nvram.template= are used as given; no --tpm, no <tpm>', () => {
+    const xml = domainXml(
+      state({ boot: 'loader=/fw/CODE.fd,nvram.template=/fw/VARS.fd,kernel=/k/vmlinuz', tpm: undefined }),
+      'confirm',
+      { cdroms: [] },
+      undefined,
+    );
+    expect(xml).to.include("<loader readonly='yes' type='pflash'>/fw/CODE.fd</loader>");
+    expect(xml).to.include("<nvram template='/fw/VARS.fd'/>");
+    expect(xml).to.not.include('<tpm');
   });
 });
 

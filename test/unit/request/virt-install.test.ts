@@ -193,11 +193,12 @@ describe('request: virt-install grammar', () => {
       refused({ console: 'pty,target_type=virtio' }, /--console/);
       refused({ virtType: 'xen' }, /--virt-type/);
       refused({ tpm: 'passthrough' }, /--tpm/);
-      refused({ tpm: 'emulator' }, /--tpm in an install run/);
+      refused({ tpm: 'emulator,backend.version=1.2' }, /backend.version='1.2'/);
+      refused({ tpm: 'emulator,model=tpm-spapr' }, /model='tpm-spapr'/);
       refused({ rng: 'egd' }, /--rng/);
       refused({ unattended: 'profile=desktop' }, /profile=desktop/);
     });
-    it('--boot uefi, firmware=efi and loader= ask for UEFI; --tpm and --rng in a plan', () => {
+    it('--boot uefi, firmware=efi and loader= ask for UEFI; --tpm and --rng in a plan and a run', () => {
       expect(parse({ boot: 'uefi,kernel=/k/vmlinuz' }).boot?.uefi).to.deep.equal({});
       expect(parse({ boot: 'firmware=efi,kernel=/k/vmlinuz' }).boot?.uefi).to.deep.equal({});
       expect(parse({ boot: 'loader=/fw/CODE.fd,kernel=/k/vmlinuz' }).boot?.uefi).to.deep.equal({
@@ -206,6 +207,11 @@ describe('request: virt-install grammar', () => {
       const r = parse({ tpm: 'emulator,model=tpm-tis', rng: '/dev/urandom', dryRun: true });
       expect(r.tpm).to.deep.equal({ model: 'tpm-tis' });
       expect(r.rng).to.deep.equal({ source: '/dev/urandom' });
+      // an install run takes --tpm too (swtpm per boot); virt-install's default model on x86 is tpm-crb
+      expect(parse({ tpm: 'default' }).tpm).to.deep.equal({ model: 'tpm-crb' });
+      expect(parse({ tpm: 'emulator,backend.type=emulator,backend.version=2.0' }).tpm).to.deep.equal({
+        model: 'tpm-crb',
+      });
     });
     it('--unattended gives the built-in template its secrets as files', () => {
       const r = parse({

@@ -1,7 +1,8 @@
 #!/bin/sh
 # The tiny installer: /init of the installer initramfs (busybox ash).
 # Reads a kickstart subset (CONTRACTS.md §2), partitions the first virtio disk, makes ext4, copies
-# the tiny system, installs extlinux + the syslinux MBR, runs %post chrooted, prints anaconda-style
+# the tiny system, installs extlinux + the syslinux MBR (BIOS) or, booted through UEFI, a GPT with an
+# EFI System Partition holding systemd-boot as EFI/BOOT/BOOTX64.EFI, runs %post chrooted, prints anaconda-style
 # progress and acts on shutdown/poweroff/reboot/halt. `ig.fail=traceback|panic|diskfull|hang` on the
 # kernel command line (or a `#ig.fail=X` line in the kickstart) makes it fail like a real installer.
 export PATH=/sbin:/bin:/usr/sbin:/usr/bin
@@ -307,34 +308,61 @@ case "$FSTYPE" in
   *) say "ignoring file system type $FSTYPE: using ext4"; FSTYPE=ext4 ;;
 esac
 case "$DISK" in
-  *[0-9]) PART=/dev/${DISK}p1 ;;
-  *) PART=/dev/${DISK}1 ;;
+  *[0-9]) PARTPFX=/dev/${DISK}p ;;
+  *) PARTPFX=/dev/${DISK} ;;
 esac
-
-say "Creating disklabel on /dev/$DISK"
-# an msdos label with one bootable Linux partition from 1 MiB to the end, written directly
-# (busybox fdisk sleeps a second after writing); the kernel re-reads it through BLKRRPART
-le32() {
-  printf "\\$(printf %03o $(($1 & 255)))\\$(printf %03o $((($1 >> 8) & 255)))\\$(printf %03o $((($1 >> 16) & 255)))\\$(printf %03o $((($1 >> 24) & 255)))"
-}
+# booted through UEFI (the kernel's EFI stub saw the firmware): a GPT, an EFI System Partition and an
+# EFI boot loader, as anaconda does; else an msdos label and extlinux
+EFI=""
+[ -d /sys/firmware/efi ] && EFI=1
 SECTORS=$(cat "/sys/block/$DISK/size")
-[ "$SECTORS" -gt 4096 ] || fail_install "/dev/$DISK is too small ($SECTORS sectors)"
 dd if=/dev/zero of="/dev/$DISK" bs=1k count=1024 conv=notrunc 2>/dev/null
-{
-  le32 $(( $(date +%s) ^ $$ ))
-  printf '\000\000\200\376\377\377\203\376\377\377'
-  le32 2048
-  le32 $((SECTORS - 2048))
-} >/tmp/mbr-table
-dd if=/tmp/mbr-table of="/dev/$DISK" bs=1 seek=440 conv=notrunc 2>/dev/null
-printf '\125\252' | dd of="/dev/$DISK" bs=1 seek=510 conv=notrunc 2>/dev/null
-blockdev --rereadpt "/dev/$DISK" 2>/dev/null || partprobe "/dev/$DISK" 2>/dev/null
+
+if [ -n "$EFI" ]; then
+  ESP=${PARTPFX}1
+  PART=${PARTPFX}2
+  # 64 MiB ESP (the kernel and initramfs live on it: systemd-boot reads only the ESP) + the root
+  [ "$SECTORS" -gt $((256 * 2048)) ] || fail_install "/dev/$DISK is too small for UEFI ($SECTORS sectors)"
+  say "Creating disklabel on /dev/$DISK (gpt)"
+  # sfdisk re-reads the table itself; the type aliases U/L are the ESP and Linux filesystem GUIDs
+  if ! printf 'label: gpt\nstart=2048, size=64MiB, type=U, name="EFI System Partition"\ntype=L, name="tiny-root"\n' |
+    "$LD" --library-path "$TINYLIB" /tiny/bin/sfdisk -q "/dev/$DISK" >/tmp/sfdisk.log 2>&1; then
+    cat /tmp/sfdisk.log
+    fail_install "sfdisk could not write a GPT on /dev/$DISK"
+  fi
+else
+  PART=${PARTPFX}1
+  say "Creating disklabel on /dev/$DISK"
+  # an msdos label with one bootable Linux partition from 1 MiB to the end, written directly
+  # (busybox fdisk sleeps a second after writing); the kernel re-reads it through BLKRRPART
+  le32() {
+    printf "\\$(printf %03o $(($1 & 255)))\\$(printf %03o $((($1 >> 8) & 255)))\\$(printf %03o $((($1 >> 16) & 255)))\\$(printf %03o $((($1 >> 24) & 255)))"
+  }
+  [ "$SECTORS" -gt 4096 ] || fail_install "/dev/$DISK is too small ($SECTORS sectors)"
+  {
+    le32 $(( $(date +%s) ^ $$ ))
+    printf '\000\000\200\376\377\377\203\376\377\377'
+    le32 2048
+    le32 $((SECTORS - 2048))
+  } >/tmp/mbr-table
+  dd if=/tmp/mbr-table of="/dev/$DISK" bs=1 seek=440 conv=notrunc 2>/dev/null
+  printf '\125\252' | dd of="/dev/$DISK" bs=1 seek=510 conv=notrunc 2>/dev/null
+  blockdev --rereadpt "/dev/$DISK" 2>/dev/null || partprobe "/dev/$DISK" 2>/dev/null
+fi
 t=0
-while [ ! -b "$PART" ] && [ $t -lt 30 ]; do
+while { [ ! -b "$PART" ] || { [ -n "$EFI" ] && [ ! -b "$ESP" ]; }; } && [ $t -lt 30 ]; do
   sleep 0.2
   t=$((t + 1))
 done
 [ -b "$PART" ] || fail_install "partition $PART did not appear after partitioning /dev/$DISK"
+if [ -n "$EFI" ]; then
+  [ -b "$ESP" ] || fail_install "partition $ESP did not appear after partitioning /dev/$DISK"
+  say "Creating efi on $ESP"
+  if ! "$LD" --library-path "$TINYLIB" /tiny/bin/mkfs.fat -n ESP "$ESP" >/tmp/mkfs.fat.log 2>&1; then
+    cat /tmp/mkfs.fat.log
+    fail_install "mkfs.fat failed on $ESP"
+  fi
+fi
 
 say "Creating $FSTYPE on $PART"
 # ext4 without 64bit/metadata_csum_seed: extlinux (syslinux 6.04) reads such file systems
@@ -408,8 +436,32 @@ ROOTPW=""
 echo "LABEL=tiny-root / $FSTYPE defaults 1 1" >"$SYSROOT/etc/fstab"
 
 say "Installing boot loader"
-mkdir -p "$SYSROOT/boot/extlinux"
-cat >"$SYSROOT/boot/extlinux/extlinux.conf" <<EOF
+KARGS="root=LABEL=tiny-root rootfstype=$FSTYPE console=tty0 console=ttyS0,115200 @FASTARGS@ panic=-1"
+if [ -n "$EFI" ]; then
+  # systemd-boot at the removable-media path (found without a boot entry in the vars store), one
+  # loader entry, no menu; the kernel and initramfs beside it on the ESP
+  load_list efi
+  mkdir -p "$SYSROOT/boot/efi"
+  mount -t vfat "$ESP" "$SYSROOT/boot/efi" || fail_install "cannot mount the EFI System Partition $ESP"
+  E=$SYSROOT/boot/efi
+  mkdir -p "$E/EFI/BOOT" "$E/loader/entries" &&
+    cp /tiny/share/systemd-bootx64.efi "$E/EFI/BOOT/BOOTX64.EFI" &&
+    cp "$SYSROOT/boot/vmlinuz-$KVER" "$E/vmlinuz-$KVER" &&
+    cp "$SYSROOT/boot/initramfs-$KVER.img" "$E/initramfs-$KVER.img" ||
+    fail_install "copying the boot loader to $ESP failed"
+  printf 'default tiny.conf\ntimeout 0\n' >"$E/loader/loader.conf"
+  cat >"$E/loader/entries/tiny.conf" <<EOF
+title Tiny Linux 1
+linux /vmlinuz-$KVER
+initrd /initramfs-$KVER.img
+options $KARGS
+EOF
+  echo "LABEL=ESP /boot/efi vfat umask=0077,noauto 0 2" >>"$SYSROOT/etc/fstab"
+  sync
+  umount "$SYSROOT/boot/efi" || fail_install "cannot unmount $ESP"
+else
+  mkdir -p "$SYSROOT/boot/extlinux"
+  cat >"$SYSROOT/boot/extlinux/extlinux.conf" <<EOF
 SERIAL 0 115200
 DEFAULT tiny
 PROMPT 0
@@ -417,13 +469,14 @@ TIMEOUT 0
 LABEL tiny
   LINUX /boot/vmlinuz-$KVER
   INITRD /boot/initramfs-$KVER.img
-  APPEND root=LABEL=tiny-root rootfstype=$FSTYPE console=tty0 console=ttyS0,115200 @FASTARGS@ panic=-1
+  APPEND $KARGS
 EOF
-if ! "$LD" --library-path "$TINYLIB" /tiny/bin/extlinux --install "$SYSROOT/boot/extlinux" >/tmp/extlinux.log 2>&1; then
-  cat /tmp/extlinux.log
-  fail_install "extlinux --install failed"
+  if ! "$LD" --library-path "$TINYLIB" /tiny/bin/extlinux --install "$SYSROOT/boot/extlinux" >/tmp/extlinux.log 2>&1; then
+    cat /tmp/extlinux.log
+    fail_install "extlinux --install failed"
+  fi
+  dd if=/tiny/share/mbr.bin of="/dev/$DISK" bs=440 count=1 conv=notrunc 2>/dev/null
 fi
-dd if=/tiny/share/mbr.bin of="/dev/$DISK" bs=440 count=1 conv=notrunc 2>/dev/null
 
 say "Running post-installation scripts"
 mkdir -p "$SYSROOT/proc" "$SYSROOT/sys" "$SYSROOT/dev" "$SYSROOT/tmp" "$SYSROOT/var/log/anaconda"
