@@ -31,6 +31,7 @@ export function planOf(state: InstallState, records: StageRecord[]): Record<stri
     devices: state.prepared ?? state.devices ?? [],
     detach: state.detach ?? [],
     downloads: state.downloads ?? [],
+    ...(state.extracts?.length ? { extracts: state.extracts } : {}),
     network: state.network?.kind,
     answerFile: state.answerFile,
     argv: state.argv,
@@ -159,6 +160,8 @@ export async function runInstall(args: Args, ctx: CommandContext): Promise<numbe
       for (const r of records) ctx.print(`${r.status.padEnd(8)} ${r.name}`);
       for (const d of state.downloads ?? [])
         ctx.print(`would download ${d.url}${d.size !== null ? ` (${d.size} bytes)` : ''}`);
+      for (const x of state.extracts ?? [])
+        ctx.print(`would extract ${x.path} from ${x.iso} into the media cache (${x.size} bytes)`);
       for (const l of detachLines(state)) ctx.print(l);
       ctx.print('dry run: nothing on the host was changed (add --print-cmdline for the qemu command lines)');
     }

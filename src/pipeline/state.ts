@@ -81,6 +81,8 @@ export interface InstallState {
   media?: MediaState;
   /** resolve-media, dry run only: what the real run would download (URLs without credentials) */
   downloads?: { url: string; size: number | null }[];
+  /** resolve-media, dry run only: the files the real run would extract from an ISO into the media cache */
+  extracts?: { iso: string; path: string; size: number }[];
   /** select-device */
   devices?: SelectedDevice[];
   network?: NetworkRequest;
