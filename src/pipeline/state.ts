@@ -130,6 +130,18 @@ export interface InstallState {
     /** console warnings (rule message: line) */
     warnings: string[];
   };
+  /**
+   * check-base (--publish-base): the key of the base this install publishes, checked absent from the
+   * cache before anything is installed (null in a dry run whose media are not on this host: `note`
+   * says why); publish-base sets `published` once the confirmed disk is in the cache
+   */
+  base?: {
+    key: string | null;
+    cacheDir: string;
+    mediaChecksum?: string;
+    note?: string;
+    published?: { dir: string; disk: string };
+  };
   /** reboot-and-confirm: what the installed guest showed */
   confirm?: ConfirmState;
   /** report: the final result object (also `<logDir>/result.json`) */

@@ -48,6 +48,10 @@ export function resultOf(state: InstallState): Record<string, unknown> {
           : { ms: confirm.ms, ended: confirm.ended, serialLog: confirm.serialLog, notes: confirm.notes },
     },
     answerFile: state.answerFile?.redactedPath,
+    // --publish-base: the confirmed disk is now this cached base (the install's disk path is gone)
+    ...(state.base?.published && state.base.key
+      ? { base: { key: state.base.key, disk: state.base.published.disk } }
+      : {}),
     logDir: state.logDir,
     warnings: [...(state.warnings ?? []), ...(install?.warnings ?? [])],
   };
@@ -77,6 +81,11 @@ export function summaryLines(result: Record<string, unknown>): string[] {
       `  ${d.kind} ${d.source} ${d.vendorDevice ?? ''}${d.guestAddress ? ` seen by the guest at ${d.guestAddress}, driver ${d.guestDriver ?? 'none'}` : ''}`,
     );
   }
+  const base = result.base as { key: string; disk: string } | undefined;
+  if (base)
+    lines.push(
+      `  published as base ${base.key} (${base.disk}, read-only): install-guest provision --base ${base.key}`,
+    );
   lines.push(`  logs: ${String(result.logDir)}`);
   return lines;
 }
