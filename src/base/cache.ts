@@ -12,12 +12,14 @@
  */
 import { randomBytes } from 'node:crypto';
 import {
+  access,
   chmod,
   copyFile,
   lstat,
   mkdir,
   readFile,
   readdir,
+  realpath,
   rename,
   rm,
   stat,
@@ -144,6 +146,37 @@ async function checkedDir(p: string, what: string): Promise<'absent' | 'dir'> {
       hint: 'something other than install-guest wrote the base cache; inspect it and remove that entry by hand',
     });
   return 'dir';
+}
+
+/**
+ * The cache can take a base: `<cache>/bases` is a real directory, or can be created (its nearest
+ * existing parent a directory, not on /proc, /sys or /dev), and is writable. Run before a long install
+ * (and in its dry run), so the publication at its end does not fail on a cache it could have checked.
+ */
+export async function checkBaseCacheWritable(cacheDir: string): Promise<void> {
+  const bases = path.join(cacheDir, 'bases');
+  const refuse = (what: string): never => {
+    throw hostError('BASE_CACHE_INVALID', `the base cache ${cacheDir} ${what}`, {
+      hint: 'give a folder of your own with --base-cache DIR (or INSTALL_GUEST_CACHE)',
+    });
+  };
+  let at = bases;
+  for (;;) {
+    const st = await stat(at).catch((e: unknown) => e as NodeJS.ErrnoException);
+    if (!(st instanceof Error)) {
+      if (!st.isDirectory()) refuse(`cannot hold bases: ${at} is not a directory`);
+      break;
+    }
+    if (errCode(st) !== 'ENOENT') refuse(`cannot be used: ${at} (${errCode(st) ?? String(st)})`);
+    const up = path.dirname(at);
+    if (up === at) break;
+    at = up;
+  }
+  if (at === bases) await checkedDir(bases, 'the base cache');
+  const real = await realpath(at).catch(() => at);
+  if (['/proc', '/sys', '/dev'].some((k) => real === k || real.startsWith(`${k}/`)))
+    refuse(`cannot be created: ${real} is a kernel file system`);
+  await access(at, fsConstants.W_OK).catch(() => refuse(`cannot be written: ${at} is not writable`));
 }
 
 /** The base of a key, or null when the cache has none (a folder without a readable meta is none). */

@@ -7,8 +7,8 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { readRegularBytes } from '../kickstart/read-file.js';
 import { kickstartsDir, templatesDir } from '../paths.js';
 import type { InstallRequest } from '../request/request.js';
 import { VERSION } from '../version.js';
@@ -66,7 +66,8 @@ export function mediaFiles(media: BaseMediaFacts): string[] | null {
 /** What decides the answer file: the template or the file's content, the variables, the options. */
 export async function answerFileRecipe(req: InstallRequest): Promise<string> {
   // an unreadable file is reported by the stage that reads it (render-kickstart), with its own code
-  const fileSha = async (p: string): Promise<string> => readFile(p).then(sha256Hex, () => 'unreadable');
+  const fileSha = async (p: string): Promise<string> =>
+    readRegularBytes(p, 'file', { maxBytes: 1024 * 1024 * 1024 }).then(sha256Hex, () => 'unreadable');
   const kickstart =
     req.kickstart === undefined
       ? null

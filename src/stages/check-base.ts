@@ -23,9 +23,11 @@ export const checkBase: Stage<InstallState> = {
           hint: 'install the base without --connect; provision --base KEY --print-xml hands its overlays to libvirt',
         },
       );
-    const { assertBaseAbsent, defaultCacheDir } = await import('../base/cache.js');
+    const { assertBaseAbsent, checkBaseCacheWritable, defaultCacheDir } = await import('../base/cache.js');
     const { installBaseKey } = await import('../base/key.js');
     const cacheDir = req.publishBase.cacheDir ?? defaultCacheDir(state.env ?? {});
+    // the publication at the end must not fail on a cache that could be checked now
+    await checkBaseCacheWritable(cacheDir);
     const k = await installBaseKey(req, state.media!);
     if (k === null)
       return {
