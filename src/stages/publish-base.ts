@@ -35,7 +35,7 @@ export const publishBaseStage: Stage<InstallState> = {
   needs: ['request'],
   // a dry run: check-base has put the key (or why it is not known yet) in the state; nothing to add
   plan: () => ({}),
-  async run({ state, log }) {
+  async run({ state, host, log, record }) {
     const req = state.request!;
     const base = state.base;
     if (!req.publishBase || !base) return {};
@@ -45,7 +45,7 @@ export const publishBaseStage: Stage<InstallState> = {
     const { baseRequestSubset } = await import('../base/key.js');
     const { VERSION } = await import('../version.js');
     const p = await publishBase(base.cacheDir, base.key, disk, {
-      createdAt: new Date(Date.now()).toISOString(),
+      createdAt: new Date(host.clock.now()).toISOString(),
       toolVersion: VERSION,
       name: req.name,
       request: baseRequestSubset(req),
@@ -54,6 +54,12 @@ export const publishBaseStage: Stage<InstallState> = {
         ...(state.media ? { media: state.media.source } : {}),
         ...(state.answerFile ? { answerFile: state.answerFile.source } : {}),
       },
+    }).catch((e: unknown) => {
+      // a confirmed install is not thrown away because its publication failed: prepare-disk's
+      // cleanup would remove the disk this run created, so it is taken off that list
+      record({ createdDisks: (state.createdDisks ?? []).filter((d) => d !== disk) });
+      log.warn(`warning: the confirmed disk is kept at ${disk} (not published)`);
+      throw e;
     });
     log.info(`published ${disk} as base ${base.key} (${p.disk}, read-only)`);
     return { base: { ...base, published: { dir: p.dir, disk: p.disk } } };

@@ -20,7 +20,8 @@ import {
 import { answerFileRecipe, installBaseKey } from '../../../src/base/key.js';
 import type { InstallState } from '../../../src/pipeline/state.js';
 import { parseInstallRequest } from '../../../src/request/request.js';
-import { diskToPublish } from '../../../src/stages/publish-base.js';
+import { diskToPublish, publishBaseStage } from '../../../src/stages/publish-base.js';
+import { createHost, fixedClock } from '../../../src/host/host.js';
 import { runCli } from '../../helpers/cli.js';
 
 const KEY = 'a'.repeat(64);
@@ -113,8 +114,12 @@ describe('base cache', function () {
 
   it('publishes only a confirmed install: no confirm boot, or --noreboot, is BASE_NOT_CONFIRMED', async () => {
     const request = parseInstallRequest({ name: 'g', boot: BOOT, disk: ['size=1'] }, dir);
-    const state = (confirm: InstallState['confirm']): InstallState =>
-      ({ raw: {}, cwd: dir, request, ...(confirm ? { confirm } : {}) });
+    const state = (confirm: InstallState['confirm']): InstallState => ({
+      raw: {},
+      cwd: dir,
+      request,
+      ...(confirm ? { confirm } : {}),
+    });
     expect((await caught(() => diskToPublish(state(undefined)))).code).to.equal('BASE_NOT_CONFIRMED');
     const skipped = await caught(() => diskToPublish(state({ skipped: true, reason: '--noreboot' })));
     expect(skipped.code).to.equal('BASE_NOT_CONFIRMED');
@@ -144,6 +149,37 @@ describe('base cache', function () {
     const alone = await runCli(['install', '--base-cache', 'c', '--boot', BOOT], { cwd: dir });
     expect(alone.stderr).to.include('[BAD_PUBLISH_BASE]');
     expect(await readdir(dir)).to.deep.equal([]);
+  });
+
+  it('a confirmed disk whose publication fails is kept where it was (taken off the disks a failed run removes)', async () => {
+    const request = parseInstallRequest({ name: 'g', boot: BOOT, disk: ['size=1'], publishBase: true }, dir);
+    const mine = path.join(dir, 'g.qcow2');
+    await writeFile(mine, 'installed');
+    // another run published the key meanwhile
+    await publishBase(cache, KEY, await disk('other.qcow2'), { createdAt: 't', toolVersion: 'v' });
+    let state = {
+      raw: {},
+      cwd: dir,
+      request,
+      createdDisks: [mine],
+      confirm: { skipped: false },
+      base: { key: KEY, cacheDir: cache },
+    } as unknown as InstallState;
+    const warnings: string[] = [];
+    const e = await caught(
+      publishBaseStage.run({
+        state,
+        record: (f) => void (state = { ...state, ...f }),
+        host: createHost({ root: dir, clock: fixedClock() }),
+        log: { info: () => undefined, warn: (l) => void warnings.push(l) },
+        signal: new AbortController().signal,
+        dryRun: false,
+      }),
+    );
+    expect(e.code).to.equal('BASE_EXISTS');
+    expect(state.createdDisks).to.deep.equal([]);
+    expect(await readFile(mine, 'utf8')).to.equal('installed');
+    expect(warnings.join('\n')).to.include(`the confirmed disk is kept at ${mine}`);
   });
 
   describe('containment: nothing in the cache leads outside it', () => {
