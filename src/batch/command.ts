@@ -5,7 +5,7 @@
  * pool is this host's assignable PCI functions (src/batch/host-pool.ts) or --inventory FILE. Exit 0 only
  * when every guest passed (or was skipped by --resume).
  */
-import { readFile, mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Args, CommandContext } from '../command-context.js';
 import { inputError, isInstallGuestError } from '../errors.js';
@@ -261,14 +261,13 @@ export async function runBatchCommand(
 ): Promise<number> {
   const manifestArg = String(args.manifest);
   const manifestPath = path.resolve(ctx.deps.cwd, manifestArg);
-  let text: string;
-  try {
-    text = await readFile(manifestPath, 'utf8');
-  } catch {
-    throw inputError('MANIFEST_NOT_FOUND', `manifest '${manifestArg}' cannot be read`, {
-      hint: 'check the path',
-    });
-  }
+  // a regular file only: a FIFO or a device would hang the read (src/kickstart/read-file.ts)
+  const { readRegularFile } = await import('../kickstart/read-file.js');
+  const text = await readRegularFile(manifestPath, 'manifest', {
+    code: 'MANIFEST_NOT_FOUND',
+    hint: 'check the path',
+    maxBytes: 16 * 1024 * 1024,
+  });
   const concurrencyGiven = args.concurrency !== undefined;
   let concurrency = positiveInt('--concurrency', args.concurrency ?? 1);
   const failFast = Boolean(args.failFast);

@@ -3,7 +3,7 @@
  * until the PCI inventory reads the host itself, for running a batch that assigns devices). A JSON
  * list of `{ address, vendorDevice, class, iommuGroup, interfaces? }`, as the inventory produces.
  */
-import { readFile } from 'node:fs/promises';
+import { readRegularFile } from '../kickstart/read-file.js';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { inputError } from '../errors.js';
 import type { PoolDevice } from './pool.js';
@@ -41,14 +41,12 @@ export function parseInventory(value: unknown, source: string): PoolDevice[] {
 }
 
 export async function readInventory(file: string): Promise<PoolDevice[]> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch {
-    throw inputError('INVENTORY_NOT_FOUND', `--inventory '${file}' cannot be read`, {
-      hint: 'check the path',
-    });
-  }
+  // a regular file only: a FIFO or a device would hang the read
+  const text = await readRegularFile(file, '--inventory', {
+    code: 'INVENTORY_NOT_FOUND',
+    hint: 'check the path',
+    maxBytes: 64 * 1024 * 1024,
+  });
   let value: unknown;
   try {
     value = JSON.parse(text);

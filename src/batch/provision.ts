@@ -1,6 +1,6 @@
 /**
- * CI provisioning: install a base image once per set of inputs, then give each job a copy-on-write
- * overlay of it, booted with the job's assigned device.
+ * CI provisioning: install a base image once per set of inputs (`install --publish-base`, the cache in
+ * src/base/), then give each job a copy-on-write overlay of it, booted with the job's assigned device.
  *
  * - baseKey(inputs) names a base by everything that decides what ends up on its disk (the media's
  *   checksum, the kickstart text, the templates, the tool's version and the request fields that
@@ -10,156 +10,24 @@
  * - createOverlay runs `qemu-img create -f qcow2 -F FORMAT -b BASE OUT` (argv, never a shell), with
  *   BASE absolute: qemu resolves a relative backing file against the overlay's folder.
  */
-import { randomBytes } from 'node:crypto';
-import { lstat, mkdir, open, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { lstat, mkdir, open, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { type BaseMeta, basePaths, isBaseKey, readBaseMeta } from '../base/cache.js';
 import { hostError, inputError } from '../errors.js';
 import type { Host } from '../host/host.js';
 import { parseInstallRequest, safeFileName } from '../request/request.js';
 import type { InstallRequest, RawInstallArgs } from '../request/request.js';
-import { hashOf, sha256Hex } from './hash.js';
 
-/** The request fields that change what an install writes to its disk. */
-export interface BaseRequestSubset {
-  osVariant?: string;
-  machine: string;
-  memoryMiB: number;
-  disks: { sizeGiB?: number; format: string; bus: string }[];
-  extraArgs?: string;
-  kernelArgs?: string;
-  /** an install tree given by URL (local media are covered by mediaChecksum) */
-  location?: string;
-}
-
-export interface BaseKeyInputs {
-  /** sha256 of the install media (ISO, kernel+initrd, or the tree's .treeinfo and images) */
-  mediaChecksum: string;
-  /** the rendered kickstart/preseed, secrets included: they change the disk too */
-  kickstartText: string;
-  /** templatesHash() of the shipped templates */
-  templatesHash: string;
-  toolVersion: string;
-  request: BaseRequestSubset;
-}
-
-export function baseRequestSubset(r: InstallRequest): BaseRequestSubset {
-  return {
-    ...(r.osVariant ? { osVariant: r.osVariant } : {}),
-    machine: r.machine,
-    memoryMiB: r.memoryMiB,
-    disks: r.disks.map((d) => ({
-      ...(d.sizeGiB !== undefined ? { sizeGiB: d.sizeGiB } : {}),
-      format: d.format,
-      bus: d.bus,
-    })),
-    ...(r.extraArgs ? { extraArgs: r.extraArgs } : {}),
-    ...(r.boot?.kernelArgs ? { kernelArgs: r.boot.kernelArgs } : {}),
-    ...(r.location && /^[a-z]+:\/\//i.test(r.location) ? { location: r.location } : {}),
-  };
-}
-
-/** sha256 (hex) of the inputs' canonical JSON (keys sorted at every level): stable across runs and key order. */
-export function baseKey(inputs: BaseKeyInputs): string {
-  // the kickstart is hashed on its own first so that a secret in it never sits in a long-lived string
-  const { kickstartText, ...rest } = inputs;
-  return hashOf({ ...rest, kickstartSha256: sha256Hex(kickstartText) });
-}
-
-const KEY_RE = /^[0-9a-f]{64}$/;
-
-/** sha256 over every file under a folder (relative path and content, in sorted order). */
-export async function templatesHash(dir: string): Promise<string> {
-  const files: string[] = [];
-  const walk = async (d: string): Promise<void> => {
-    for (const e of (await readdir(d, { withFileTypes: true })).sort((a, b) =>
-      a.name.localeCompare(b.name),
-    )) {
-      const p = path.join(d, e.name);
-      if (e.isDirectory()) await walk(p);
-      else if (e.isFile()) files.push(p);
-    }
-  };
-  await walk(dir);
-  const parts: string[] = [];
-  for (const f of files) parts.push(`${path.relative(dir, f)}\0${sha256Hex(await readFile(f))}`);
-  return sha256Hex(parts.join('\n'));
-}
-
-export interface BasePaths {
-  dir: string;
-  disk: string;
-  meta: string;
-}
-
-export function basePaths(cacheDir: string, key: string): BasePaths {
-  if (!KEY_RE.test(key))
-    throw inputError('BAD_BASE_KEY', `'${key}' is not a base key (64 hex digits)`, {
-      hint: 'see install-guest provision --help',
-    });
-  const dir = path.join(cacheDir, 'bases', key);
-  return { dir, disk: path.join(dir, 'disk.qcow2'), meta: path.join(dir, 'meta.json') };
-}
-
-export interface BaseMeta {
-  key: string;
-  createdAt: string;
-  toolVersion: string;
-  /** the guest name the base was installed as */
-  name?: string;
-  request?: BaseRequestSubset;
-  mediaChecksum?: string;
-}
-
-/** `$INSTALL_GUEST_CACHE`, else `$XDG_CACHE_HOME/install-guest`, else `~/.cache/install-guest` */
-export function defaultCacheDir(env: Readonly<Record<string, string | undefined>>): string {
-  if (env.INSTALL_GUEST_CACHE) return path.resolve(env.INSTALL_GUEST_CACHE);
-  const xdg = env.XDG_CACHE_HOME || path.join(env.HOME || os.homedir(), '.cache');
-  return path.join(xdg, 'install-guest');
-}
-
-export async function readBaseMeta(cacheDir: string, key: string): Promise<BaseMeta | null> {
-  const p = basePaths(cacheDir, key);
-  try {
-    const meta = JSON.parse(await readFile(p.meta, 'utf8')) as BaseMeta;
-    if (meta.key !== key) return null;
-    await stat(p.disk);
-    return meta;
-  } catch {
-    return null;
-  }
-}
-
-/**
- * Moves a finished install's disk into the cache under its key, with its meta, atomically. When
- * another job published the same key first, theirs is kept and the given disk is removed.
- */
-export async function publishBase(
-  cacheDir: string,
-  key: string,
-  disk: string,
-  meta: Omit<BaseMeta, 'key'>,
-): Promise<BasePaths> {
-  const target = basePaths(cacheDir, key);
-  await mkdir(path.join(cacheDir, 'bases'), { recursive: true, mode: 0o700 });
-  const tmp = path.join(cacheDir, 'bases', `.tmp-${key.slice(0, 12)}-${randomBytes(4).toString('hex')}`);
-  await mkdir(tmp, { mode: 0o700 });
-  try {
-    await rename(disk, path.join(tmp, 'disk.qcow2'));
-    await writeFile(path.join(tmp, 'meta.json'), `${JSON.stringify({ key, ...meta }, null, 2)}\n`, {
-      mode: 0o600,
-    });
-    try {
-      await rename(tmp, target.dir);
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw e;
-    }
-  } finally {
-    await rm(tmp, { recursive: true, force: true });
-  }
-  return target;
-}
+export type { BaseKeyInputs, BaseMeta, BasePaths, BaseRequestSubset } from '../base/cache.js';
+export {
+  baseKey,
+  basePaths,
+  defaultCacheDir,
+  publishBase,
+  readBaseMeta,
+  templatesHash,
+} from '../base/cache.js';
+export { baseRequestSubset } from '../base/key.js';
 
 /**
  * Pure: the format of a disk image from its first 4608 bytes, or null when it is not a disk image.
@@ -206,7 +74,7 @@ export interface ResolvedBase {
 
 /** `--base KEY|IMAGE`: a key found in the cache, or an image file. */
 export async function resolveBase(base: string, cacheDir: string, cwd: string): Promise<ResolvedBase> {
-  if (KEY_RE.test(base)) {
+  if (isBaseKey(base)) {
     const meta = await readBaseMeta(cacheDir, base);
     if (!meta)
       throw inputError(

@@ -9,7 +9,7 @@ import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { InstallRequest } from '../request/request.js';
 import { VERSION } from '../version.js';
-import { hashOf } from './hash.js';
+import { hashOf } from '../base/hash.js';
 import type { BatchGuest } from './plan.js';
 import type { GuestOutcome, ResultStore } from './scheduler.js';
 

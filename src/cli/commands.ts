@@ -1,4 +1,5 @@
 /** Every command, registered explicitly. Each file declares options cheaply and imports its work lazily. */
+import { baseCommand } from './base.js';
 import { batchCommand } from './batch.js';
 import type { CommandSpec } from './command.js';
 import { doctorCommand } from './doctor.js';
@@ -16,6 +17,7 @@ export const commands: CommandSpec[] = [
   recoverCommand,
   batchCommand,
   provisionCommand,
+  baseCommand,
   mediaCommand,
   kickstartCommand,
 ];

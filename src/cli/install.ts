@@ -282,6 +282,18 @@ export function installOptions(y: Argv): Argv {
       describe:
         'print a KubeVirt VirtualMachine with hostDevices and the permittedHostDevices the cluster needs (also LOG-DIR/kubevirt.yaml)',
     })
+    .option('publish-base', {
+      group: R,
+      type: 'boolean',
+      describe:
+        'after the install is confirmed, move its disk into the base cache, read-only, under the key of its inputs (printed; with --dry-run, the key it would have) for install-guest provision --base KEY',
+    })
+    .option('base-cache', {
+      group: R,
+      type: 'string',
+      describe:
+        'the base cache --publish-base writes to (default $INSTALL_GUEST_CACHE or ~/.cache/install-guest)',
+    })
     .option('log-dir', {
       group: R,
       type: 'string',

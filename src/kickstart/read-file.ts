@@ -1,5 +1,5 @@
 /**
- * Reading a user's answer file, include or template: regular files only. It is opened with
+ * Reading a user's answer file, include, template, injected file or manifest: regular files only. It is opened with
  * O_NONBLOCK (so a FIFO cannot hang the open) and checked with fstat on the open descriptor (so
  * the check and the read see the same file); a FIFO, a device such as /dev/zero, a directory or a
  * socket is refused, and so is a file larger than any answer file.
@@ -20,12 +20,38 @@ function kindOf(st: Stats): string {
   return 'not a regular file';
 }
 
-/** The file's text; `what` names it in errors ("kickstart", "%include", "template"). */
+/** The codes a file that cannot be read is refused with (each in src/error-codes.ts as input). */
+export type ReadFileCode =
+  | 'KICKSTART_UNREADABLE'
+  | 'KICKSTART_VARS_FILE'
+  | 'KICKSTART_PASSWORD_FILE'
+  | 'KICKSTART_TEMPLATE_UNREADABLE'
+  | 'MANIFEST_NOT_FOUND'
+  | 'INVENTORY_NOT_FOUND'
+  | 'BAD_INITRD_INJECT';
+
+export interface ReadRegularOptions {
+  /** the code when the file cannot be opened (default KICKSTART_UNREADABLE) */
+  code?: ReadFileCode;
+  hint?: string;
+  maxBytes?: number;
+}
+
+/** The file's text; `what` names it in errors ("kickstart", "%include", "template", "manifest"). */
 export async function readRegularFile(
   file: string,
   what: string,
-  options: { code?: string; hint?: string; maxBytes?: number } = {},
+  options: ReadRegularOptions = {},
 ): Promise<string> {
+  return (await readRegularBytes(file, what, options)).toString('utf8');
+}
+
+/** The file's bytes, under the same checks as readRegularFile. */
+export async function readRegularBytes(
+  file: string,
+  what: string,
+  options: ReadRegularOptions = {},
+): Promise<Buffer> {
   const code = options.code ?? 'KICKSTART_UNREADABLE';
   let fh: FileHandle;
   try {
@@ -49,11 +75,11 @@ export async function readRegularFile(
         'FILE_TOO_LARGE',
         `${what} ${file} is ${st.size} bytes, more than the ${max} allowed`,
         {
-          hint: 'an answer file is text of a few kilobytes; check the path',
+          hint: options.hint ?? 'an answer file is text of a few kilobytes; check the path',
         },
       );
     }
-    return await fh.readFile('utf8');
+    return await fh.readFile();
   } finally {
     await fh.close();
   }

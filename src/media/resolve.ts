@@ -30,6 +30,7 @@ import type {
   Detection,
   MediaRequest,
   PlannedDownload,
+  PlannedExtract,
   ResolvedMedia,
   TreeReader,
 } from './types.js';
@@ -46,7 +47,9 @@ export interface ResolveDeps {
    * A dry run: the kernel and initrd over HTTP are not downloaded; a HEAD checks each exists (the
    * real run's MEDIA_NOT_FOUND) and gives its size; they are listed in `plannedDownloads` and stand
    * in the result as `<download>/NAME`. Tree metadata (.treeinfo, release files) is still read
-   * to detect the media: the caller points `cacheDir` at a throwaway directory.
+   * to detect the media: the caller points `cacheDir` at a throwaway directory. Files of an ISO are
+   * not extracted into the cache either: they are read in place (their checksums checked, nothing
+   * written), listed in `plannedExtracts` and stand in the result as `<extract>/NAME`.
    */
   plan?: boolean;
 }
@@ -241,6 +244,7 @@ async function resolveIsoFile(
   relPath: string,
   sum: Checksum | undefined,
   fetcher: Fetcher,
+  planned?: PlannedExtract[],
 ): Promise<{ path: string; verified: boolean }> {
   const st = await fs.stat(image.file);
   const entry = await image.stat(relPath);
@@ -248,6 +252,17 @@ async function resolveIsoFile(
     throw inputError('MEDIA_FILE_MISSING', `${image.file} has no ${relPath}, which its metadata names`, {
       hint: 'the ISO does not match its own metadata; check the image',
     });
+  }
+  if (planned) {
+    // a dry run writes nothing: the file is read in place for its checksum, and listed
+    if (sum) {
+      const h = createHash(sum.algo);
+      for await (const c of image.chunks(entry)) h.update(c);
+      const got = h.digest('hex');
+      if (got !== sum.hex) throw mismatch(`${image.file}:/${relPath}`, sum, got);
+    }
+    planned.push({ iso: image.file, path: `/${relPath.replace(/^\/+/, '')}`, size: entry.size });
+    return { path: `<extract>/${path.basename(relPath)}`, verified: sum !== undefined };
   }
   await fetcher.cache.init();
   const dir = await fetcher.cache.extractedDir(
@@ -279,8 +294,10 @@ export async function resolveMedia(request: MediaRequest, deps: ResolveDeps): Pr
     ...deps.fetch,
   });
   const planned: PlannedDownload[] | undefined = deps.plan ? [] : undefined;
+  const extracts: PlannedExtract[] | undefined = deps.plan ? [] : undefined;
   const withPlan = (m: ResolvedMedia): ResolvedMedia => {
     if (planned) Object.defineProperty(m, 'plannedDownloads', { enumerable: false, value: planned });
+    if (extracts) Object.defineProperty(m, 'plannedExtracts', { enumerable: false, value: extracts });
     return m;
   };
 
@@ -488,7 +505,7 @@ export async function resolveMedia(request: MediaRequest, deps: ResolveDeps): Pr
     const verified: ResolvedMedia['verified'] = [];
     const get = async (rel: string): Promise<string> => {
       const sum = d.checksums[rel];
-      const r = await resolveIsoFile(image, rel, sum, fetcher);
+      const r = await resolveIsoFile(image, rel, sum, fetcher, extracts);
       if (sum) verified.push({ path: rel, algo: sum.algo, ok: true });
       return r.path;
     };
@@ -496,19 +513,21 @@ export async function resolveMedia(request: MediaRequest, deps: ResolveDeps): Pr
     const initrd = over.initrd ?? (await get(d.initrd));
     const label = image.volumeLabel;
     const hdLabel = `hd:LABEL=${escapeLabel(label)}`;
-    return finish({
-      kind: 'iso',
-      location: where.value,
-      ...fromDetection(d),
-      kernel,
-      initrd,
-      ...(d.installer === 'anaconda' ? { stage2: hdLabel, repo: hdLabel } : { repo: 'cdrom' }),
-      volumeLabel: label,
-      cdromPath: where.value,
-      verified,
-      bytesDownloaded: fetcher.stats.bytesDownloaded,
-      warnings: d.warnings,
-    });
+    return withPlan(
+      finish({
+        kind: 'iso',
+        location: where.value,
+        ...fromDetection(d),
+        kernel,
+        initrd,
+        ...(d.installer === 'anaconda' ? { stage2: hdLabel, repo: hdLabel } : { repo: 'cdrom' }),
+        volumeLabel: label,
+        cdromPath: where.value,
+        verified,
+        bytesDownloaded: fetcher.stats.bytesDownloaded,
+        warnings: d.warnings,
+      }),
+    );
   } finally {
     await image.close();
   }

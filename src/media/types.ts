@@ -117,6 +117,15 @@ export interface PlannedDownload {
   size: number | null;
 }
 
+/** A dry run: a file the real run would extract from an ISO into the media cache. */
+export interface PlannedExtract {
+  /** the ISO file */
+  iso: string;
+  /** the file's path inside the ISO */
+  path: string;
+  size: number;
+}
+
 export interface ResolvedMedia {
   kind: MediaKind;
   /** the location as given (URL, directory or ISO path), or the kernel path for kernel-initrd */
@@ -148,6 +157,8 @@ export interface ResolvedMedia {
   bytesDownloaded: number;
   /** a dry run (ResolveDeps.plan): what the real run would download instead (not enumerable) */
   plannedDownloads?: PlannedDownload[];
+  /** a dry run: what the real run would extract from an ISO into the cache instead (not enumerable) */
+  plannedExtracts?: PlannedExtract[];
   warnings: string[];
   /** the kernel command line for this installer; [] when the firmware boots the media (cdrom) */
   kernelArgs(opts: KernelArgsOptions): string[];

@@ -369,12 +369,7 @@ export async function acquireLeases(options: AcquireOptions): Promise<LeaseSet> 
         const current = await readLock(lockDir);
         if (current === null) continue; // free (absent or empty): take it on the next round
         const status = current.owner === null ? 'gone' : await checkOwner(host, current.owner);
-        if (status === 'alive' && current.owner !== null) {
-          throw hostError('DEVICE_BUSY', `${describeKey(key)} is leased by ${describeOwner(current.owner)}`, {
-            hint: `wait for that run to end, or stop PID ${current.owner.pid}; a lease of a process that is gone is taken over automatically`,
-            data: { key, owner: current.owner, lease: lockDir },
-          });
-        }
+        if (status === 'alive' && current.owner !== null) throw busyError(key, current.owner, lockDir);
         broken = { key, previous: current.owner };
         await breakLock(lockDir, current.name);
       }
@@ -385,6 +380,52 @@ export async function acquireLeases(options: AcquireOptions): Promise<LeaseSet> 
     throw e;
   }
   return set;
+}
+
+/** A lease held by a live process: the one error both the real run and a dry run give. */
+function busyError(key: LeaseKey, owner: LeaseOwner, lockDir: string): Error {
+  return hostError('DEVICE_BUSY', `${describeKey(key)} is leased by ${describeOwner(owner)}`, {
+    hint: `wait for that run to end, or stop PID ${owner.pid}; a lease of a process that is gone is taken over automatically`,
+    data: { key, owner, lease: lockDir },
+  });
+}
+
+/**
+ * What acquireLeases would meet, read only (a dry run): DEVICE_BUSY naming the owner for a lease a
+ * live process holds, the same error the real run stops with; a stale lease (its owner gone, or an
+ * unreadable owner file) is returned, as the real run would take it over. Creates nothing: a state
+ * directory that does not exist holds no lease.
+ */
+export async function checkLeases(
+  host: Host,
+  stateDir: string,
+  keys: readonly LeaseKey[],
+): Promise<TakenOver[]> {
+  const dir = path.join(stateDir, 'leases');
+  const stale: TakenOver[] = [];
+  const seen = new Set<string>();
+  const sorted = [...keys].sort((a, b) =>
+    a.kind === b.kind ? a.id.localeCompare(b.id) : a.kind === 'group' ? -1 : 1,
+  );
+  for (const key of sorted) {
+    if (seen.has(`${key.kind}:${key.id}`)) continue;
+    seen.add(`${key.kind}:${key.id}`);
+    if (!/^[0-9A-Za-z_:-][0-9A-Za-z_:.-]{0,63}$/.test(key.id))
+      throw hostError(
+        'LEASE_FAILED',
+        `refused lease id ${JSON.stringify(printable(key.id))}: not one file name`,
+        {
+          hint: 'a lease is named by a PCI address or an IOMMU group number',
+        },
+      );
+    const lockDir = path.join(dir, leaseFileName(key));
+    const current = await readLock(lockDir);
+    if (current === null) continue;
+    const status = current.owner === null ? 'gone' : await checkOwner(host, current.owner);
+    if (status === 'alive' && current.owner !== null) throw busyError(key, current.owner, lockDir);
+    stale.push({ key, previous: current.owner });
+  }
+  return stale;
 }
 
 /** Reads every lease (for `recover` and diagnostics); `owner` null for an unreadable owner file. */

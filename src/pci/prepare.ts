@@ -40,7 +40,14 @@ import {
 } from './binding.js';
 import { type GuardFinding, readVfioHolders, runGuards } from './guards.js';
 import { RunJournal } from './journal.js';
-import { type LeaseKey, acquireLeases, selfIdentity } from './lease.js';
+import {
+  type LeaseKey,
+  acquireLeases,
+  checkLeases,
+  describeKey,
+  describeOwner,
+  selfIdentity,
+} from './lease.js';
 import { ensureDriverLoaded } from './modules.js';
 import { recover } from './recover.js';
 import { applyReset, planReset, readResetFacts } from './reset.js';
@@ -66,6 +73,11 @@ export interface CheckOptions {
   group?: boolean;
   /** guards warn instead of refusing */
   force?: boolean;
+  /**
+   * planPreparation: the state directory whose leases the real run would take; a device or group a
+   * live run holds is refused with DEVICE_BUSY, as step 2 does (read only: nothing is created)
+   */
+  stateDir?: string;
 }
 
 export interface PrepareOptions extends CheckOptions {
@@ -191,7 +203,7 @@ async function checkViability(
         hint:
           hosting.length > 0
             ? 'devices behind a VMD (or another controller hosting its own PCI domain) share its IOMMU group and cannot be assigned apart from it; disable VMD in the firmware to assign them'
-            : "add --group to detach the other endpoint members too (an install assigns them to the guest beside the device), or pick a device alone in its group",
+            : 'add --group to detach the other endpoint members too (an install assigns them to the guest beside the device), or pick a device alone in its group',
         data: {
           groups: Object.fromEntries(
             groups.map((g) => [
@@ -253,11 +265,17 @@ function onStubAlready(f: DeviceFacts, driver: StubDriver): boolean {
   );
 }
 
-/** Steps 1, 4 and 5, reads only: what the real run would bind, or the error it would stop with. */
+/** Steps 1, 2 (the leases, given `stateDir`), 4 and 5, reads only: what the real run would bind, or the error it would stop with. */
 export async function planPreparation(o: CheckOptions, log?: PrepLog): Promise<PreparationPlan> {
   const driver: StubDriver = o.driver ?? 'vfio-pci';
   const facts = await checkRequested(o.host, o.addresses, driver);
   const groups = groupsOf(facts);
+  // step 2, read only: the leases the real run would take (it stops there with DEVICE_BUSY)
+  const stale = o.stateDir ? await checkLeases(o.host, o.stateDir, await leaseKeysOf(o, groups)) : [];
+  for (const t of stale)
+    log?.warn(
+      `warning: the real run would take over the stale lease on ${describeKey(t.key)}${t.previous ? ` (${describeOwner(t.previous)} is gone)` : ''}`,
+    );
   const blocking = await checkViability(o.host, facts, groups, Boolean(o.group));
   const toBind = [...facts, ...blocking];
   const { warnings } = await checkGuards(o.host, toBind, Boolean(o.force), log);
@@ -321,6 +339,21 @@ async function detachOne(
   log.info(`${f.address}: ${formatBinding(p.original)} → ${driver}${p.vfioNode ? ` (${p.vfioNode})` : ''}`);
 }
 
+/** Step 2's lease keys: each IOMMU group, then each requested device (and, with `group`, the other endpoint members). */
+async function leaseKeysOf(
+  o: Pick<CheckOptions, 'host' | 'addresses' | 'group'>,
+  groups: readonly string[],
+): Promise<LeaseKey[]> {
+  const endpointMembers = (await membersOf(o.host, groups)).filter((m) => !stays(m)).map((m) => m.address);
+  return [
+    ...groups.map((id) => ({ kind: 'group' as const, id })),
+    ...dedupe([...dedupe(o.addresses), ...(o.group ? endpointMembers : [])]).map((id) => ({
+      kind: 'device' as const,
+      id,
+    })),
+  ];
+}
+
 export async function prepareDevices(o: PrepareOptions): Promise<PreparedSession> {
   const { host, log } = o;
   const driver: StubDriver = o.driver ?? 'vfio-pci';
@@ -333,13 +366,7 @@ export async function prepareDevices(o: PrepareOptions): Promise<PreparedSession
 
   // step 2
   const owner = await selfIdentity(host);
-  const keys: LeaseKey[] = [
-    ...groups.map((id) => ({ kind: 'group' as const, id })),
-    ...dedupe([...requested, ...(o.group ? endpointMembers : [])]).map((id) => ({
-      kind: 'device' as const,
-      id,
-    })),
-  ];
+  const keys = await leaseKeysOf(o, groups);
   const leases = await acquireLeases({
     host,
     stateDir: o.stateDir,
@@ -371,8 +398,8 @@ export async function prepareDevices(o: PrepareOptions): Promise<PreparedSession
       );
     }
 
-    // steps 1, 4, 5: the read-only checks a dry run runs too
-    const plan = await planPreparation(o, log);
+    // steps 1, 4, 5: the read-only checks a dry run runs too (step 2 is done: the leases are ours)
+    const plan = await planPreparation({ ...o, stateDir: undefined }, log);
     if (driver === 'pci-stub') {
       log.warn(
         'warning: pci-stub only reserves the device (legacy: modern qemu has no pci-assign); use vfio-pci to assign it',

@@ -19,8 +19,16 @@ import { buildCommand } from '../stages/build-command.js';
 import { launchQemu } from '../stages/launch-qemu.js';
 import { rebootAndConfirm } from '../stages/reboot-and-confirm.js';
 import { report } from '../stages/report.js';
+import { checkBase } from '../stages/check-base.js';
+import { publishBaseStage } from '../stages/publish-base.js';
 
-export const createInstallPipeline = (): Stage<InstallState>[] => [
+export interface PipelineOptions {
+  /** --publish-base: check the base's key before installing, publish the confirmed disk after */
+  publishBase?: boolean;
+}
+
+/** The stages of one install; those of an option are in the list only when it is given. */
+export const createInstallPipeline = (o: PipelineOptions = {}): Stage<InstallState>[] => [
   validateRequest,
   // --connect: the libvirt host that runs the guest (its cleanup runs last)
   connectLibvirt,
@@ -29,6 +37,8 @@ export const createInstallPipeline = (): Stage<InstallState>[] => [
   // device selection first: when no NIC is assignable, the media decision falls back to local media
   selectDevice,
   resolveMedia,
+  // the base's key needs the media; it is refused when cached before any device is taken
+  ...(o.publishBase ? [checkBase] : []),
   prepareDevice,
   renderKickstartStage,
   renderCloudInit,
@@ -36,5 +46,6 @@ export const createInstallPipeline = (): Stage<InstallState>[] => [
   buildCommand,
   launchQemu,
   rebootAndConfirm,
+  ...(o.publishBase ? [publishBaseStage] : []),
   report,
 ];

@@ -31,6 +31,17 @@ export function planOf(state: InstallState, records: StageRecord[]): Record<stri
     devices: state.prepared ?? state.devices ?? [],
     detach: state.detach ?? [],
     downloads: state.downloads ?? [],
+    ...(state.extracts?.length ? { extracts: state.extracts } : {}),
+    // --publish-base: the key the real run publishes under (null: known once the media are downloaded)
+    ...(state.base
+      ? {
+          base: {
+            key: state.base.key,
+            cacheDir: state.base.cacheDir,
+            ...(state.base.note ? { note: state.base.note } : {}),
+          },
+        }
+      : {}),
     network: state.network?.kind,
     answerFile: state.answerFile,
     argv: state.argv,
@@ -98,40 +109,43 @@ export async function runInstall(args: Args, ctx: CommandContext): Promise<numbe
       }
     : { info: (l) => ctx.warn(l), warn: (l) => ctx.warn(l) };
   try {
-    const { state, records } = await runStages(createInstallPipeline(), {
-      host: ctx.host,
-      log,
-      ...(reporter
-        ? {
-            onStage: (r: StageRecord, phase: 'start' | 'end') => {
-              if (!validated) {
-                validated = r.name === 'validate-request' && phase === 'end' && r.status === 'done';
-                return;
-              }
-              reporter.stage(
-                r.name,
-                phase === 'start'
-                  ? 'start'
-                  : r.status === 'failed'
-                    ? 'fail'
-                    : r.status === 'done'
-                      ? 'done'
-                      : 'skip',
-              );
-            },
-          }
-        : {}),
-      signal,
-      dryRun: Boolean(raw.dryRun),
-      onError: raw.onError === 'keep' ? 'keep' : 'cleanup',
-      initial: {
-        raw,
-        ...(await connectOf(args, ctx)),
-        cwd: ctx.deps.cwd,
-        env: ctx.deps.env,
-        cacheDir: (await import('../media/cache.js')).defaultCacheDir(ctx.deps.env),
+    const { state, records } = await runStages(
+      createInstallPipeline({ publishBase: Boolean(raw.publishBase) }),
+      {
+        host: ctx.host,
+        log,
+        ...(reporter
+          ? {
+              onStage: (r: StageRecord, phase: 'start' | 'end') => {
+                if (!validated) {
+                  validated = r.name === 'validate-request' && phase === 'end' && r.status === 'done';
+                  return;
+                }
+                reporter.stage(
+                  r.name,
+                  phase === 'start'
+                    ? 'start'
+                    : r.status === 'failed'
+                      ? 'fail'
+                      : r.status === 'done'
+                        ? 'done'
+                        : 'skip',
+                );
+              },
+            }
+          : {}),
+        signal,
+        dryRun: Boolean(raw.dryRun),
+        onError: raw.onError === 'keep' ? 'keep' : 'cleanup',
+        initial: {
+          raw,
+          ...(await connectOf(args, ctx)),
+          cwd: ctx.deps.cwd,
+          env: ctx.deps.env,
+          cacheDir: (await import('../media/cache.js')).defaultCacheDir(ctx.deps.env),
+        },
       },
-    });
+    );
     if (reporter) {
       const result: Record<string, unknown> = { ...(state.result ?? {}), stages: records };
       let exported: { xml?: string; kubevirt?: string } = {};
@@ -159,7 +173,15 @@ export async function runInstall(args: Args, ctx: CommandContext): Promise<numbe
       for (const r of records) ctx.print(`${r.status.padEnd(8)} ${r.name}`);
       for (const d of state.downloads ?? [])
         ctx.print(`would download ${d.url}${d.size !== null ? ` (${d.size} bytes)` : ''}`);
+      for (const x of state.extracts ?? [])
+        ctx.print(`would extract ${x.path} from ${x.iso} into the media cache (${x.size} bytes)`);
       for (const l of detachLines(state)) ctx.print(l);
+      if (state.base)
+        ctx.print(
+          state.base.key
+            ? `would publish the confirmed disk as base ${state.base.key} in ${state.base.cacheDir}`
+            : `would publish the confirmed disk as a base in ${state.base.cacheDir} (${state.base.note ?? 'key not known yet'})`,
+        );
       ctx.print('dry run: nothing on the host was changed (add --print-cmdline for the qemu command lines)');
     }
     return 0;

@@ -84,6 +84,8 @@ export interface InstallState {
   media?: MediaState;
   /** resolve-media, dry run only: what the real run would download (URLs without credentials) */
   downloads?: { url: string; size: number | null }[];
+  /** resolve-media, dry run only: the files the real run would extract from an ISO into the media cache */
+  extracts?: { iso: string; path: string; size: number }[];
   /** select-device */
   devices?: SelectedDevice[];
   network?: NetworkRequest;
@@ -132,6 +134,18 @@ export interface InstallState {
     serialBytes: number;
     /** console warnings (rule message: line) */
     warnings: string[];
+  };
+  /**
+   * check-base (--publish-base): the key of the base this install publishes, checked absent from the
+   * cache before anything is installed (null in a dry run whose media are not on this host: `note`
+   * says why); publish-base sets `published` once the confirmed disk is in the cache
+   */
+  base?: {
+    key: string | null;
+    cacheDir: string;
+    mediaChecksum?: string;
+    note?: string;
+    published?: { dir: string; disk: string };
   };
   /** reboot-and-confirm: what the installed guest showed */
   confirm?: ConfirmState;

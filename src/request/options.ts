@@ -57,6 +57,8 @@ export const INSTALL_OPTIONS: Readonly<
   printCmdline: ['--print-cmdline', 'flag'],
   printXml: ['--print-xml', 'flag'],
   printKubevirt: ['--print-kubevirt', 'flag'],
+  publishBase: ['--publish-base', 'flag'],
+  baseCache: ['--base-cache', 'value'],
   logDir: ['--log-dir', 'value'],
   onError: ['--on-error', 'value'],
   qemuBinary: ['--qemu-binary', 'value'],

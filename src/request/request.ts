@@ -130,6 +130,11 @@ export interface InstallRequest {
   keepDevice: boolean;
   /** journal and leases; default /var/lib/install-guest (under --host-root for a fixture tree) */
   stateDir?: string;
+  /**
+   * --publish-base: after a confirmed install, the disk moves into the base cache (read-only) under
+   * the key of the install's inputs, for `provision --base KEY`; `cacheDir` from --base-cache
+   */
+  publishBase?: { cacheDir?: string };
 }
 
 export interface RawInstallArgs {
@@ -190,6 +195,10 @@ export interface RawInstallArgs {
   stateDir?: string;
   /** `--cloud-init SUBOPTS` ('' when bare): parsed by src/cloudinit/options.ts */
   cloudInit?: string;
+  /** publish the confirmed disk as a cached base (src/base/) */
+  publishBase?: boolean;
+  /** the base cache --publish-base writes to (default $INSTALL_GUEST_CACHE or ~/.cache/install-guest) */
+  baseCache?: string;
 }
 
 const NAME_RE = /^[^\s/][^/]*$/;
@@ -1154,6 +1163,7 @@ export function parseInstallRequest(
   const kickstart = idiom ? idiom.path : raw.kickstart;
   const tpm = raw.tpm !== undefined ? parseTpm(raw.tpm) : undefined;
   const rng = raw.rng !== undefined ? parseRng(raw.rng) : undefined;
+  const publishBase = parsePublishBase(raw, disks, boot?.uefi !== undefined, cwd);
   return {
     name,
     memoryMiB,
@@ -1206,7 +1216,72 @@ export function parseInstallRequest(
     force: Boolean(raw.force),
     keepDevice: Boolean(raw.keepDevice),
     ...(raw.stateDir ? { stateDir: abs(cwd, raw.stateDir) } : {}),
+    ...(publishBase ? { publishBase } : {}),
   };
+}
+
+/**
+ * --publish-base [--base-cache DIR]: a base is one qcow2 disk an install wrote and the confirm boot
+ * booted; whatever cannot give that is refused here, before anything runs.
+ */
+function parsePublishBase(
+  raw: RawInstallArgs,
+  disks: readonly DiskRequest[],
+  uefi: boolean,
+  cwd: string,
+): InstallRequest['publishBase'] {
+  if (!raw.publishBase) {
+    if (raw.baseCache !== undefined)
+      throw inputError(
+        'BAD_PUBLISH_BASE',
+        '--base-cache names where --publish-base writes, but --publish-base was not given',
+        {
+          hint: 'add --publish-base, or drop --base-cache',
+        },
+      );
+    return undefined;
+  }
+  const refuse = (why: string, hint: string): never => {
+    throw inputError('BAD_PUBLISH_BASE', `--publish-base ${why}`, { hint });
+  };
+  if (raw.import)
+    refuse(
+      'publishes the disk an install wrote, but --import installs nothing',
+      'give the image to provision directly: install-guest provision --base IMAGE',
+    );
+  if (raw.noreboot)
+    throw inputError(
+      'BASE_NOT_CONFIRMED',
+      '--publish-base publishes only a disk the confirm boot booted, but --noreboot skips that boot',
+      { hint: 'drop --noreboot' },
+    );
+  if (disks.length !== 1)
+    refuse(
+      `publishes one disk, but this install has ${disks.length}`,
+      'install the base with a single --disk (size=N or path=FILE,size=N)',
+    );
+  if (disks[0]!.format !== 'qcow2')
+    refuse(
+      `keeps qcow2 bases, but the disk is ${disks[0]!.format}`,
+      'use --disk …,format=qcow2 (the default)',
+    );
+  if (uefi)
+    refuse(
+      "with --boot uefi is not implemented: the guest's UEFI variables would have to be kept with the disk",
+      'install the base with BIOS firmware (the default)',
+    );
+  if (raw.printXml || raw.printKubevirt)
+    refuse(
+      `moves the disk into the cache, so the document ${raw.printXml ? '--print-xml' : '--print-kubevirt'} prints would name a disk that is gone`,
+      'publish first, then: install-guest provision --base KEY --print-xml',
+    );
+  if (raw.baseCache !== undefined) {
+    assertPlainValue('--base-cache', raw.baseCache);
+    if (raw.baseCache.trim() === '')
+      refuse('got an empty --base-cache', 'name a folder, or leave --base-cache out');
+    return { cacheDir: abs(cwd, raw.baseCache) };
+  }
+  return {};
 }
 
 /** A positive whole number of seconds, at most a day. */

@@ -48,8 +48,8 @@ export const prepareDevice: Stage<InstallState> = {
   changesHost: true,
   needs: ['request'],
   /**
-   * A dry run runs the preparation's read-only checks (pci/prepare.ts steps 1, 4, 5: the device,
-   * group viability, the host guards) through the same function the real run calls, so it stops
+   * A dry run runs the preparation's read-only checks (pci/prepare.ts steps 1, 2, 4, 5: the device,
+   * the leases of live runs, group viability, the host guards) through the same function the real run calls, so it stops
    * with the same error; it lists every device it would detach, group members included. A device
    * absent from this host (select-device warned) is left out of the checks.
    */
@@ -62,10 +62,12 @@ export const prepareDevice: Stage<InstallState> = {
     if (devices.length === 0) return { prepared: byLibvirt, detach: [] };
     const req = need(state, 'request');
     const present = devices.filter((d) => d.vendorDevice !== undefined);
-    const { planPreparation } = await import('../pci/prepare.js');
+    const { defaultStateDir, planPreparation } = await import('../pci/prepare.js');
     const plan = await planPreparation(
       {
         host,
+        // the leases the real run would take: a device a live run holds is DEVICE_BUSY here too
+        stateDir: req.stateDir ?? defaultStateDir(host),
         addresses: present.map((d) => d.address),
         driver: req.hostdevDriver,
         group: req.groupBind,

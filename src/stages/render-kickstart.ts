@@ -7,7 +7,8 @@
  * same copy of the initrd. The log dir keeps only the redacted copy; the real one lives in the
  * private work dir (0600).
  */
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
+import { readRegularBytes } from '../kickstart/read-file.js';
 import path from 'node:path';
 import { inputError } from '../errors.js';
 import type { Stage, StageContext } from '../pipeline/stage.js';
@@ -111,9 +112,13 @@ async function decide(ctx: StageContext<InstallState>): Promise<Decision | undef
         { hint: 'edit the file, or use --kickstart fedora|debian' },
       );
     const file = req.kickstart!;
-    if (/\.(preseed|cfg)$/.test(file) && /^d-i\s/m.test(await readFile(file, 'utf8').catch(() => ''))) {
+    const { readRegularFile } = await import('../kickstart/read-file.js');
+    const preseed = /\.(preseed|cfg)$/.test(file)
+      ? await readRegularFile(file, '--kickstart').catch(() => '')
+      : '';
+    if (/^d-i\s/m.test(preseed)) {
       family = 'preseed';
-      text = await readFile(file, 'utf8');
+      text = preseed;
       const { redactSecrets } = await import('../kickstart/redact.js');
       redacted = redactSecrets(text);
     } else {
@@ -212,10 +217,11 @@ async function readInjected(
   const inject = await Promise.all(
     paths.map(async (p) => ({
       name: path.basename(p),
-      data: await readFile(p).catch(() => {
-        throw inputError('BAD_INITRD_INJECT', `--initrd-inject '${p}' is not a readable file`, {
-          hint: 'check the path',
-        });
+      // a regular file only (a FIFO would hang the read), of any size an initrd takes
+      data: await readRegularBytes(p, '--initrd-inject', {
+        code: 'BAD_INITRD_INJECT',
+        hint: 'check the path',
+        maxBytes: 1024 * 1024 * 1024,
       }),
     })),
   );

@@ -72,6 +72,10 @@ export function resultOf(state: InstallState): Record<string, unknown> {
           },
         }
       : {}),
+    // --publish-base: the confirmed disk is now this cached base (the install's disk path is gone)
+    ...(state.base?.published && state.base.key
+      ? { base: { key: state.base.key, disk: state.base.published.disk } }
+      : {}),
     logDir: state.logDir,
     warnings: [...(state.warnings ?? []), ...(install?.warnings ?? [])],
   };
@@ -103,6 +107,11 @@ export function summaryLines(result: Record<string, unknown>): string[] {
   }
   const tpm = (phases.confirm as { tpm?: { model: string; guestName: string } } | undefined)?.tpm;
   if (tpm) lines.push(`  TPM 2.0 ${tpm.model} seen by the guest as ${tpm.guestName}`);
+  const base = result.base as { key: string; disk: string } | undefined;
+  if (base)
+    lines.push(
+      `  published as base ${base.key} (${base.disk}, read-only): install-guest provision --base ${base.key}`,
+    );
   lines.push(`  logs: ${String(result.logDir)}`);
   return lines;
 }

@@ -63,7 +63,8 @@ async function resolveInstallMedia(ctx: StageContext<InstallState>): Promise<Par
     resolved = await resolve(request, {
       cacheDir: scratch ?? need(state, 'cacheDir'),
       signal: AbortSignal.any([signal, deadline]),
-      ...(scratch ? { plan: true } : {}),
+      // a dry run writes nothing to the media cache: no download, no extraction from an ISO
+      ...(ctx.dryRun ? { plan: true } : {}),
       onProgress: fetchProgressToLog(log),
       ...(state.env ? { fetch: { env: state.env } } : {}),
     });
@@ -83,6 +84,7 @@ async function resolveInstallMedia(ctx: StageContext<InstallState>): Promise<Par
     if (scratch) await rm(scratch, { recursive: true, force: true });
   }
   const downloads = resolved.plannedDownloads ?? [];
+  const extracts = resolved.plannedExtracts ?? [];
   // a local anaconda tree is served below, so the media module's "must be served" note does not apply
   const served = resolved.serveDir !== undefined && resolved.installer === 'anaconda';
   for (const w of resolved.warnings)
@@ -145,6 +147,7 @@ async function resolveInstallMedia(ctx: StageContext<InstallState>): Promise<Par
     },
     ...(servedTree ? { servedTree } : {}),
     downloads,
+    ...(extracts.length ? { extracts } : {}),
   };
 }
 

@@ -38,12 +38,20 @@ const LAYERS: [rank: number, name: string, match: (f: string) => boolean][] = [
   ],
   [
     5,
-    'domain (pci, media, kickstart, cloudinit, qemu, request, report, libvirt, export/libvirt.ts)',
+    'domain (pci, media, kickstart, cloudinit, qemu, request, report, libvirt, base, export/libvirt.ts)',
     (f) =>
       f === 'export/libvirt.ts' ||
-      ['pci/', 'media/', 'kickstart/', 'cloudinit/', 'qemu/', 'request/', 'report/', 'libvirt/'].some((d) =>
-        f.startsWith(d),
-      ),
+      [
+        'pci/',
+        'media/',
+        'kickstart/',
+        'cloudinit/',
+        'qemu/',
+        'request/',
+        'report/',
+        'libvirt/',
+        'base/',
+      ].some((d) => f.startsWith(d)),
   ],
   [
     6,

@@ -15,7 +15,7 @@ import { UPDATE_GOLDEN } from '../helpers/golden.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 /** Codes raised from a typed union of literals (pci/prepare.ts's host guards), with their class. */
-const CODE_TYPES: Record<string, ErrorKind> = { GuardCode: 'host' };
+const CODE_TYPES: Record<string, ErrorKind> = { GuardCode: 'host', ReadFileCode: 'input' };
 const HELPERS: Record<string, ErrorKind> = {
   inputError: 'input',
   hostError: 'host',

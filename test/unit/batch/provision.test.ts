@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { existsSync } from 'node:fs';
-import { mkdtemp, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import {
@@ -15,7 +15,7 @@ import {
   templatesHash,
 } from '../../../src/batch/provision.js';
 import type { BaseKeyInputs } from '../../../src/batch/provision.js';
-import { stableStringify } from '../../../src/batch/hash.js';
+import { stableStringify } from '../../../src/base/hash.js';
 import { parseInstallRequest } from '../../../src/request/request.js';
 
 const inputs = (): BaseKeyInputs => ({
@@ -92,7 +92,7 @@ describe('CI provisioning building blocks', () => {
     });
   });
 
-  it('lays out the cache by key and publishes a base atomically, keeping the first of two', async () => {
+  it('lays out the cache by key and publishes a base atomically; a second publication of the key is refused and loses nothing', async () => {
     const cache = await mkdtemp(path.join(os.tmpdir(), 'ig-cache-'));
     try {
       const key = baseKey(inputs());
@@ -101,7 +101,6 @@ describe('CI provisioning building blocks', () => {
         disk: path.join(cache, 'bases', key, 'disk.qcow2'),
         meta: path.join(cache, 'bases', key, 'meta.json'),
       });
-      expect(() => basePaths(cache, '../etc')).to.throw(/not a base key/);
       expect(await readBaseMeta(cache, key)).to.equal(null);
       const first = path.join(cache, 'first.qcow2');
       const second = path.join(cache, 'second.qcow2');
@@ -112,11 +111,19 @@ describe('CI provisioning building blocks', () => {
         toolVersion: '0.1.0',
         name: 'base',
       });
-      await publishBase(cache, key, second, { createdAt: '2026-01-02T00:00:00Z', toolVersion: '0.1.0' });
+      const err = await publishBase(cache, key, second, {
+        createdAt: '2026-01-02T00:00:00Z',
+        toolVersion: '0.1.0',
+      }).catch((e: unknown) => e as { code?: string; message: string; hint?: string });
+      expect(err).to.include({ code: 'BASE_EXISTS' });
+      expect((err as { hint: string }).hint).to.include(`install-guest base rm ${key}`);
       const meta = await readBaseMeta(cache, key);
       expect(meta).to.deep.include({ key, name: 'base', createdAt: '2026-01-01T00:00:00Z' });
       expect(await readdir(path.join(cache, 'bases'))).to.deep.equal([key]);
-      expect(existsSync(first) || existsSync(second)).to.equal(false);
+      expect(existsSync(first), 'the published disk moved into the cache').to.equal(false);
+      expect(await readFile(second, 'utf8'), 'the refused disk is left where it was').to.equal('second');
+      const disk = await stat(basePaths(cache, key).disk);
+      expect(disk.mode & 0o777, 'a base is read-only').to.equal(0o444);
     } finally {
       await rm(cache, { recursive: true, force: true });
     }

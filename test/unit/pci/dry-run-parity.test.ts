@@ -16,7 +16,7 @@ import {
   modelHost,
   standardSpec,
 } from '../../helpers/kernel-model.js';
-import { entries, expectClean, quietLog } from './helpers.js';
+import { entries, expectClean, goneOwner, quietLog, writeLease } from './helpers.js';
 
 const MEDIA = path.resolve('fixtures/cases/_media');
 const BOOT = `kernel=${MEDIA}/vmlinuz,initrd=${MEDIA}/initrd.img`;
@@ -267,6 +267,52 @@ describe('install --dry-run agrees with the real install on the kernel model', f
       if (code === 'QEMU_NOT_FOUND') expect(m.model.writes, 'nothing detached').to.deep.equal([]);
     });
   }
+
+  it('a device a live run holds: DEVICE_BUSY naming the owner, in both, and the dry run changes nothing', async () => {
+    m = await modelHost(standardSpec());
+    // a live run (this process) holds 0000:03:00.0 and its group
+    const held = await prepareDevices({
+      host: m.host,
+      stateDir: m.stateDir,
+      addresses: ['0000:03:00.0'],
+      guest: 'first',
+      command: 'install',
+      log: quietLog(),
+    });
+    const leases = await entries(path.join(m.stateDir, 'leases'));
+    const journals = await entries(path.join(m.stateDir, 'journal'));
+    const writes = m.model.writes.length;
+    const dry = await install(['--hostdev', '0000:03:00.0'], true);
+    expect(m.model.writes.length, 'the dry run wrote to sysfs').to.equal(writes);
+    const real = await install(['--hostdev', '0000:03:00.0'], false);
+    expect(real).to.deep.include({ code: 3, error: 'DEVICE_BUSY' });
+    expect(dry).to.deep.include({ code: 3, error: 'DEVICE_BUSY' });
+    expect(dry.message).to.equal(real.message);
+    expect(dry.message).to.match(new RegExp(`is leased by PID ${process.pid} \\(guest first, install`));
+    expect(await entries(path.join(m.stateDir, 'leases'))).to.deep.equal(leases);
+    expect(await entries(path.join(m.stateDir, 'journal'))).to.deep.equal(journals);
+    expect(m.model.driverOf('0000:03:00.0'), "still the first run's").to.equal('vfio-pci');
+    await held.release();
+    await expectClean(m);
+    // given back: both go through now (the dry run with a plan, the lease free)
+    expect(await install(['--hostdev', '0000:03:00.0'], true)).to.deep.equal({ code: 0 });
+  });
+
+  it('a stale lease (its owner gone): the dry run says the real run would take it over, and leaves it', async () => {
+    m = await modelHost(standardSpec());
+    await writeLease(m.stateDir, 'device-0000:03:00.0.lock', goneOwner(999_999_999, { guest: 'old' }));
+    const before = await entries(path.join(m.stateDir, 'leases'));
+    const r = await runCli(
+      ['install', '--dry-run', '--json', '--name', 's', '--boot', BOOT, '--hostdev', '0000:03:00.0'],
+      { host: m.host, cwd: m.root },
+    );
+    expect(r.code, r.stderr).to.equal(0);
+    expect(r.stderr).to.match(
+      /would take over the stale lease on device 0000:03:00.0 \(PID 999999999 \(guest old/,
+    );
+    expect(await entries(path.join(m.stateDir, 'leases'))).to.deep.equal(before);
+    expect(m.model.writes).to.deep.equal([]);
+  });
 
   it('the VMD controller is never a group endpoint: the refusal names it and nothing was detached', async () => {
     m = await modelHost(vmdSpec());

@@ -4,7 +4,7 @@
  * and initrd for their size and lists them; no GET of either, nothing in the media cache.
  */
 import { expect } from 'chai';
-import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { redactUrl } from '../../../src/media/fetch/url.js';
@@ -79,6 +79,76 @@ describe('install --dry-run over an HTTP tree', function () {
     const missing = await dry(server.url, false);
     expect(missing.code).to.equal(2);
     expect(missing.stderr).to.include('[MEDIA_NOT_FOUND]');
+    expect(await readdir(dir)).to.deep.equal([]);
+  });
+});
+
+/** Every file under a folder with its size and mtime: "unchanged" means this listing is equal. */
+async function listing(root: string): Promise<string[]> {
+  const out: string[] = [];
+  const walk = async (d: string): Promise<void> => {
+    for (const e of await readdir(d, { withFileTypes: true }).catch(() => [])) {
+      const p = path.join(d, e.name);
+      const s = await stat(p);
+      out.push(`${path.relative(root, p)} ${e.isDirectory() ? 'dir' : s.size} ${s.mtimeMs}`);
+      if (e.isDirectory()) await walk(p);
+    }
+  };
+  await walk(root);
+  return out.sort();
+}
+
+describe('install --dry-run from an ISO', function () {
+  this.timeout(60_000);
+  const ISO = path.resolve('fixtures/cases/_media/install.iso');
+  let dir: string;
+  beforeEach(async () => (dir = await mkdtemp(path.join(os.tmpdir(), 'ig-dry-iso-'))));
+  afterEach(() => rm(dir, { recursive: true, force: true }));
+
+  const dry = (json: boolean) =>
+    runCli(
+      [
+        'install',
+        '--dry-run',
+        ...(json ? ['--json'] : []),
+        '--name',
+        'i',
+        '--location',
+        ISO,
+        '--log-dir',
+        path.join(dir, 'logs'),
+      ],
+      { cwd: dir, env: { INSTALL_GUEST_CACHE_DIR: path.join(dir, 'cache') } },
+    );
+
+  it('reads the ISO in place: the files it would extract are listed, the media cache is not written', async () => {
+    // a cache that exists already (another install's files in it) stays exactly as it was
+    await mkdir(path.join(dir, 'cache', 'other'), { recursive: true });
+    await writeFile(path.join(dir, 'cache', 'other', 'f'), 'x');
+    const before = await listing(dir);
+    const r = await dry(true);
+    expect(r.code, r.stderr).to.equal(0);
+    const plan = JSON.parse(r.stdout) as {
+      extracts: { iso: string; path: string; size: number }[];
+      argv: { install: string[] };
+    };
+    expect(plan.extracts).to.deep.equal([
+      { iso: ISO, path: '/images/pxeboot/vmlinuz', size: 12 },
+      { iso: ISO, path: '/images/pxeboot/initrd.img', size: 12 },
+    ]);
+    expect(plan.argv.install).to.include('<extract>/vmlinuz');
+    expect(await listing(dir), 'the cache and the folder are unchanged').to.deep.equal(before);
+    const human = await dry(false);
+    expect(human.code, human.stderr).to.equal(0);
+    expect(human.stdout).to.include(
+      `would extract /images/pxeboot/vmlinuz from ${ISO} into the media cache (12 bytes)`,
+    );
+    expect(await listing(dir)).to.deep.equal(before);
+  });
+
+  it('with no cache at all, none is created', async () => {
+    const r = await dry(false);
+    expect(r.code, r.stderr).to.equal(0);
     expect(await readdir(dir)).to.deep.equal([]);
   });
 });

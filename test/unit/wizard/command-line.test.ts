@@ -208,6 +208,8 @@ const FULL: Required<RawInstallArgs> = {
   printCmdline: true,
   printXml: true,
   printKubevirt: true,
+  publishBase: true,
+  baseCache: '/bases',
   json: true,
   logDir: '/log',
   onError: 'keep',
