@@ -11,25 +11,7 @@ import path from 'node:path';
 import type { Stage, StageContext } from '../pipeline/stage.js';
 import type { InstallState } from '../pipeline/state.js';
 import { need } from '../pipeline/stage.js';
-
-/** The MAC install-guest configures: the assigned NIC's own (read on the host), else the emulated NIC's. */
-export function cloudInitNicMac(
-  state: Pick<InstallState, 'devices' | 'prepared' | 'network' | 'request' | 'mac'>,
-): string | undefined {
-  const assigned = (state.prepared ?? state.devices ?? []).find((d) => d.mac);
-  if (assigned?.mac) return assigned.mac;
-  const net = state.network ?? need(state, 'request').network;
-  return net.kind === 'none' ? undefined : (net.mac ?? state.mac);
-}
-
-function hostnameOf(name: string): string {
-  const h = name
-    .toLowerCase()
-    .replace(/[^a-z0-9-]+/g, '-')
-    .replace(/^-+|-+$/g, '')
-    .slice(0, 63);
-  return h || 'guest';
-}
+import { guestHostname, guestNicMac } from './guest-identity.js';
 
 async function render(ctx: StageContext<InstallState>, write: boolean): Promise<Partial<InstallState>> {
   const { state } = ctx;
@@ -38,11 +20,11 @@ async function render(ctx: StageContext<InstallState>, write: boolean): Promise<
   const { buildSeedDocuments } = await import('../cloudinit/userdata.js');
   const { confirmScript } = await import('../kickstart/confirm.js');
   const instanceId = `iid-${state.uuid ?? 'dry-run'}`;
-  const mac = cloudInitNicMac(state);
+  const mac = guestNicMac(state);
   const docs = await buildSeedDocuments({
     options: write ? ci.options : { ...ci.options, rootPasswordGenerate: false },
     instanceId,
-    hostname: hostnameOf(req.name),
+    hostname: guestHostname(req.name),
     ...(mac ? { nicMac: mac } : {}),
     ...(req.confirmUnit ? { confirmScript: confirmScript() } : {}),
   });

@@ -16,6 +16,7 @@ import type { InstallState, MediaState } from '../pipeline/state.js';
 import type { BootMedia } from '../qemu/command.js';
 import { addKernelArgs } from '../request/virt-install.js';
 import { need } from '../pipeline/stage.js';
+import { guestHostname, guestNicMac } from './guest-identity.js';
 
 type Family = 'kickstart' | 'preseed';
 
@@ -33,23 +34,6 @@ export function answerFamilyFor(media: MediaState, osVariant: string | undefined
 function targetDisk(state: InstallState): string {
   const bus = need(state, 'request').disks[0]?.bus ?? 'virtio';
   return bus === 'virtio' ? 'vda' : 'sda';
-}
-
-/** The MAC the answer file configures: the assigned NIC's own, else the emulated NIC's. */
-function nicMac(state: InstallState): string | undefined {
-  const assigned = (state.devices ?? []).find((d) => d.mac);
-  if (assigned?.mac) return assigned.mac;
-  const net = state.network ?? need(state, 'request').network;
-  return net.kind === 'none' ? undefined : (net.mac ?? state.mac);
-}
-
-function hostnameOf(name: string): string {
-  const h = name
-    .toLowerCase()
-    .replace(/[^a-z0-9-]+/g, '-')
-    .replace(/^-+|-+$/g, '')
-    .slice(0, 63);
-  return h || 'guest';
 }
 
 interface Decision {
@@ -92,9 +76,9 @@ async function decide(ctx: StageContext<InstallState>): Promise<Decision | undef
     }
     const { renderKickstart } = await import('../kickstart/render.js');
     const { applySetItems } = await import('../kickstart/vars.js');
-    const mac = nicMac(state);
+    const mac = guestNicMac(state);
     const vars: Record<string, unknown> = {
-      hostname: hostnameOf(req.name),
+      hostname: guestHostname(req.name),
       disk: targetDisk(state),
       confirmUnit: req.confirmUnit,
       ...(mac ? { nic: { mac } } : {}),
@@ -125,7 +109,7 @@ async function decide(ctx: StageContext<InstallState>): Promise<Decision | undef
       const { loadUserKickstart } = await import('../kickstart/user-kickstart.js');
       const { lintKickstart } = await import('../kickstart/lint.js');
       const user = await loadUserKickstart(file, { confirmUnit: req.confirmUnit });
-      const mac = nicMac(state);
+      const mac = guestNicMac(state);
       const errors = lintKickstart(user.text, {
         headless: true,
         ...(mac && (state.devices ?? []).some((d) => d.mac) ? { assignedNic: { mac } } : {}),
@@ -279,7 +263,7 @@ export const renderKickstartStage: Stage<InstallState> = {
           onFetch: (from) => ctx.log.info(`answer file fetched over HTTP (by ${from})`),
         });
         out.servedKickstart = served;
-        const mac = nicMac(state);
+        const mac = guestNicMac(state);
         d.kernelArgs = kernelArgsFor('http', d.family, { url: served.url, ...(mac ? { nicMac: mac } : {}) });
         if (files.length === 0) out.media = { ...media, boot: withArgs(media.boot, d.kernelArgs) };
       } else {
@@ -309,7 +293,7 @@ export const renderKickstartStage: Stage<InstallState> = {
     if (!d) return {};
     if (d.delivery === 'http') {
       const { kernelArgsFor } = await import('../kickstart/deliver.js');
-      const mac = nicMac(ctx.state);
+      const mac = guestNicMac(ctx.state);
       const url = `http://10.0.2.2:<port>/ks/<token>/${d.fileName}`;
       d.kernelArgs = kernelArgsFor('http', d.family, { url, ...(mac ? { nicMac: mac } : {}) });
     }
