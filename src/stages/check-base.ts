@@ -5,6 +5,7 @@
  * run runs it too and prints the key (what a CI job needs to look the base up).
  */
 import { inputError } from '../errors.js';
+import { need } from '../pipeline/stage.js';
 import type { Stage } from '../pipeline/stage.js';
 import type { InstallState } from '../pipeline/state.js';
 
@@ -13,7 +14,7 @@ export const checkBase: Stage<InstallState> = {
   changesHost: false,
   needs: ['request', 'media'],
   async run({ state, log, dryRun }) {
-    const req = state.request!;
+    const req = need(state, 'request');
     if (!req.publishBase) return {};
     if (state.connect)
       throw inputError(
@@ -28,7 +29,7 @@ export const checkBase: Stage<InstallState> = {
     const cacheDir = req.publishBase.cacheDir ?? defaultCacheDir(state.env ?? {});
     // the publication at the end must not fail on a cache that could be checked now
     await checkBaseCacheWritable(cacheDir);
-    const k = await installBaseKey(req, state.media!);
+    const k = await installBaseKey(req, need(state, 'media'));
     if (k === null)
       return {
         base: {

@@ -86,7 +86,7 @@ export const connectLibvirt: Stage<InstallState> = {
         await conn.virsh(['destroy', name]).catch(() => undefined);
         await conn
           // with its vars store and (--tpm) the TPM state libvirt kept for it
-          .virsh(['undefine', name, '--nvram', ...(state.request!.tpm ? ['--tpm'] : [])])
+          .virsh(['undefine', name, '--nvram', ...(need(state, 'request').tpm ? ['--tpm'] : [])])
           .catch(() =>
             conn
               .virsh(['undefine', name])
@@ -97,7 +97,7 @@ export const connectLibvirt: Stage<InstallState> = {
     // a transient domain's vars store (--boot uefi) and TPM state (--tpm, persistent_state='yes')
     // outlive it in libvirt's directories: when no domain of this name stays, define one for a
     // moment and undefine it with them (libvirt knows where they are, on a remote host too)
-    const req = state.request!;
+    const req = need(state, 'request');
     const booted = !dryRun && state.argv !== undefined && state.uuid !== undefined;
     if (booted && (req.tpm || req.boot?.uefi) && !(lv.created.defined && keep)) {
       const exists = await conn.virsh(['domstate', name]).then(

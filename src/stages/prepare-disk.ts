@@ -79,10 +79,13 @@ export const prepareDisk: Stage<InstallState> = {
       }
     }
     // --tpm: this guest's own TPM state directory (swtpm fills it at the install boot), private
-    if (state.request!.tpm) {
+    if (need(state, 'request').tpm) {
       const { tpmStateDir } = await import('../qemu/swtpm.js');
       const { safeFileName } = await import('../request/request.js');
-      const dir = tpmStateDir(state.logDir ?? state.request!.logDir, safeFileName(state.request!.name));
+      const dir = tpmStateDir(
+        state.logDir ?? need(state, 'request').logDir,
+        safeFileName(need(state, 'request').name),
+      );
       if (!(await stat(dir).catch(() => null))) {
         await mkdir(dir, { mode: 0o700 });
         created.push(dir);

@@ -5,6 +5,7 @@
  * meanwhile refused and the disk left where it was) are in src/base/cache.ts.
  */
 import { inputError } from '../errors.js';
+import { need } from '../pipeline/stage.js';
 import type { Stage } from '../pipeline/stage.js';
 import type { InstallState } from '../pipeline/state.js';
 
@@ -36,7 +37,7 @@ export const publishBaseStage: Stage<InstallState> = {
   // a dry run: check-base has put the key (or why it is not known yet) in the state; nothing to add
   plan: () => ({}),
   async run({ state, host, log, record }) {
-    const req = state.request!;
+    const req = need(state, 'request');
     const base = state.base;
     if (!req.publishBase || !base) return {};
     const disk = diskToPublish(state);

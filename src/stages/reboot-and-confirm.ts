@@ -324,7 +324,7 @@ export const rebootAndConfirm: Stage<InstallState> = {
           ctx.log.info(
             `confirmed: ${d.kind} ${d.source} ${d.vendorDevice} in the guest at ${d.guestAddress} (driver ${d.guestDriver ?? 'none'})`,
           );
-        const tpm = state.request!.tpm;
+        const tpm = need(state, 'request').tpm;
         let tpmSeen: { model: string; guestName: string; version: string } | undefined;
         if (tpm) {
           // --tpm: the guest's kernel must have registered the emulated TPM 2.0
