@@ -115,7 +115,8 @@ describe('batch command', function () {
   it('names a manifest it cannot read and a bad --concurrency', async () => {
     const r = await runCli(['batch', 'nope.yaml'], { host: host(), cwd });
     expect(r.code).to.equal(2);
-    expect(r.stderr).to.include("manifest 'nope.yaml' cannot be read");
+    expect(r.stderr).to.include(`cannot read manifest ${path.join(cwd, 'nope.yaml')} (ENOENT)`);
+    expect(r.stderr).to.include('[MANIFEST_NOT_FOUND]');
     const c = await runCli(['batch', path.join(BATCH, 'fleet.yaml'), '--dry-run', '--concurrency', '0'], {
       host: host(),
       cwd,
