@@ -180,13 +180,32 @@ export const rebootAndConfirm: Stage<InstallState> = {
     const bootOnce = async (confirmArgv: readonly string[], earlyBootMs: number | undefined) => {
       const t0 = performance.now();
       const { handle, files } = await startPhase(ctx, 'confirm', confirmArgv, deadlineMs + 60_000);
+      let refreshTimer: ReturnType<typeof setInterval> | undefined;
       try {
         // qemu's own view of the bus. Devices behind a bridge (the pcie-root-port each assigned device
         // sits on) are listed only once the guest's firmware numbered the bridge's secondary bus, so
         // the view that counts is taken when the guest printed its block; this early one is what is
         // left when the guest powers off first.
-        const earlyPci = await handle.queryPci();
+        let earlyPci = await handle.queryPci();
         let latePci: Promise<GuestPciDevice[] | null> | undefined;
+        // refreshed every 2 s until the block is read: firmware that numbers the bridges late (OVMF
+        // takes seconds under TCG) and a guest that powers off before the late view is taken (a
+        // libvirt query costs a virsh start-up) still leave a view with the bridged devices in it
+        let refreshing = false;
+        refreshTimer = setInterval(() => {
+          if (refreshing || latePci) return;
+          refreshing = true;
+          void handle
+            .queryPci()
+            .then(
+              (v) => {
+                if (!latePci) earlyPci = v;
+              },
+              () => undefined,
+            )
+            .finally(() => (refreshing = false));
+        }, 2000);
+        refreshTimer.unref();
         // the console feeds the fatal-line watcher and the IG-CONFIRM reader
         const watcher = new ConsoleWatcher({ rules: rulesFor('generic-linux') });
         let text = '';
@@ -278,6 +297,7 @@ export const rebootAndConfirm: Stage<InstallState> = {
           }
           ended = 'block-seen';
         }
+        clearInterval(refreshTimer);
         const qemuPci = (await latePci) ?? earlyPci;
         if (ended === 'block-seen') {
           await handle.stop('confirmation block read');
@@ -358,6 +378,7 @@ export const rebootAndConfirm: Stage<InstallState> = {
           },
         };
       } finally {
+        clearInterval(refreshTimer);
         await handle.stop('confirm phase over').catch((e: unknown) => {
           ctx.log.warn(`stopping the confirm qemu failed: ${e instanceof Error ? e.message : String(e)}`);
         });
