@@ -34,6 +34,14 @@ export async function virsh(...args: string[]): Promise<string> {
   return r.stdout;
 }
 
+/** The names of the volumes in a pool of the local libvirtd. */
+export async function volumeNames(pool: string): Promise<string[]> {
+  return (await virsh('vol-list', pool))
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/)[0]!)
+    .filter(Boolean);
+}
+
 /** Whether a domain of that name is defined or running. */
 export async function domainExists(name: string): Promise<boolean> {
   const r = await execa('virsh', ['-q', '-c', SYSTEM_URI, 'dominfo', name], { reject: false });

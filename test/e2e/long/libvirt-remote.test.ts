@@ -14,17 +14,17 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { BUILT_CLI, requireBuiltCli } from '../../helpers/cli.js';
-import { domainExists, ensureLibvirtd, remoteView, removeDomain, virsh } from '../../helpers/libvirtd.js';
+import {
+  domainExists,
+  ensureLibvirtd,
+  remoteView,
+  removeDomain,
+  virsh,
+  volumeNames,
+} from '../../helpers/libvirtd.js';
 import { type Bed, ensureBed } from '../bed/index.js';
 
 const POOL = 'ig-remote-test';
-
-async function volumes(pool: string): Promise<string[]> {
-  return (await virsh('vol-list', pool))
-    .split('\n')
-    .map((l) => l.trim().split(/\s+/)[0]!)
-    .filter(Boolean);
-}
 
 describe('install --connect qemu+tcp://127.0.0.1:PORT (this libvirtd seen as a remote host)', function () {
   this.timeout(300_000);
@@ -91,7 +91,7 @@ describe('install --connect qemu+tcp://127.0.0.1:PORT (this libvirtd seen as a r
     expect(err.code).to.equal('POOL_NOT_FOUND');
     expect(err.message).to.include("'ig-no-such-pool'");
     expect(await domainExists('lvr-nopool')).to.equal(false);
-    expect((await volumes('default')).filter((v) => v.startsWith('lvr-nopool'))).to.deep.equal([]);
+    expect((await volumeNames('default')).filter((v) => v.startsWith('lvr-nopool'))).to.deep.equal([]);
   });
 
   it('a local tree cannot be served to a remote host: exit 2 MEDIA_TREE_NOT_REACHABLE (a dry run says so too)', async () => {
@@ -131,7 +131,7 @@ describe('install --connect qemu+tcp://127.0.0.1:PORT (this libvirtd seen as a r
         .catch(() => undefined);
     }, 10);
     const volWatch = setInterval(() => {
-      void volumes(POOL).then(
+      void volumeNames(POOL).then(
         (v) => {
           if (v.length > seenVolumes.length) seenVolumes = v;
         },
@@ -170,6 +170,6 @@ describe('install --connect qemu+tcp://127.0.0.1:PORT (this libvirtd seen as a r
     expect(err.data.stopLatencyMs).to.be.lessThan(4000);
     expect(afterLine).to.be.lessThan(6000);
     expect(await domainExists('lvr-fail')).to.equal(false);
-    expect(await volumes(POOL)).to.deep.equal([]);
+    expect(await volumeNames(POOL)).to.deep.equal([]);
   });
 });

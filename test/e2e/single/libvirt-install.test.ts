@@ -11,17 +11,17 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { BUILT_CLI, requireBuiltCli } from '../../helpers/cli.js';
-import { SYSTEM_URI, domainExists, ensureLibvirtd, removeDomain, virsh } from '../../helpers/libvirtd.js';
+import {
+  SYSTEM_URI,
+  domainExists,
+  ensureLibvirtd,
+  removeDomain,
+  virsh,
+  volumeNames,
+} from '../../helpers/libvirtd.js';
 import { type Bed, ensureBed } from '../bed/index.js';
 
 const GUEST = ['--accel', 'tcg', '--memory', '512', '--network', 'user,model=e1000e'];
-
-async function volumes(): Promise<string[]> {
-  return (await virsh('vol-list', 'default'))
-    .split('\n')
-    .map((l) => l.trim().split(/\s+/)[0]!)
-    .filter(Boolean);
-}
 
 describe('install --connect qemu:///system: the tiny guest as a libvirt domain (real libvirtd, TCG)', function () {
   this.timeout(300_000);
@@ -40,7 +40,7 @@ describe('install --connect qemu:///system: the tiny guest as a libvirt domain (
   after(async () => {
     for (const n of names) {
       await removeDomain(n);
-      for (const v of await volumes().catch(() => []))
+      for (const v of await volumeNames('default').catch(() => []))
         if (v.startsWith(n)) await virsh('vol-delete', '--pool', 'default', v).catch(() => undefined);
     }
     if (tmp) await fs.rm(tmp, { recursive: true, force: true });
@@ -89,8 +89,8 @@ describe('install --connect qemu:///system: the tiny guest as a libvirt domain (
     expect(xml).to.include("<serial type='pty'>");
     expect(xml).to.include('/var/lib/libvirt/images/lv-tiny.qcow2');
     // the install media volumes are gone, the disk volume stays
-    expect(await volumes()).to.include('lv-tiny.qcow2');
-    expect((await volumes()).filter((v) => v.startsWith('lv-tiny-install'))).to.deep.equal([]);
+    expect(await volumeNames('default')).to.include('lv-tiny.qcow2');
+    expect((await volumeNames('default')).filter((v) => v.startsWith('lv-tiny-install'))).to.deep.equal([]);
     const logs = await fs.readdir(path.join(tmp, 'lv-tiny-logs'));
     for (const f of [
       'install.xml',
@@ -145,6 +145,6 @@ describe('install --connect qemu:///system: the tiny guest as a libvirt domain (
     expect(err.data.stopLatencyMs).to.be.lessThan(3000);
     expect(afterLine).to.be.lessThan(4000);
     expect(await domainExists('lv-fail')).to.equal(false);
-    expect((await volumes()).filter((v) => v.startsWith('lv-fail'))).to.deep.equal([]);
+    expect((await volumeNames('default')).filter((v) => v.startsWith('lv-fail'))).to.deep.equal([]);
   });
 });
